@@ -1,0 +1,34 @@
+// Turns the Python arguments of one call into a TensorList, checking every array first. The checks
+// mirror pygd/_validate.py (check_streams): a failure is reported as a small tuple that
+// pygd/_validate.py turns into the TypeError or ValueError the user sees, so every message is
+// written once, in Python, while the hot path stays in C++.
+#pragma once
+#include <pybind11/pybind11.h>
+
+#include "../cpu/parallel.h"
+
+namespace pygd::bindings {
+
+namespace py = pybind11;
+
+// Codes shared with pygd/_validate.py (BufferProblem); keep the two lists in step.
+enum class Problem : int {
+  kNotSequence = 1,    // a stream is neither an ndarray nor a list/tuple
+  kLength = 2,         // a stream's list length differs from params'
+  kNotArray = 3,       // an element is not an ndarray
+  kDtype = 4,          // not native-endian float32/float64
+  kDtypeMismatch = 5,  // differs from params[0]'s dtype
+  kShape = 6,          // differs from the matching param's shape
+  kNotContiguous = 7,
+  kMisaligned = 8,
+  kReadOnly = 9,  // a stream the update writes is read-only
+  kOverlap = 10,  // two arrays share memory and at least one of them is written
+};
+
+// `streams` is a tuple with one item per Op stream: an ndarray, a list/tuple of ndarrays, or None
+// for an absent optional stream. `written` is the Op's kWritten mask. On success fills `list` and
+// `dtype` and returns None; otherwise returns (problem, stream, index, other_stream, other_index),
+// index -1 meaning the stream was a bare array.
+py::object gather(py::handle streams, unsigned written, cpu::TensorList& list, cpu::Dtype& dtype);
+
+}  // namespace pygd::bindings

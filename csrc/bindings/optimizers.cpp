@@ -1,0 +1,50 @@
+// One Python function per optimizer: argument plumbing only. Each takes the tuple of its streams (in
+// the Op's Stream order), the step, and the hyperparameters positionally; returns None, or the
+// problem tuple from gather() when an array is unfit (nothing has been written then).
+#include <pybind11/pybind11.h>
+
+#include "gather.h"
+#include "register.h"
+
+namespace pygd::bindings {
+namespace {
+
+template <class Op>
+py::object checked_run(py::tuple streams, int64_t step, const typename Op::Config& config) {
+  thread_local cpu::TensorList list;
+  cpu::Dtype dtype = cpu::Dtype::kFloat32;
+  py::object problem = gather(streams, Op::kWritten, list, dtype);
+  if (!problem.is_none()) return problem;
+  if (list.elements() > 0) {
+    py::gil_scoped_release release;
+    cpu::run<Op>(config, step, dtype, list);
+  }
+  return py::none();
+}
+
+}  // namespace
+
+void register_optimizers(py::module_& m) {
+  m.def("sgd", [](py::tuple streams, int64_t step, double lr, double momentum, double dampening,
+                  double weight_decay, bool nesterov, bool maximize) {
+    return checked_run<Sgd>(streams, step, {lr, momentum, dampening, weight_decay, nesterov, maximize});
+  });
+  m.def("adam", [](py::tuple streams, int64_t step, double lr, double beta1, double beta2, double eps,
+                   double weight_decay, bool amsgrad, bool maximize, bool decoupled) {
+    return checked_run<Adam>(streams, step,
+                             {lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled});
+  });
+  m.def("rmsprop", [](py::tuple streams, double lr, double alpha, double eps, double weight_decay,
+                      double momentum, bool centered, bool maximize) {
+    return checked_run<Rmsprop>(streams, 1, {lr, alpha, eps, weight_decay, momentum, centered, maximize});
+  });
+  m.def("adagrad", [](py::tuple streams, int64_t step, double lr, double lr_decay, double weight_decay,
+                      double eps, bool maximize) {
+    return checked_run<Adagrad>(streams, step, {lr, lr_decay, weight_decay, eps, maximize});
+  });
+  m.def("probe", [](py::tuple streams, double scale) {
+    return checked_run<Probe>(streams, 1, {scale});
+  }, "The bandwidth probe: target += scale * source (and extra1, extra2 likewise), in place.");
+}
+
+}  // namespace pygd::bindings

@@ -1,0 +1,24 @@
+// The one CPU dispatch point: which instruction sets this build and this CPU support, and which
+// table of sweeps the next call uses.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "sweeps.h"
+
+namespace pygd::cpu {
+
+const char* isa_name(Isa isa);
+// Levels compiled into this build, and the subset this CPU (and OS) can run, in ascending order.
+std::vector<Isa> compiled_isas();
+std::vector<Isa> supported_isas();
+// Parses "scalar", "avx2" or "avx512"; false for anything else.
+bool parse_isa(const std::string& name, Isa* out);
+
+// The level in use; at load it is the best supported. Selecting an unsupported level returns false
+// and changes nothing.
+Isa active_isa();
+bool select_isa(Isa isa);
+const SweepTable& active_sweeps();
+
+}  // namespace pygd::cpu

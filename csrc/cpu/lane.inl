@@ -1,0 +1,41 @@
+// Width-1 lane pack: the tail of every sweep runs the same update as the SIMD body, one element at a
+// time. Included once per ISA translation unit, inside that unit's namespace, so each instruction
+// set gets its own type and no compiled copy is shared between units built with different flags.
+// Before including, define PYGD_LANE_FMA to 1 where the unit may use the hardware fused multiply-add:
+// the tail then rounds exactly as the SIMD body does.
+// (No include guard on purpose.)
+
+template <class T>
+struct Lane {
+  static constexpr int kLanes = 1;
+  T v;
+
+  Lane() = default;
+  PYGD_INLINE Lane(T x) : v(x) {}
+  static PYGD_INLINE Lane load(const T* p) { return Lane(*p); }
+  PYGD_INLINE void store(T* p) const { *p = v; }
+
+  friend PYGD_INLINE Lane operator+(Lane a, Lane b) { return a.v + b.v; }
+  friend PYGD_INLINE Lane operator-(Lane a, Lane b) { return a.v - b.v; }
+  friend PYGD_INLINE Lane operator*(Lane a, Lane b) { return a.v * b.v; }
+  friend PYGD_INLINE Lane operator/(Lane a, Lane b) { return a.v / b.v; }
+  friend PYGD_INLINE Lane operator-(Lane a) { return -a.v; }
+  friend PYGD_INLINE Lane fmadd(Lane a, Lane b, Lane c) {
+#if PYGD_LANE_FMA
+    return fma_builtin(a.v, b.v, c.v);
+#else
+    return a.v * b.v + c.v;
+#endif
+  }
+  // Builtins, not std::sqrt: an inline library function would be compiled once per ISA unit and
+  // merged by the linker. -fno-math-errno lets the builtin become one instruction.
+  friend PYGD_INLINE Lane sqrt(Lane a) { return sqrt_builtin(a.v); }
+  // NaN-propagating, as torch.maximum: a NaN in either argument wins.
+  friend PYGD_INLINE Lane max(Lane a, Lane b) { return (a.v != a.v || a.v > b.v) ? a : b; }
+
+ private:
+  static PYGD_INLINE float sqrt_builtin(float x) { return __builtin_sqrtf(x); }
+  static PYGD_INLINE double sqrt_builtin(double x) { return __builtin_sqrt(x); }
+  static PYGD_INLINE float fma_builtin(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+  static PYGD_INLINE double fma_builtin(double a, double b, double c) { return __builtin_fma(a, b, c); }
+};

@@ -1,0 +1,51 @@
+// The thread driver: one parallel region per call, covering every tensor of the list, split by
+// element count (not by tensor) into ranges that start on kSweepAlign boundaries.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "dispatch.h"
+
+namespace pygd::cpu {
+
+// The tensors of one call: for tensor j, streams * j .. streams * (j + 1) - 1 in `pointers` are its
+// stream base pointers (null where absent), and it holds offsets[j + 1] - offsets[j] elements.
+struct TensorList {
+  int streams = 0;
+  std::vector<void*> pointers;
+  std::vector<int64_t> offsets{0};
+
+  void reset(int stream_count) {
+    streams = stream_count;
+    pointers.clear();
+    offsets.assign(1, 0);
+  }
+  int64_t tensors() const { return int64_t(offsets.size()) - 1; }
+  int64_t elements() const { return offsets.back(); }
+};
+
+// Runs `sweep` over every element of `list`; the caller has released the GIL.
+void parallel_sweep(SweepFn sweep, const void* step, const TensorList& list);
+
+// Threads a call may use (at least 1). The default is what OpenMP reports as available.
+int num_threads();
+void set_num_threads(int n);
+// Fewest elements worth giving a thread: below 2 * grain a call stays on the calling thread.
+int64_t grain();
+void set_grain(int64_t elements);
+bool has_openmp();
+
+// Narrows the config's scalars for the dtype, picks the active ISA's sweep, and runs it.
+template <class Op>
+void run(const typename Op::Config& config, int64_t step, Dtype dtype, const TensorList& list) {
+  const SweepTable& table = active_sweeps();
+  if (dtype == Dtype::kFloat32) {
+    const auto s = make_step<float>(config, step);
+    parallel_sweep(table.get<Op>(dtype), &s, list);
+  } else {
+    const auto s = make_step<double>(config, step);
+    parallel_sweep(table.get<Op>(dtype), &s, list);
+  }
+}
+
+}  // namespace pygd::cpu

@@ -1,0 +1,53 @@
+// The contract between the thread driver (parallel.cpp) and the per-ISA translation units: a sweep
+// updates elements [begin, end) of one tensor, and each ISA unit provides a table of sweeps, one per
+// optimizer and element type. Nothing in this header depends on the instruction set.
+#pragma once
+#include <cstdint>
+#include <type_traits>
+
+#include "pygd/optimizers.h"
+
+namespace pygd::cpu {
+
+enum class Isa : int { kScalar, kAvx2, kAvx512 };
+enum class Dtype : int { kFloat32, kFloat64 };
+
+// Every sweep starts at an index that is a multiple of kSweepAlign within its tensor. Each element
+// then runs through the same code (SIMD body or width-1 tail) however a call is split across
+// threads or tensors, which is what makes results bit-identical for any thread count.
+constexpr int64_t kSweepAlign = 64;
+
+// step: the Op's Step<T>; streams: one base pointer per Op stream, null where a stream is absent.
+using SweepFn = void (*)(const void* step, void* const* streams, int64_t begin, int64_t end);
+
+template <class... Ops>
+struct OpList {
+  static constexpr int size = sizeof...(Ops);
+  template <class Op>
+  static constexpr int index_of() {
+    int i = 0, found = -1;
+    ((std::is_same_v<Op, Ops> ? (found = i, ++i) : ++i), ...);
+    return found;
+  }
+};
+using AllOps = OpList<Sgd, Adam, Rmsprop, Adagrad, Probe>;
+
+// A compile-time constant, so no out-of-line helper is compiled into the per-ISA units.
+template <class Op>
+inline constexpr int kOpIndex = AllOps::index_of<Op>();
+
+struct SweepTable {
+  SweepFn fn[AllOps::size][2];
+
+  template <class Op>
+  SweepFn get(Dtype dtype) const {
+    return fn[kOpIndex<Op>][int(dtype)];
+  }
+};
+
+// Defined by the per-ISA units that were compiled for this platform (see setup.py).
+const SweepTable& scalar_sweeps();
+const SweepTable& avx2_sweeps();
+const SweepTable& avx512_sweeps();
+
+}  // namespace pygd::cpu

@@ -1,0 +1,15 @@
+// AVX2 + FMA sweeps. Compiled with -mavx2 -mfma (setup.py) and called only after the CPU reported
+// both features (dispatch.cpp).
+#include "sweeps.h"
+#include "vec_avx2.h"
+
+namespace pygd::cpu::avx2 {
+#define PYGD_LANE_FMA 1
+#include "lane.inl"
+#include "sweep.inl"
+}  // namespace pygd::cpu::avx2
+
+const pygd::cpu::SweepTable& pygd::cpu::avx2_sweeps() {
+  static const SweepTable table = avx2::make_table(AllOps{});
+  return table;
+}

@@ -1,0 +1,15 @@
+// AVX-512 (F + DQ) sweeps. Compiled with -mavx512f -mavx512dq (setup.py) and called only after the
+// CPU and the OS reported both features (dispatch.cpp).
+#include "sweeps.h"
+#include "vec_avx512.h"
+
+namespace pygd::cpu::avx512 {
+#define PYGD_LANE_FMA 1
+#include "lane.inl"
+#include "sweep.inl"
+}  // namespace pygd::cpu::avx512
+
+const pygd::cpu::SweepTable& pygd::cpu::avx512_sweeps() {
+  static const SweepTable table = avx512::make_table(AllOps{});
+  return table;
+}

@@ -1,0 +1,27 @@
+// AVX-512 (F + DQ) lane packs: 16 floats or 8 doubles in a 512-bit register.
+#pragma once
+#include "simd_ops.h"
+
+namespace pygd::cpu::avx512 {
+
+template <class T>
+struct Vec;
+
+template <>
+struct Vec<float> {
+  PYGD_SIMD_OPS(float, __m512, _mm512, ps, 16)
+  // _mm512_max_ps returns its second operand when either is NaN; blend a NaN first operand back in.
+  friend PYGD_INLINE Vec max(Vec a, Vec b) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a.r, a.r, _CMP_UNORD_Q), _mm512_max_ps(a.r, b.r), a.r);
+  }
+};
+
+template <>
+struct Vec<double> {
+  PYGD_SIMD_OPS(double, __m512d, _mm512, pd, 8)
+  friend PYGD_INLINE Vec max(Vec a, Vec b) {
+    return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(a.r, a.r, _CMP_UNORD_Q), _mm512_max_pd(a.r, b.r), a.r);
+  }
+};
+
+}  // namespace pygd::cpu::avx512

@@ -1,0 +1,41 @@
+// Adam, AdamW (decoupled weight decay) and AMSGrad (DESIGN.md §1): the per-element math, written once.
+// See sgd.h for what the lane pack V supplies.
+#pragma once
+#include "config.h"
+#include "hparams.h"
+
+namespace pygd {
+
+struct Adam {
+  using Config = AdamConfig;
+  template <class T>
+  using Step = AdamStep<T>;
+
+  enum Stream { kParam, kGrad, kExpAvg, kExpAvgSq, kMaxExpAvgSq, kStreams };
+  static constexpr unsigned kWritten =
+      1u << kParam | 1u << kExpAvg | 1u << kExpAvgSq | 1u << kMaxExpAvgSq;
+
+  template <class V, class T>
+  static PYGD_HD PYGD_INLINE void update(const AdamStep<T>& s, V* x) {
+    V p = x[kParam];
+    V g = x[kGrad];
+    if (s.maximize) g = -g;
+    if (s.decoupled_decay) p = p * V(s.param_scale);
+    if (s.coupled_decay) g = fmadd(V(s.weight_decay), p, g);
+    const V m = fmadd(V(s.one_minus_beta1), g - x[kExpAvg], x[kExpAvg]);
+    const V v = fmadd(V(s.beta2), x[kExpAvgSq], V(s.one_minus_beta2) * g * g);
+    V v_used = v;
+    if (s.amsgrad) {
+      // The running maximum is kept on the raw (not bias-corrected) second moment, as torch does.
+      v_used = max(x[kMaxExpAvgSq], v);
+      x[kMaxExpAvgSq] = v_used;
+    }
+    // eps is added outside the square root, after bias correction.
+    const V denom = sqrt(v_used) / V(s.bc2_sqrt) + V(s.eps);
+    x[kParam] = p - V(s.step_size) * m / denom;
+    x[kExpAvg] = m;
+    x[kExpAvgSq] = v;
+  }
+};
+
+}  // namespace pygd

@@ -1,0 +1,104 @@
+// Hyperparameters of each optimizer (as the user gives them) and the per-call scalars derived from
+// them on the host in double precision, once per call, then narrowed to the element type T.
+// Drivers hand a Step<T> to the per-element update; nothing here depends on the instruction set.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+namespace pygd {
+
+struct SgdConfig {
+  double lr, momentum, dampening, weight_decay;
+  bool nesterov, maximize;
+};
+
+template <class T>
+struct SgdStep {
+  T neg_lr, momentum, one_minus_dampening, weight_decay;
+  bool has_momentum, first_step, nesterov, maximize, has_weight_decay;
+};
+
+template <class T>
+SgdStep<T> make_step(const SgdConfig& c, int64_t step) {
+  return {T(-c.lr), T(c.momentum), T(1.0 - c.dampening), T(c.weight_decay),
+          c.momentum != 0.0, step == 1, c.nesterov, c.maximize, c.weight_decay != 0.0};
+}
+
+// Adam and AdamW share one config: `decoupled` selects AdamW's weight decay.
+struct AdamConfig {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool amsgrad, maximize, decoupled;
+};
+
+template <class T>
+struct AdamStep {
+  T one_minus_beta1, beta2, one_minus_beta2;
+  T step_size;       // lr / (1 - beta1^t)
+  T bc2_sqrt;        // sqrt(1 - beta2^t)
+  T eps, weight_decay;
+  T param_scale;     // 1 - lr * weight_decay (AdamW)
+  bool amsgrad, maximize, coupled_decay, decoupled_decay;
+};
+
+template <class T>
+AdamStep<T> make_step(const AdamConfig& c, int64_t step) {
+  const double t = double(step);
+  const double bc1 = 1.0 - std::pow(c.beta1, t);
+  const double bc2 = 1.0 - std::pow(c.beta2, t);
+  const bool decay = c.weight_decay != 0.0;
+  return {T(1.0 - c.beta1), T(c.beta2), T(1.0 - c.beta2), T(c.lr / bc1), T(std::sqrt(bc2)),
+          T(c.eps), T(c.weight_decay), T(1.0 - c.lr * c.weight_decay),
+          c.amsgrad, c.maximize, decay && !c.decoupled, decay && c.decoupled};
+}
+
+struct RmspropConfig {
+  double lr, alpha, eps, weight_decay, momentum;
+  bool centered, maximize;
+};
+
+template <class T>
+struct RmspropStep {
+  T neg_lr, alpha, one_minus_alpha, eps, weight_decay, momentum;
+  bool centered, has_momentum, maximize, has_weight_decay;
+};
+
+template <class T>
+RmspropStep<T> make_step(const RmspropConfig& c, int64_t /*step*/) {
+  return {T(-c.lr), T(c.alpha), T(1.0 - c.alpha), T(c.eps), T(c.weight_decay), T(c.momentum),
+          c.centered, c.momentum > 0.0, c.maximize, c.weight_decay != 0.0};
+}
+
+struct AdagradConfig {
+  double lr, lr_decay, weight_decay, eps;
+  bool maximize;
+};
+
+template <class T>
+struct AdagradStep {
+  T neg_clr;  // -lr / (1 + (t - 1) * lr_decay)
+  T weight_decay, eps;
+  bool maximize, has_weight_decay;
+};
+
+template <class T>
+AdagradStep<T> make_step(const AdagradConfig& c, int64_t step) {
+  const double clr = c.lr / (1.0 + double(step - 1) * c.lr_decay);
+  return {T(-clr), T(c.weight_decay), T(c.eps), c.maximize, c.weight_decay != 0.0};
+}
+
+// The bandwidth probe: the memory traffic of an update with trivial arithmetic.
+struct ProbeConfig {
+  double scale;
+};
+
+template <class T>
+struct ProbeStep {
+  T scale;
+};
+
+template <class T>
+ProbeStep<T> make_step(const ProbeConfig& c, int64_t /*step*/) {
+  return {T(c.scale)};
+}
+
+}  // namespace pygd

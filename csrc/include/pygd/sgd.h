@@ -1,0 +1,33 @@
+// SGD with momentum, dampening, Nesterov, coupled weight decay and maximize (DESIGN.md §1).
+// The per-element math, written once. V is any lane pack: a scalar lane, a SIMD vector, or a CUDA
+// thread's value; it supplies + - * / unary-, fmadd(a, b, c) = a*b + c, sqrt and max.
+#pragma once
+#include "config.h"
+#include "hparams.h"
+
+namespace pygd {
+
+struct Sgd {
+  using Config = SgdConfig;
+  template <class T>
+  using Step = SgdStep<T>;
+
+  enum Stream { kParam, kGrad, kMomentumBuffer, kStreams };
+  static constexpr unsigned kWritten = 1u << kParam | 1u << kMomentumBuffer;
+
+  template <class V, class T>
+  static PYGD_HD PYGD_INLINE void update(const SgdStep<T>& s, V* x) {
+    V p = x[kParam];
+    V g = x[kGrad];
+    if (s.maximize) g = -g;
+    if (s.has_weight_decay) g = fmadd(V(s.weight_decay), p, g);
+    if (s.has_momentum) {
+      V b = s.first_step ? g : fmadd(V(s.momentum), x[kMomentumBuffer], V(s.one_minus_dampening) * g);
+      x[kMomentumBuffer] = b;
+      g = s.nesterov ? fmadd(V(s.momentum), b, g) : b;
+    }
+    x[kParam] = fmadd(V(s.neg_lr), g, p);
+  }
+};
+
+}  // namespace pygd

@@ -1,0 +1,17 @@
+"""pygd: fused, native-accelerated gradient-descent steps for NumPy arrays.
+
+    import pygd
+    pygd.adam_(params, grads, exp_avgs, exp_avg_sqs, step=1, lr=1e-3)
+
+See pygd.functional for the update functions and pygd.info() for what runs on this machine.
+"""
+
+from ._version import __version__
+from .functional import adagrad_, adam_, adamw_, rmsprop_, sgd_
+from .runtime import get_num_threads, info, set_isa, set_num_threads
+
+__all__ = [
+    "__version__",
+    "sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_",
+    "info", "set_num_threads", "get_num_threads", "set_isa",
+]

@@ -1,0 +1,94 @@
+"""The NumPy reference: DESIGN.md §1 written plainly, one tensor at a time, in the arrays' dtype.
+
+Readable rather than fast. It is `backend="reference"`, and the fallback when the native extension
+is not built. Each function takes the same arguments as its native kernel (see native.py).
+"""
+
+import math
+
+import numpy as np
+
+from .. import _validate
+
+name = "reference"
+
+
+def _tensors(optimizer, streams):
+    """Checks the arrays, then yields one tuple per tensor (None for an absent stream)."""
+    problem = _validate.check_streams(streams)
+    if problem is not None:
+        raise _validate.buffer_error(problem, _validate.STREAMS[optimizer], streams)
+    lists = [None if s is None else (s if isinstance(s, (list, tuple)) else [s]) for s in streams]
+    count = len(lists[0])
+    return zip(*[[None] * count if arrays is None else arrays for arrays in lists])
+
+
+def sgd(streams, step, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    with np.errstate(all="ignore"):
+        for param, grad, buf in _tensors("sgd", streams):
+            g = -grad if maximize else grad
+            if weight_decay != 0:
+                g = g + weight_decay * param
+            if momentum != 0:
+                if step == 1:
+                    buf[...] = g
+                else:
+                    buf *= momentum
+                    buf += (1 - dampening) * g
+                g = g + momentum * buf if nesterov else buf
+            param -= lr * g
+
+
+def adam(streams, step, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled):
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
+    step_size = lr / bias_correction1
+    with np.errstate(all="ignore"):
+        for param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq in _tensors("adam", streams):
+            g = -grad if maximize else grad
+            if weight_decay != 0:
+                if decoupled:
+                    param *= 1 - lr * weight_decay
+                else:
+                    g = g + weight_decay * param
+            exp_avg += (1 - beta1) * (g - exp_avg)
+            exp_avg_sq *= beta2
+            exp_avg_sq += (1 - beta2) * g * g
+            second_moment = exp_avg_sq
+            if amsgrad:
+                np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+                second_moment = max_exp_avg_sq
+            denom = np.sqrt(second_moment) / bias_correction2_sqrt + eps
+            param -= step_size * exp_avg / denom
+
+
+def rmsprop(streams, lr, alpha, eps, weight_decay, momentum, centered, maximize):
+    with np.errstate(all="ignore"):
+        for param, grad, square_avg, buf, grad_avg in _tensors("rmsprop", streams):
+            g = -grad if maximize else grad
+            if weight_decay != 0:
+                g = g + weight_decay * param
+            square_avg *= alpha
+            square_avg += (1 - alpha) * g * g
+            if centered:
+                grad_avg += (1 - alpha) * (g - grad_avg)
+                avg = np.sqrt(square_avg - grad_avg * grad_avg) + eps
+            else:
+                avg = np.sqrt(square_avg) + eps
+            if momentum > 0:
+                buf *= momentum
+                buf += g / avg
+                param -= lr * buf
+            else:
+                param -= lr * g / avg
+
+
+def adagrad(streams, step, lr, lr_decay, weight_decay, eps, maximize):
+    clr = lr / (1 + (step - 1) * lr_decay)
+    with np.errstate(all="ignore"):
+        for param, grad, state_sum in _tensors("adagrad", streams):
+            g = -grad if maximize else grad
+            if weight_decay != 0:
+                g = g + weight_decay * param
+            state_sum += g * g
+            param -= clr * g / (np.sqrt(state_sum) + eps)

@@ -1,0 +1,263 @@
+"""Every check on the arguments of a step, and every message the user sees about them.
+
+Runs before any byte is written, so a rejected call leaves every array bit-for-bit unchanged.
+Hyperparameters are checked here for every backend. Arrays are checked by `check_streams` (the
+readable version, used by the NumPy reference) or, on the native path, by the extension's mirror of
+it (csrc/bindings/gather.cpp), which reports the same problem tuples; `buffer_error` turns either
+into the exception raised, so each message is written only here.
+"""
+
+import enum
+import math
+import operator
+
+import numpy as np
+
+# The arrays each optimizer takes, in the order of the native kernels' streams (csrc/include/pygd/).
+# Every stream but `grads` is updated in place.
+STREAMS = {
+    "sgd": ("params", "grads", "momentum_buffers"),
+    "adam": ("params", "grads", "exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"),
+    "rmsprop": ("params", "grads", "square_avgs", "momentum_buffers", "grad_avgs"),
+    "adagrad": ("params", "grads", "state_sums"),
+}
+READ_ONLY_STREAM = 1  # grads
+
+
+# ----------------------------------------------------------------------------- hyperparameters
+
+def real(name, value):
+    """`value` as a float; TypeError naming `name` if it is not a real number."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}") from None
+
+
+def non_negative(name, value):
+    x = real(name, value)
+    if not x >= 0.0:  # also rejects NaN
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return x
+
+
+def not_nan(name, value):
+    x = real(name, value)
+    if math.isnan(x):
+        raise ValueError(f"{name} must not be NaN")
+    return x
+
+
+def in_unit_interval(name, value, *, include_one):
+    x = real(name, value)
+    if not (0.0 <= x and (x <= 1.0 if include_one else x < 1.0)):
+        raise ValueError(f"{name} must be in [0, {'1]' if include_one else '1)'}, got {value!r}")
+    return x
+
+
+def betas(value):
+    try:
+        beta1, beta2 = value
+    except (TypeError, ValueError):
+        raise TypeError(f"betas must be a pair (beta1, beta2), got {value!r}") from None
+    return (in_unit_interval("betas[0]", beta1, include_one=False),
+            in_unit_interval("betas[1]", beta2, include_one=False))
+
+
+def step_count(value):
+    """The 1-based step count as an int."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError("step must be an integer, got bool")
+    try:
+        step = operator.index(value)
+    except TypeError:
+        raise TypeError(f"step must be an integer (the 1-based step count), got {type(value).__name__}") from None
+    if step < 1:
+        raise ValueError(f"step must be >= 1 (the 1-based step count), got {step}")
+    return step
+
+
+def required(name, value, because):
+    if value is None:
+        raise ValueError(f"{name} is required when {because}")
+    return value
+
+
+def sgd(step, lr, momentum, dampening, nesterov, weight_decay, momentum_buffers):
+    step = step_count(step)
+    lr = non_negative("lr", lr)
+    momentum = non_negative("momentum", momentum)
+    dampening = not_nan("dampening", dampening)
+    weight_decay = non_negative("weight_decay", weight_decay)
+    nesterov = bool(nesterov)
+    if nesterov and (momentum <= 0.0 or dampening != 0.0):
+        raise ValueError("nesterov=True requires momentum > 0 and dampening == 0, "
+                         f"got momentum={momentum!r}, dampening={dampening!r}")
+    if momentum != 0.0:
+        required("momentum_buffers", momentum_buffers, "momentum != 0")
+    else:
+        momentum_buffers = None
+    return step, lr, momentum, dampening, nesterov, weight_decay, momentum_buffers
+
+
+def adam(step, lr, betas_, eps, weight_decay, amsgrad, max_exp_avg_sqs):
+    step = step_count(step)
+    lr = non_negative("lr", lr)
+    beta1, beta2 = betas(betas_)
+    eps = non_negative("eps", eps)
+    weight_decay = non_negative("weight_decay", weight_decay)
+    amsgrad = bool(amsgrad)
+    if amsgrad:
+        required("max_exp_avg_sqs", max_exp_avg_sqs, "amsgrad=True")
+    else:
+        max_exp_avg_sqs = None
+    return step, lr, beta1, beta2, eps, weight_decay, amsgrad, max_exp_avg_sqs
+
+
+def rmsprop(lr, alpha, eps, weight_decay, momentum, centered, momentum_buffers, grad_avgs):
+    lr = non_negative("lr", lr)
+    alpha = in_unit_interval("alpha", alpha, include_one=True)
+    eps = non_negative("eps", eps)
+    weight_decay = non_negative("weight_decay", weight_decay)
+    momentum = non_negative("momentum", momentum)
+    centered = bool(centered)
+    if momentum > 0.0:
+        required("momentum_buffers", momentum_buffers, "momentum > 0")
+    else:
+        momentum_buffers = None
+    if centered:
+        required("grad_avgs", grad_avgs, "centered=True")
+    else:
+        grad_avgs = None
+    return lr, alpha, eps, weight_decay, momentum, centered, momentum_buffers, grad_avgs
+
+
+def adagrad(step, lr, lr_decay, weight_decay, eps):
+    return (step_count(step), non_negative("lr", lr), non_negative("lr_decay", lr_decay),
+            non_negative("weight_decay", weight_decay), non_negative("eps", eps))
+
+
+# ----------------------------------------------------------------------------- arrays
+
+class BufferProblem(enum.IntEnum):
+    """What can be wrong with the arrays of a call. Mirrors `Problem` in csrc/bindings/gather.h."""
+    NOT_SEQUENCE = 1
+    LENGTH = 2
+    NOT_ARRAY = 3
+    DTYPE = 4
+    DTYPE_MISMATCH = 5
+    SHAPE = 6
+    NOT_CONTIGUOUS = 7
+    MISALIGNED = 8
+    READ_ONLY = 9
+    OVERLAP = 10
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _as_list(stream):
+    return [stream] if isinstance(stream, np.ndarray) else stream
+
+
+def check_streams(streams):
+    """The array checks, in the same order as the native gather(): a problem tuple
+    (problem, stream, index, other_stream, other_index) for the first failure, or None."""
+    lists = []
+    for k, stream in enumerate(streams):
+        if stream is not None and not isinstance(stream, (np.ndarray, list, tuple)):
+            return (BufferProblem.NOT_SEQUENCE, k, -1, -1, -1)
+        lists.append(None if stream is None else _as_list(stream))
+        if k > 0 and stream is not None and len(lists[k]) != len(lists[0]):
+            return (BufferProblem.LENGTH, k, -1, -1, -1)
+
+    params = lists[0]
+    dtype = None
+    spans = []
+    for k, arrays in enumerate(lists):
+        if arrays is None:
+            continue
+        bare = isinstance(streams[k], np.ndarray)
+        for i, a in enumerate(arrays):
+            where = -1 if bare else i
+            if not isinstance(a, np.ndarray):
+                return (BufferProblem.NOT_ARRAY, k, where, -1, -1)
+            if a.dtype not in _FLOATS or not a.dtype.isnative:
+                return (BufferProblem.DTYPE, k, where, -1, -1)
+            dtype = a.dtype if dtype is None else dtype
+            if a.dtype != dtype:
+                return (BufferProblem.DTYPE_MISMATCH, k, where, -1, -1)
+            if k > 0 and a.shape != params[i].shape:
+                return (BufferProblem.SHAPE, k, where, -1, -1)
+            if not a.flags.c_contiguous:
+                return (BufferProblem.NOT_CONTIGUOUS, k, where, -1, -1)
+            if not a.flags.aligned:
+                return (BufferProblem.MISALIGNED, k, where, -1, -1)
+            written = k != READ_ONLY_STREAM
+            if written and not a.flags.writeable:
+                return (BufferProblem.READ_ONLY, k, where, -1, -1)
+            if a.size:
+                start = a.__array_interface__["data"][0]
+                spans.append((start, start + a.nbytes, k, where, written))
+    return _find_overlap(spans)
+
+
+def _find_overlap(spans):
+    """Sweep the buffers in address order; report the first overlap that involves a written one."""
+    spans.sort(key=lambda s: (s[0], s[2], s[3]))
+    reach_any = reach_written = None
+    for s in spans:
+        hit = reach_any if s[4] else reach_written
+        if hit is not None and hit[1] > s[0]:
+            a, b = sorted((hit, s), key=lambda x: (x[2], x[3]))
+            return (BufferProblem.OVERLAP, a[2], a[3], b[2], b[3])
+        if reach_any is None or s[1] > reach_any[1]:
+            reach_any = s
+        if s[4] and (reach_written is None or s[1] > reach_written[1]):
+            reach_written = s
+    return None
+
+
+def buffer_error(problem, names, streams):
+    """The exception for a problem tuple from check_streams() or the native gather()."""
+    code, k, i, k2, i2 = problem
+    code = BufferProblem(code)
+
+    def label(stream, index):
+        return names[stream] if index < 0 else f"{names[stream]}[{index}]"
+
+    def array(stream, index):
+        s = streams[stream]
+        return s if index < 0 else s[index]
+
+    what = label(k, i)
+    if code is BufferProblem.NOT_SEQUENCE:
+        return TypeError(f"{what} must be a numpy.ndarray or a list/tuple of them, "
+                         f"got {type(streams[k]).__name__}")
+    if code is BufferProblem.LENGTH:
+        return ValueError(f"{what} has {len(_as_list(streams[k]))} arrays but params has "
+                          f"{len(_as_list(streams[0]))}; each list must align with params")
+    if code is BufferProblem.NOT_ARRAY:
+        return TypeError(f"{what} must be a numpy.ndarray, got {type(array(k, i)).__name__}")
+    if code is BufferProblem.DTYPE:
+        return TypeError(f"{what} has dtype {array(k, i).dtype.str} ({array(k, i).dtype}); "
+                         "pygd updates native-endian float32 and float64 arrays")
+    if code is BufferProblem.DTYPE_MISMATCH:
+        first = _as_list(streams[0])[0].dtype
+        return TypeError(f"{what} has dtype {array(k, i).dtype} but params[0] has {first}; "
+                         "all arrays of one call must share one dtype")
+    if code is BufferProblem.SHAPE:
+        param = label(0, i)
+        return ValueError(f"{what} has shape {array(k, i).shape} but {param} has shape "
+                          f"{array(0, i).shape}")
+    if code is BufferProblem.NOT_CONTIGUOUS:
+        return ValueError(f"{what} is not C-contiguous; pass np.ascontiguousarray(...) "
+                          "and keep using that copy")
+    if code is BufferProblem.MISALIGNED:
+        return ValueError(f"{what} is not aligned to its dtype's size")
+    if code is BufferProblem.READ_ONLY:
+        return ValueError(f"{what} is read-only, but the step updates it in place")
+    return ValueError(f"{what} and {label(k2, i2)} share memory; every array the step writes "
+                      "must have memory of its own")

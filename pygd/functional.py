@@ -1,0 +1,75 @@
+"""In-place optimizer steps over one NumPy array or a list of arrays (multi-tensor).
+
+Each function validates its hyperparameters, then hands the whole list to the chosen backend in one
+call: with the native backend, that is one GIL release and one multi-threaded pass over every
+tensor. Arrays are updated in place and the functions return None. The update rules are those of
+torch.optim (DESIGN.md §1). An array argument is an ndarray or a list/tuple of ndarrays aligned with
+`params`; float32 or float64, C-contiguous, and writable unless it is a grad.
+"""
+
+from . import _backends, _validate
+
+__all__ = ["sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_"]
+
+
+def sgd_(params, grads, momentum_buffers=None, *, step, lr=1e-3, momentum=0.0, dampening=0.0,
+         nesterov=False, weight_decay=0.0, maximize=False, backend="auto"):
+    """SGD, with optional momentum, dampening, Nesterov momentum and (coupled) weight decay.
+
+    `momentum_buffers` is required when momentum != 0; at step 1 it is overwritten with the
+    gradient (no dampening on the first step, as torch.optim.SGD), so its initial content is unused.
+    """
+    step, lr, momentum, dampening, nesterov, weight_decay, momentum_buffers = _validate.sgd(
+        step, lr, momentum, dampening, nesterov, weight_decay, momentum_buffers)
+    _backends.get(backend).sgd((params, grads, momentum_buffers), step, lr, momentum, dampening,
+                               weight_decay, nesterov, bool(maximize))
+
+
+def adam_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
+          weight_decay=0.0, amsgrad=False, max_exp_avg_sqs=None, maximize=False, backend="auto"):
+    """Adam, with coupled (L2) weight decay and optional AMSGrad.
+
+    States start as zeros; `max_exp_avg_sqs` is required when amsgrad=True.
+    """
+    _adam(params, grads, exp_avgs, exp_avg_sqs, step, lr, betas, eps, weight_decay, amsgrad,
+          max_exp_avg_sqs, maximize, backend, decoupled=False)
+
+
+def adamw_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
+           weight_decay=1e-2, amsgrad=False, max_exp_avg_sqs=None, maximize=False, backend="auto"):
+    """AdamW: Adam with decoupled weight decay, param *= 1 - lr * weight_decay before the update."""
+    _adam(params, grads, exp_avgs, exp_avg_sqs, step, lr, betas, eps, weight_decay, amsgrad,
+          max_exp_avg_sqs, maximize, backend, decoupled=True)
+
+
+def _adam(params, grads, exp_avgs, exp_avg_sqs, step, lr, betas, eps, weight_decay, amsgrad,
+          max_exp_avg_sqs, maximize, backend, decoupled):
+    step, lr, beta1, beta2, eps, weight_decay, amsgrad, max_exp_avg_sqs = _validate.adam(
+        step, lr, betas, eps, weight_decay, amsgrad, max_exp_avg_sqs)
+    _backends.get(backend).adam((params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs), step, lr,
+                                beta1, beta2, eps, weight_decay, amsgrad, bool(maximize), decoupled)
+
+
+def rmsprop_(params, grads, square_avgs, *, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
+             momentum=0.0, centered=False, momentum_buffers=None, grad_avgs=None, maximize=False,
+             backend="auto"):
+    """RMSprop, optionally centered and with momentum.
+
+    `momentum_buffers` is required when momentum > 0, `grad_avgs` when centered=True; all states
+    start as zeros.
+    """
+    lr, alpha, eps, weight_decay, momentum, centered, momentum_buffers, grad_avgs = _validate.rmsprop(
+        lr, alpha, eps, weight_decay, momentum, centered, momentum_buffers, grad_avgs)
+    _backends.get(backend).rmsprop((params, grads, square_avgs, momentum_buffers, grad_avgs), lr,
+                                   alpha, eps, weight_decay, momentum, centered, bool(maximize))
+
+
+def adagrad_(params, grads, state_sums, *, step, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
+             eps=1e-10, maximize=False, backend="auto"):
+    """Adagrad with learning-rate decay lr / (1 + (step - 1) * lr_decay).
+
+    `state_sums` starts at the initial accumulator value (torch's default: zeros).
+    """
+    step, lr, lr_decay, weight_decay, eps = _validate.adagrad(step, lr, lr_decay, weight_decay, eps)
+    _backends.get(backend).adagrad((params, grads, state_sums), step, lr, lr_decay, weight_decay,
+                                   eps, bool(maximize))
