@@ -82,6 +82,7 @@ native = Pybind11Extension(
     "pygd._native",
     sorted(glob("csrc/cpu/*.cpp") + glob("csrc/bindings/*.cpp")),
     include_dirs=["csrc/include", "csrc"],
+    depends=sorted(glob("csrc/**/*.h", recursive=True) + glob("csrc/**/*.inl", recursive=True)),
     cxx_std=17,
     # Without a compiler pip still installs pygd; it then runs the NumPy reference, with a warning.
     optional=True,

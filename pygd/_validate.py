@@ -20,6 +20,8 @@ STREAMS = {
     "adam": ("params", "grads", "exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"),
     "rmsprop": ("params", "grads", "square_avgs", "momentum_buffers", "grad_avgs"),
     "adagrad": ("params", "grads", "state_sums"),
+    # The bandwidth probe (csrc/include/pygd/probe.h): an update's memory traffic, trivial math.
+    "probe": ("target", "source", "extra1", "extra2"),
 }
 READ_ONLY_STREAM = 1  # grads
 
@@ -62,6 +64,8 @@ def betas(value):
         beta1, beta2 = value
     except (TypeError, ValueError):
         raise TypeError(f"betas must be a pair (beta1, beta2), got {value!r}") from None
+    if type(beta1) is float and type(beta2) is float and 0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0:
+        return beta1, beta2
     return (in_unit_interval("betas[0]", beta1, include_one=False),
             in_unit_interval("betas[1]", beta2, include_one=False))
 
@@ -85,12 +89,17 @@ def required(name, value, because):
     return value
 
 
+# Per optimizer: every hyperparameter checked and normalized, before any array is looked at.
+# `x if type(x) is float and x >= 0.0 else non_negative(...)` keeps the common case (a valid float)
+# free of function calls: a 4096-element step costs ~3 us in all, so the checks must stay cheap.
+
 def sgd(step, lr, momentum, dampening, nesterov, weight_decay, momentum_buffers):
-    step = step_count(step)
-    lr = non_negative("lr", lr)
-    momentum = non_negative("momentum", momentum)
+    step = step if type(step) is int and step >= 1 else step_count(step)
+    lr = lr if type(lr) is float and lr >= 0.0 else non_negative("lr", lr)
+    momentum = momentum if type(momentum) is float and momentum >= 0.0 else non_negative("momentum", momentum)
     dampening = not_nan("dampening", dampening)
-    weight_decay = non_negative("weight_decay", weight_decay)
+    weight_decay = (weight_decay if type(weight_decay) is float and weight_decay >= 0.0
+                    else non_negative("weight_decay", weight_decay))
     nesterov = bool(nesterov)
     if nesterov and (momentum <= 0.0 or dampening != 0.0):
         raise ValueError("nesterov=True requires momentum > 0 and dampening == 0, "
@@ -103,26 +112,26 @@ def sgd(step, lr, momentum, dampening, nesterov, weight_decay, momentum_buffers)
 
 
 def adam(step, lr, betas_, eps, weight_decay, amsgrad, max_exp_avg_sqs):
-    step = step_count(step)
-    lr = non_negative("lr", lr)
+    step = step if type(step) is int and step >= 1 else step_count(step)
+    lr = lr if type(lr) is float and lr >= 0.0 else non_negative("lr", lr)
     beta1, beta2 = betas(betas_)
-    eps = non_negative("eps", eps)
-    weight_decay = non_negative("weight_decay", weight_decay)
-    amsgrad = bool(amsgrad)
+    eps = eps if type(eps) is float and eps >= 0.0 else non_negative("eps", eps)
+    weight_decay = (weight_decay if type(weight_decay) is float and weight_decay >= 0.0
+                    else non_negative("weight_decay", weight_decay))
     if amsgrad:
         required("max_exp_avg_sqs", max_exp_avg_sqs, "amsgrad=True")
     else:
         max_exp_avg_sqs = None
-    return step, lr, beta1, beta2, eps, weight_decay, amsgrad, max_exp_avg_sqs
+    return step, lr, beta1, beta2, eps, weight_decay, bool(amsgrad), max_exp_avg_sqs
 
 
 def rmsprop(lr, alpha, eps, weight_decay, momentum, centered, momentum_buffers, grad_avgs):
-    lr = non_negative("lr", lr)
+    lr = lr if type(lr) is float and lr >= 0.0 else non_negative("lr", lr)
     alpha = in_unit_interval("alpha", alpha, include_one=True)
-    eps = non_negative("eps", eps)
-    weight_decay = non_negative("weight_decay", weight_decay)
-    momentum = non_negative("momentum", momentum)
-    centered = bool(centered)
+    eps = eps if type(eps) is float and eps >= 0.0 else non_negative("eps", eps)
+    weight_decay = (weight_decay if type(weight_decay) is float and weight_decay >= 0.0
+                    else non_negative("weight_decay", weight_decay))
+    momentum = momentum if type(momentum) is float and momentum >= 0.0 else non_negative("momentum", momentum)
     if momentum > 0.0:
         required("momentum_buffers", momentum_buffers, "momentum > 0")
     else:
@@ -131,12 +140,18 @@ def rmsprop(lr, alpha, eps, weight_decay, momentum, centered, momentum_buffers, 
         required("grad_avgs", grad_avgs, "centered=True")
     else:
         grad_avgs = None
-    return lr, alpha, eps, weight_decay, momentum, centered, momentum_buffers, grad_avgs
+    return lr, alpha, eps, weight_decay, momentum, bool(centered), momentum_buffers, grad_avgs
 
 
 def adagrad(step, lr, lr_decay, weight_decay, eps):
-    return (step_count(step), non_negative("lr", lr), non_negative("lr_decay", lr_decay),
-            non_negative("weight_decay", weight_decay), non_negative("eps", eps))
+    step = step if type(step) is int and step >= 1 else step_count(step)
+    lr = lr if type(lr) is float and lr >= 0.0 else non_negative("lr", lr)
+    lr_decay = (lr_decay if type(lr_decay) is float and lr_decay >= 0.0
+                else non_negative("lr_decay", lr_decay))
+    weight_decay = (weight_decay if type(weight_decay) is float and weight_decay >= 0.0
+                    else non_negative("weight_decay", weight_decay))
+    eps = eps if type(eps) is float and eps >= 0.0 else non_negative("eps", eps)
+    return step, lr, lr_decay, weight_decay, eps
 
 
 # ----------------------------------------------------------------------------- arrays
@@ -220,8 +235,9 @@ def _find_overlap(spans):
     return None
 
 
-def buffer_error(problem, names, streams):
+def buffer_error(problem, optimizer, streams):
     """The exception for a problem tuple from check_streams() or the native gather()."""
+    names = STREAMS[optimizer]
     code, k, i, k2, i2 = problem
     code = BufferProblem(code)
 

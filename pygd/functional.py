@@ -1,7 +1,8 @@
 """In-place optimizer steps over one NumPy array or a list of arrays (multi-tensor).
 
 Each function validates its hyperparameters, then hands the whole list to the chosen backend in one
-call: with the native backend, that is one GIL release and one multi-threaded pass over every
+call, which checks the arrays before writing anything (an unfit one comes back as a problem that
+_validate words as the exception): with the native backend, that is one GIL release and one multi-threaded pass over every
 tensor. Arrays are updated in place and the functions return None. The update rules are those of
 torch.optim (DESIGN.md §1). An array argument is an ndarray or a list/tuple of ndarrays aligned with
 `params`; float32 or float64, C-contiguous, and writable unless it is a grad.
@@ -21,8 +22,11 @@ def sgd_(params, grads, momentum_buffers=None, *, step, lr=1e-3, momentum=0.0, d
     """
     step, lr, momentum, dampening, nesterov, weight_decay, momentum_buffers = _validate.sgd(
         step, lr, momentum, dampening, nesterov, weight_decay, momentum_buffers)
-    _backends.get(backend).sgd((params, grads, momentum_buffers), step, lr, momentum, dampening,
-                               weight_decay, nesterov, bool(maximize))
+    streams = (params, grads, momentum_buffers)
+    problem = _backends.get(backend).sgd(streams, step, lr, momentum, dampening, weight_decay,
+                                         nesterov, bool(maximize))
+    if problem is not None:
+        raise _validate.buffer_error(problem, "sgd", streams)
 
 
 def adam_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
@@ -46,8 +50,11 @@ def _adam(params, grads, exp_avgs, exp_avg_sqs, step, lr, betas, eps, weight_dec
           max_exp_avg_sqs, maximize, backend, decoupled):
     step, lr, beta1, beta2, eps, weight_decay, amsgrad, max_exp_avg_sqs = _validate.adam(
         step, lr, betas, eps, weight_decay, amsgrad, max_exp_avg_sqs)
-    _backends.get(backend).adam((params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs), step, lr,
-                                beta1, beta2, eps, weight_decay, amsgrad, bool(maximize), decoupled)
+    streams = (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs)
+    problem = _backends.get(backend).adam(streams, step, lr, beta1, beta2, eps, weight_decay, amsgrad,
+                                          bool(maximize), decoupled)
+    if problem is not None:
+        raise _validate.buffer_error(problem, "adam", streams)
 
 
 def rmsprop_(params, grads, square_avgs, *, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
@@ -60,8 +67,11 @@ def rmsprop_(params, grads, square_avgs, *, lr=1e-2, alpha=0.99, eps=1e-8, weigh
     """
     lr, alpha, eps, weight_decay, momentum, centered, momentum_buffers, grad_avgs = _validate.rmsprop(
         lr, alpha, eps, weight_decay, momentum, centered, momentum_buffers, grad_avgs)
-    _backends.get(backend).rmsprop((params, grads, square_avgs, momentum_buffers, grad_avgs), lr,
-                                   alpha, eps, weight_decay, momentum, centered, bool(maximize))
+    streams = (params, grads, square_avgs, momentum_buffers, grad_avgs)
+    problem = _backends.get(backend).rmsprop(streams, lr, alpha, eps, weight_decay, momentum,
+                                             centered, bool(maximize))
+    if problem is not None:
+        raise _validate.buffer_error(problem, "rmsprop", streams)
 
 
 def adagrad_(params, grads, state_sums, *, step, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
@@ -71,5 +81,8 @@ def adagrad_(params, grads, state_sums, *, step, lr=1e-2, lr_decay=0.0, weight_d
     `state_sums` starts at the initial accumulator value (torch's default: zeros).
     """
     step, lr, lr_decay, weight_decay, eps = _validate.adagrad(step, lr, lr_decay, weight_decay, eps)
-    _backends.get(backend).adagrad((params, grads, state_sums), step, lr, lr_decay, weight_decay,
-                                   eps, bool(maximize))
+    streams = (params, grads, state_sums)
+    problem = _backends.get(backend).adagrad(streams, step, lr, lr_decay, weight_decay, eps,
+                                             bool(maximize))
+    if problem is not None:
+        raise _validate.buffer_error(problem, "adagrad", streams)

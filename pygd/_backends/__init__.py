@@ -42,10 +42,9 @@ _by_name = {"auto": default, "native": native, "reference": reference}
 
 def get(name):
     """The backend module for `name`."""
-    try:
-        backend = _by_name[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"backend must be one of {NAMES}, got {name!r}") from None
+    backend = _by_name.get(name) if isinstance(name, str) else None
     if backend is None:
-        raise RuntimeError(f"backend='native' is unavailable: {native_error}")
+        if name == "native":
+            raise RuntimeError(f"backend='native' is unavailable: {native_error}")
+        raise ValueError(f"backend must be one of {NAMES}, got {name!r}")
     return backend

@@ -1,35 +1,26 @@
 """The native backend: pygd._native, the C++ kernels (csrc/). Argument plumbing only.
 
-Each function passes the streams tuple and the already-validated hyperparameters straight to the
-extension, which checks the arrays, releases the GIL and runs one multi-threaded pass over every
-tensor of the list. An unfit array comes back as a problem tuple, raised here as the error
-_validate words for it.
+The optimizer functions are the extension's own: each takes the streams tuple and the validated
+hyperparameters, checks the arrays, releases the GIL and runs one multi-threaded pass over every
+tensor of the list, or returns the problem tuple (see _validate) for an unfit array.
 """
 
 import os
 import warnings
 
-from .. import _native, _validate
+from .. import _native
 
 name = "native"
 
 
-def _checked(kernel, optimizer):
-    names = _validate.STREAMS[optimizer]
+sgd = _native.sgd
+adam = _native.adam
+rmsprop = _native.rmsprop
+adagrad = _native.adagrad
+# probe((target, source, extra1, extra2), scale): target += scale * source, and extra1, extra2 (each
+# optional) likewise, in place: the memory traffic of a fused update, for bandwidth measurements.
+probe = _native.probe
 
-    def call(streams, *hyperparameters):
-        problem = kernel(streams, *hyperparameters)
-        if problem is not None:
-            raise _validate.buffer_error(problem, names, streams)
-
-    call.__name__ = optimizer
-    return call
-
-
-sgd = _checked(_native.sgd, "sgd")
-adam = _checked(_native.adam, "adam")
-rmsprop = _checked(_native.rmsprop, "rmsprop")
-adagrad = _checked(_native.adagrad, "adagrad")
 
 ISAS = ("scalar", "avx2", "avx512")
 

@@ -1,7 +1,9 @@
 """The NumPy reference: DESIGN.md §1 written plainly, one tensor at a time, in the arrays' dtype.
 
 Readable rather than fast. It is `backend="reference"`, and the fallback when the native extension
-is not built. Each function takes the same arguments as its native kernel (see native.py).
+is not built. Each function takes the same arguments as its native kernel (see native.py) and, like
+it, checks the arrays first and returns the problem tuple (see _validate) instead of updating them
+when one is unfit.
 """
 
 import math
@@ -13,19 +15,19 @@ from .. import _validate
 name = "reference"
 
 
-def _tensors(optimizer, streams):
-    """Checks the arrays, then yields one tuple per tensor (None for an absent stream)."""
-    problem = _validate.check_streams(streams)
-    if problem is not None:
-        raise _validate.buffer_error(problem, _validate.STREAMS[optimizer], streams)
+def _tensors(streams):
+    """One tuple per tensor (None for an absent stream); only after check_streams passed."""
     lists = [None if s is None else (s if isinstance(s, (list, tuple)) else [s]) for s in streams]
     count = len(lists[0])
     return zip(*[[None] * count if arrays is None else arrays for arrays in lists])
 
 
 def sgd(streams, step, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    problem = _validate.check_streams(streams)
+    if problem is not None:
+        return problem
     with np.errstate(all="ignore"):
-        for param, grad, buf in _tensors("sgd", streams):
+        for param, grad, buf in _tensors(streams):
             g = -grad if maximize else grad
             if weight_decay != 0:
                 g = g + weight_decay * param
@@ -40,11 +42,14 @@ def sgd(streams, step, lr, momentum, dampening, weight_decay, nesterov, maximize
 
 
 def adam(streams, step, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled):
+    problem = _validate.check_streams(streams)
+    if problem is not None:
+        return problem
     bias_correction1 = 1 - beta1 ** step
     bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
     step_size = lr / bias_correction1
     with np.errstate(all="ignore"):
-        for param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq in _tensors("adam", streams):
+        for param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq in _tensors(streams):
             g = -grad if maximize else grad
             if weight_decay != 0:
                 if decoupled:
@@ -63,8 +68,11 @@ def adam(streams, step, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, 
 
 
 def rmsprop(streams, lr, alpha, eps, weight_decay, momentum, centered, maximize):
+    problem = _validate.check_streams(streams)
+    if problem is not None:
+        return problem
     with np.errstate(all="ignore"):
-        for param, grad, square_avg, buf, grad_avg in _tensors("rmsprop", streams):
+        for param, grad, square_avg, buf, grad_avg in _tensors(streams):
             g = -grad if maximize else grad
             if weight_decay != 0:
                 g = g + weight_decay * param
@@ -84,9 +92,12 @@ def rmsprop(streams, lr, alpha, eps, weight_decay, momentum, centered, maximize)
 
 
 def adagrad(streams, step, lr, lr_decay, weight_decay, eps, maximize):
+    problem = _validate.check_streams(streams)
+    if problem is not None:
+        return problem
     clr = lr / (1 + (step - 1) * lr_decay)
     with np.errstate(all="ignore"):
-        for param, grad, state_sum in _tensors("adagrad", streams):
+        for param, grad, state_sum in _tensors(streams):
             g = -grad if maximize else grad
             if weight_decay != 0:
                 g = g + weight_decay * param

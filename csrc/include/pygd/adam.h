@@ -31,7 +31,7 @@ struct Adam {
       x[kMaxExpAvgSq] = v_used;
     }
     // eps is added outside the square root, after bias correction.
-    const V denom = sqrt(v_used) / V(s.bc2_sqrt) + V(s.eps);
+    const V denom = fmadd(sqrt(v_used), V(s.inv_bc2_sqrt), V(s.eps));
     x[kParam] = p - V(s.step_size) * m / denom;
     x[kExpAvg] = m;
     x[kExpAvgSq] = v;

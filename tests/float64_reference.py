@@ -1,0 +1,88 @@
+"""An independent float64 model of the update rules in DESIGN.md §1, the oracle of the parity tests.
+
+Written from the formulas in DESIGN.md, not from pygd's own NumPy backend: one function per
+optimizer that updates ONE tensor held as float64 arrays, in place. `state` maps pygd's argument
+names (e.g. "exp_avgs") to that tensor's float64 state arrays; `t` is the 1-based step count.
+"""
+
+import numpy as np
+
+
+def _signed(g, maximize):
+    return -g if maximize else g.copy()
+
+
+def sgd(p, g, state, t, *, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False,
+        weight_decay=0.0, maximize=False):
+    d = _signed(g, maximize) + weight_decay * p  # coupled weight decay
+    if momentum != 0:
+        b = state["momentum_buffers"]
+        # First step: the buffer becomes the gradient itself, whatever it held before.
+        b[...] = d if t == 1 else momentum * b + (1.0 - dampening) * d
+        d = d + momentum * b if nesterov else b.copy()
+    p -= lr * d
+
+
+def adam(p, g, state, t, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+         amsgrad=False, maximize=False, decoupled=False):
+    beta1, beta2 = betas
+    d = _signed(g, maximize)
+    if decoupled:
+        p *= 1.0 - lr * weight_decay
+    else:
+        d += weight_decay * p
+    m, v = state["exp_avgs"], state["exp_avg_sqs"]
+    m[...] = beta1 * m + (1.0 - beta1) * d
+    v[...] = beta2 * v + (1.0 - beta2) * d * d
+    second = v
+    if amsgrad:
+        vmax = state["max_exp_avg_sqs"]
+        vmax[...] = np.maximum(vmax, v)
+        second = vmax
+    m_hat = m / (1.0 - beta1 ** t)
+    v_hat = second / (1.0 - beta2 ** t)
+    p -= lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+def adamw(p, g, state, t, *, weight_decay=1e-2, **options):
+    adam(p, g, state, t, weight_decay=weight_decay, decoupled=True, **options)
+
+
+def rmsprop(p, g, state, t, *, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+            centered=False, maximize=False):
+    del t  # RMSprop has no step count
+    d = _signed(g, maximize) + weight_decay * p
+    v = state["square_avgs"]
+    v[...] = alpha * v + (1.0 - alpha) * d * d
+    mean_square = v
+    if centered:
+        gbar = state["grad_avgs"]
+        gbar[...] = alpha * gbar + (1.0 - alpha) * d
+        mean_square = v - gbar * gbar
+    ratio = d / (np.sqrt(mean_square) + eps)
+    if momentum > 0:
+        b = state["momentum_buffers"]
+        b[...] = momentum * b + ratio
+        p -= lr * b
+    else:
+        p -= lr * ratio
+
+
+def adagrad(p, g, state, t, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10,
+            maximize=False):
+    d = _signed(g, maximize) + weight_decay * p
+    s = state["state_sums"]
+    s += d * d
+    p -= lr / (1.0 + (t - 1) * lr_decay) * d / (np.sqrt(s) + eps)
+
+
+UPDATES = {"sgd": sgd, "adam": adam, "adamw": adamw, "rmsprop": rmsprop, "adagrad": adagrad}
+
+
+def step(optimizer, params, grads, states, t, options):
+    """One step over lists of float64 arrays: params[i], grads[i], states[name][i]."""
+    update = UPDATES[optimizer]
+    with np.errstate(all="ignore"):
+        for i, (p, g) in enumerate(zip(params, grads)):
+            update(p, g, {name: arrays[i] for name, arrays in states.items()}, t, **options)
+
