@@ -70,6 +70,9 @@ def betas(value):
             in_unit_interval("betas[1]", beta2, include_one=False))
 
 
+MAX_STEP = 2**62  # the kernels take the step as a 64-bit integer
+
+
 def step_count(value):
     """The 1-based step count as an int."""
     if isinstance(value, (bool, np.bool_)):
@@ -78,8 +81,8 @@ def step_count(value):
         step = operator.index(value)
     except TypeError:
         raise TypeError(f"step must be an integer (the 1-based step count), got {type(value).__name__}") from None
-    if step < 1:
-        raise ValueError(f"step must be >= 1 (the 1-based step count), got {step}")
+    if not 1 <= step < MAX_STEP:
+        raise ValueError(f"step must be >= 1 and < 2**62 (the 1-based step count), got {step}")
     return step
 
 
@@ -94,7 +97,7 @@ def required(name, value, because):
 # free of function calls: a 4096-element step costs ~3 us in all, so the checks must stay cheap.
 
 def sgd(step, lr, momentum, dampening, nesterov, weight_decay, momentum_buffers):
-    step = step if type(step) is int and step >= 1 else step_count(step)
+    step = step if type(step) is int and 1 <= step < MAX_STEP else step_count(step)
     lr = lr if type(lr) is float and lr >= 0.0 else non_negative("lr", lr)
     momentum = momentum if type(momentum) is float and momentum >= 0.0 else non_negative("momentum", momentum)
     dampening = not_nan("dampening", dampening)
@@ -112,7 +115,7 @@ def sgd(step, lr, momentum, dampening, nesterov, weight_decay, momentum_buffers)
 
 
 def adam(step, lr, betas_, eps, weight_decay, amsgrad, max_exp_avg_sqs):
-    step = step if type(step) is int and step >= 1 else step_count(step)
+    step = step if type(step) is int and 1 <= step < MAX_STEP else step_count(step)
     lr = lr if type(lr) is float and lr >= 0.0 else non_negative("lr", lr)
     beta1, beta2 = betas(betas_)
     eps = eps if type(eps) is float and eps >= 0.0 else non_negative("eps", eps)
@@ -144,7 +147,7 @@ def rmsprop(lr, alpha, eps, weight_decay, momentum, centered, momentum_buffers, 
 
 
 def adagrad(step, lr, lr_decay, weight_decay, eps):
-    step = step if type(step) is int and step >= 1 else step_count(step)
+    step = step if type(step) is int and 1 <= step < MAX_STEP else step_count(step)
     lr = lr if type(lr) is float and lr >= 0.0 else non_negative("lr", lr)
     lr_decay = (lr_decay if type(lr_decay) is float and lr_decay >= 0.0
                 else non_negative("lr_decay", lr_decay))

@@ -83,7 +83,8 @@ py::object find_overlap(std::vector<Span>& spans) {
 
 }  // namespace
 
-py::object gather(py::handle streams_arg, unsigned written, cpu::TensorList& list, cpu::Dtype& dtype) {
+py::object gather(py::handle streams_arg, unsigned written, cpu::TensorList& list, cpu::Dtype& dtype,
+                  ArrayRefs& refs) {
   const int count = int(PyTuple_GET_SIZE(streams_arg.ptr()));
   Stream streams[8];
   for (int k = 0; k < count; ++k) {
@@ -134,7 +135,9 @@ py::object gather(py::handle streams_arg, unsigned written, cpu::TensorList& lis
       const Stream& s = streams[k];
       void* data = nullptr;
       if (s.obj != Py_None) {
-        data = py::detail::array_proxy(s.at(i))->data;
+        PyObject* array = s.at(i);
+        refs.hold(array);
+        data = py::detail::array_proxy(array)->data;
         if (size > 0) {
           const auto begin = reinterpret_cast<uintptr_t>(data);
           spans.push_back({begin, begin + uintptr_t(size * itemsize), k, s.index(i), bool(written >> k & 1u)});

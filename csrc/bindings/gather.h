@@ -5,6 +5,8 @@
 #pragma once
 #include <pybind11/pybind11.h>
 
+#include <vector>
+
 #include "../cpu/parallel.h"
 
 namespace pygd::bindings {
@@ -25,10 +27,30 @@ enum class Problem : int {
   kOverlap = 10,  // two arrays share memory and at least one of them is written
 };
 
+// Strong references to the arrays of a call while its kernel runs without the GIL: another Python
+// thread may empty the user's lists meanwhile, and the memory must outlive the kernel.
+class ArrayRefs {
+ public:
+  ArrayRefs() = default;
+  ArrayRefs(const ArrayRefs&) = delete;
+  ArrayRefs& operator=(const ArrayRefs&) = delete;
+  ~ArrayRefs() {  // runs with the GIL held
+    for (PyObject* obj : refs_) Py_DECREF(obj);
+  }
+  void hold(PyObject* obj) {
+    Py_INCREF(obj);
+    refs_.push_back(obj);
+  }
+
+ private:
+  std::vector<PyObject*> refs_;
+};
+
 // `streams` is a tuple with one item per Op stream: an ndarray, a list/tuple of ndarrays, or None
-// for an absent optional stream. `written` is the Op's kWritten mask. On success fills `list` and
-// `dtype` and returns None; otherwise returns (problem, stream, index, other_stream, other_index),
-// index -1 meaning the stream was a bare array.
-py::object gather(py::handle streams, unsigned written, cpu::TensorList& list, cpu::Dtype& dtype);
+// for an absent optional stream. `written` is the Op's kWritten mask. On success fills `list`,
+// `dtype` and `refs`, and returns None; otherwise returns (problem, stream, index, other_stream,
+// other_index), index -1 meaning the stream was a bare array.
+py::object gather(py::handle streams, unsigned written, cpu::TensorList& list, cpu::Dtype& dtype,
+                  ArrayRefs& refs);
 
 }  // namespace pygd::bindings

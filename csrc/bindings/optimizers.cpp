@@ -13,7 +13,8 @@ template <class Op>
 py::object checked_run(py::tuple streams, int64_t step, const typename Op::Config& config) {
   thread_local cpu::TensorList list;
   cpu::Dtype dtype = cpu::Dtype::kFloat32;
-  py::object problem = gather(streams, Op::kWritten, list, dtype);
+  ArrayRefs refs;
+  py::object problem = gather(streams, Op::kWritten, list, dtype, refs);
   if (!problem.is_none()) return problem;
   if (list.elements() > 0) {
     py::gil_scoped_release release;

@@ -1,0 +1,249 @@
+"""The one table that drives the parity tests (as torch's common_optimizers.py does for torch.optim).
+
+`OPTIMIZERS` describes each pygd function: the state arrays it takes, whether it takes a step count,
+its torch.optim counterpart. `CASES` lists option combinations that together cover every flag.
+The helpers allocate the arrays a case needs, make reproducible data, call pygd for step t, run the
+float64 oracle (float64_reference.py), and compare with the tolerances explained below.
+"""
+
+import dataclasses
+import functools
+
+import numpy as np
+
+import float64_reference
+import pygd
+
+DTYPES = (np.float32, np.float64)
+ISAS = tuple(pygd.info()["isas"])  # the levels this build and CPU run; empty without the extension
+# Minimum elements per thread (the native driver's grain) for tests that must really split work:
+# with it, any call of >= 128 elements runs on 2 threads (the default, 32768, keeps small calls on one).
+SMALL_GRAIN = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class Optimizer:
+    name: str
+    fn: object
+    takes_step: bool
+    torch_name: str
+
+    def state_names(self, options):
+        """The state arrays a call with `options` needs, by pygd argument name."""
+        if self.name == "sgd":
+            return ("momentum_buffers",) if options.get("momentum", 0) != 0 else ()
+        if self.name in ("adam", "adamw"):
+            return ("exp_avgs", "exp_avg_sqs") + (("max_exp_avg_sqs",) if options.get("amsgrad") else ())
+        if self.name == "rmsprop":
+            return (("square_avgs",) + (("momentum_buffers",) if options.get("momentum", 0) > 0 else ())
+                    + (("grad_avgs",) if options.get("centered") else ()))
+        return ("state_sums",)
+
+
+OPTIMIZERS = {o.name: o for o in (
+    Optimizer("sgd", pygd.sgd_, True, "SGD"),
+    Optimizer("adam", pygd.adam_, True, "Adam"),
+    Optimizer("adamw", pygd.adamw_, True, "AdamW"),
+    Optimizer("rmsprop", pygd.rmsprop_, False, "RMSprop"),
+    Optimizer("adagrad", pygd.adagrad_, True, "Adagrad"),
+)}
+
+# pygd's state argument -> the key of torch.optim's per-parameter state.
+TORCH_STATE = {"momentum_buffers": "momentum_buffer", "exp_avgs": "exp_avg",
+               "exp_avg_sqs": "exp_avg_sq", "max_exp_avg_sqs": "max_exp_avg_sq",
+               "square_avgs": "square_avg", "grad_avgs": "grad_avg", "state_sums": "sum"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    id: str
+    optimizer: str
+    options: dict
+    # Initial value of a state (default 0). SGD's momentum buffer starts as NaN: it must be
+    # overwritten, never read, at step 1. Adagrad's initial accumulator is whatever state_sums holds.
+    init: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def opt(self):
+        return OPTIMIZERS[self.optimizer]
+
+    @property
+    def state_names(self):
+        return self.opt.state_names(self.options)
+
+    def initial(self, name):
+        default = np.nan if name == "momentum_buffers" and self.optimizer == "sgd" else 0.0
+        return self.init.get(name, default)
+
+    def new_states(self, shapes, dtype):
+        """{state name: [array per shape]} filled with the case's initial values."""
+        return {name: [np.full(s, self.initial(name), dtype) for s in shapes] for name in self.state_names}
+
+    def call(self, params, grads, states, t, backend="native", **overrides):
+        """One pygd step: `params`, `grads` and each state are an array or a list of arrays."""
+        kwargs = dict(self.options, backend=backend, **states, **overrides)
+        if self.opt.takes_step:
+            kwargs["step"] = t
+        self.opt.fn(params, grads, **kwargs)
+
+    def torch_kwargs(self):
+        extra = {"initial_accumulator_value": self.initial("state_sums")} if self.optimizer == "adagrad" else {}
+        return dict(self.options, **extra)
+
+
+def _case(optimizer, id, init=None, **options):
+    return Case(f"{optimizer}-{id}", optimizer, options, init or {})
+
+
+CASES = [
+    _case("sgd", "plain", lr=0.1),
+    _case("sgd", "wd", lr=0.1, weight_decay=0.1),
+    _case("sgd", "momentum", lr=0.1, momentum=0.9),
+    _case("sgd", "dampening", lr=0.1, momentum=0.9, dampening=0.3),
+    _case("sgd", "nesterov", lr=0.1, momentum=0.9, nesterov=True),
+    _case("sgd", "maximize", lr=0.1, maximize=True),
+    _case("sgd", "all", lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1, maximize=True),
+    _case("adam", "plain", lr=1e-2),
+    _case("adam", "wd", lr=1e-2, weight_decay=0.1),
+    _case("adam", "amsgrad", lr=1e-2, amsgrad=True),
+    _case("adam", "maximize", lr=1e-2, maximize=True),
+    _case("adam", "all", lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, amsgrad=True,
+          maximize=True),
+    _case("adamw", "default", lr=1e-2),
+    _case("adamw", "amsgrad", lr=1e-2, weight_decay=0.1, amsgrad=True),
+    _case("adamw", "maximize", lr=1e-2, maximize=True),
+    _case("rmsprop", "plain"),
+    _case("rmsprop", "centered", centered=True),
+    _case("rmsprop", "momentum", momentum=0.9),
+    _case("rmsprop", "all", alpha=0.9, centered=True, momentum=0.5, weight_decay=0.1, maximize=True),
+    _case("adagrad", "plain", lr=0.1),
+    _case("adagrad", "lr_decay", lr=0.1, lr_decay=0.05),
+    _case("adagrad", "wd", lr=0.1, weight_decay=0.1),
+    _case("adagrad", "maximize", lr=0.1, maximize=True),
+    _case("adagrad", "init", {"state_sums": 0.5}, lr=0.1),
+]
+BY_ID = {c.id: c for c in CASES}
+# The most flag-heavy case of each optimizer: used where a test cannot afford the whole table.
+HEAVY = [BY_ID[i] for i in ("sgd-all", "adam-all", "adamw-amsgrad", "rmsprop-all", "adagrad-lr_decay")]
+
+
+# ----------------------------------------------------------------------------- data
+
+def _rng(seed, t, shape):
+    return np.random.default_rng([seed, t, *shape, len(shape)])
+
+
+def initial_params(shape, dtype, seed=0):
+    """params ~ N(0, 1), rounded to dtype; the same for a given shape whatever the call."""
+    return _rng(seed, 0, shape).standard_normal(shape).astype(dtype)
+
+
+def grads_at(shape, dtype, t, seed=0):
+    """Fresh grads ~ N(0, 1) for step t (t >= 1)."""
+    return _rng(seed, t, shape).standard_normal(shape).astype(dtype)
+
+
+def run(case, shapes, dtype, steps, *, backend="native", multi=True, seed=0):
+    """`steps` pygd steps from initial_params; returns (params, states) as lists per shape.
+
+    multi=True: one call per step over the list of every tensor; False: one call per tensor.
+    """
+    params = [initial_params(s, dtype, seed) for s in shapes]
+    states = case.new_states(shapes, dtype)
+    for t in range(1, steps + 1):
+        grads = [grads_at(s, dtype, t, seed) for s in shapes]
+        if multi:
+            case.call(params, grads, states, t, backend)
+        else:
+            for i in range(len(shapes)):
+                case.call(params[i], grads[i], {k: v[i] for k, v in states.items()}, t, backend)
+    return params, states
+
+
+def _reference_one(case_id, shape, dtype, steps, seed):
+    case = BY_ID[case_id]
+    params = [initial_params(shape, dtype, seed).astype(np.float64)]
+    states = {k: [v[0].astype(np.float64)] for k, v in case.new_states([shape], dtype).items()}
+    for t in range(1, steps + 1):
+        grads = [grads_at(shape, dtype, t, seed).astype(np.float64)]
+        float64_reference.step(case.optimizer, params, grads, states, t, case.options)
+    for a in [params[0], *(v[0] for v in states.values())]:
+        a.setflags(write=False)  # may be cached: shared between tests
+    return params[0], {k: v[0] for k, v in states.items()}
+
+
+_cached_reference_one = functools.lru_cache(maxsize=1024)(_reference_one)
+
+
+def reference(case, shapes, dtype, steps, seed=0, cached=True):
+    """The float64 oracle for run(case, shapes, dtype, steps): (params, states) as run() returns.
+
+    Cached per tensor (the data of a tensor depends only on its shape), unless cached=False: for
+    big tensors, whose results would hold too much memory.
+    """
+    one = _cached_reference_one if cached else _reference_one
+    results = [one(case.id, tuple(s), np.dtype(dtype).name, steps, seed) for s in shapes]
+    return [r[0] for r in results], {k: [r[1][k] for r in results] for k in case.state_names}
+
+
+# ----------------------------------------------------------------------------- tolerances
+#
+# pygd computes in the arrays' dtype T; the oracle in float64 from the same T-rounded inputs. Each
+# rounded operation of T adds a relative error of at most u = unit roundoff (2**-24 for float32,
+# 2**-53 for float64). One step of any optimizer here rounds at most ~8 times on the path into a
+# parameter or a state (negate, weight decay, EMA, square, sqrt, divide, scale, subtract), and every
+# recurrence is contractive (EMA weights < 1; parameters move by lr-scaled terms), so errors add up
+# at most linearly over n steps: |error| <~ 8·n·u × the size of the values involved. The choices
+# that differ between ISAs (FMA on AVX2 vs unfused on the scalar path) and the host narrowing lr,
+# betas, ... to T only change which roundings happen, not their size. Hence
+#
+#     |got - ref| <= rtol · (|ref| + rms(ref)),    rtol = 8 · n · u · sources
+#
+# The rms(ref) term (over all tensors of one stream) is the absolute part: it covers elements whose
+# value cancelled to ~0 (an EMA of random-sign grads), whose error is set by the magnitude of the
+# terms that cancelled, not by their own. `sources` = 2 when both sides are T approximations (torch
+# vs pygd). For 20 steps: float32 rtol = 9.5e-6, float64 rtol = 1.8e-14. Measured errors are
+# 10-100x below these bounds; a wrong formula (e.g. eps inside the sqrt, a missing bias correction
+# or dampening) is off by >= 1e-4 relative and fails at once.
+
+OPS_PER_STEP = 8
+
+
+def rtol(dtype, steps, sources=1):
+    return OPS_PER_STEP * steps * sources * float(np.finfo(dtype).eps) / 2
+
+
+def assert_close(got, ref, dtype, steps, what="", sources=1):
+    """got, ref: lists of arrays (one stream over several tensors). NaN must match NaN."""
+    got = np.concatenate([np.asarray(a, np.float64).ravel() for a in got] or [np.zeros(0)])
+    ref = np.concatenate([np.asarray(a, np.float64).ravel() for a in ref] or [np.zeros(0)])
+    assert got.shape == ref.shape, what
+    assert np.array_equal(np.isnan(got), np.isnan(ref)), f"{what}: NaN pattern differs"
+    finite = np.isfinite(ref)
+    assert np.array_equal(got[~finite & ~np.isnan(ref)], ref[~finite & ~np.isnan(ref)]), f"{what}: inf differs"
+    got, ref = got[finite], ref[finite]
+    if ref.size == 0:
+        return
+    tol = rtol(dtype, steps, sources)
+    bound = tol * (np.abs(ref) + np.sqrt(np.mean(ref * ref)))
+    err = np.abs(got - ref)
+    worst = int(np.argmax(err - bound))
+    assert err[worst] <= bound[worst], (
+        f"{what}: |got - ref| = {err[worst]:.3g} > {bound[worst]:.3g} at {worst} "
+        f"(got {got[worst]!r}, ref {ref[worst]!r}, rtol {tol:.2g}); "
+        f"{int(np.sum(err > bound))} of {ref.size} elements out of tolerance")
+
+
+def assert_run_close(case, got, ref, dtype, steps, sources=1):
+    """got, ref: (params, states) pairs from run() / reference()."""
+    assert_close(got[0], ref[0], dtype, steps, f"{case.id} params", sources)
+    for name in case.state_names:
+        assert_close(got[1][name], ref[1][name], dtype, steps, f"{case.id} {name}", sources)
+
+
+def assert_bitwise(a, b, what=""):
+    """a, b: (params, states) pairs; every array bit-for-bit equal."""
+    pairs = [("params", a[0], b[0])] + [(k, a[1][k], b[1][k]) for k in a[1]]
+    for name, xs, ys in pairs:
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            assert x.tobytes() == y.tobytes(), f"{what}: {name}[{i}] differs bitwise"
