@@ -24,13 +24,22 @@ STREAMS = {
     "probe": ("target", "source", "extra1", "extra2"),
 }
 READ_ONLY_STREAM = 1  # grads
+# Streams that may be None (absent), as kOptional in the headers; the options decide when they are
+# needed (checked with the hyperparameters below). Any other None is an error.
+OPTIONAL_STREAMS = {
+    "sgd": {"momentum_buffers"},
+    "adam": {"max_exp_avg_sqs"},
+    "rmsprop": {"momentum_buffers", "grad_avgs"},
+    "adagrad": set(),
+    "probe": {"extra1", "extra2"},
+}
 
 
 # ----------------------------------------------------------------------------- hyperparameters
 
 def real(name, value):
     """`value` as a float; TypeError naming `name` if it is not a real number."""
-    if isinstance(value, (bool, np.bool_)):
+    if isinstance(value, (bool, np.bool_, str, bytes, bytearray)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     try:
         return float(value)
@@ -180,15 +189,19 @@ def _as_list(stream):
     return [stream] if isinstance(stream, np.ndarray) else stream
 
 
-def check_streams(streams):
+def check_streams(optimizer, streams):
     """The array checks, in the same order as the native gather(): a problem tuple
     (problem, stream, index, other_stream, other_index) for the first failure, or None."""
+    names, optional = STREAMS[optimizer], OPTIONAL_STREAMS[optimizer]
     lists = []
     for k, stream in enumerate(streams):
-        if stream is not None and not isinstance(stream, (np.ndarray, list, tuple)):
+        if stream is None and names[k] in optional:
+            lists.append(None)
+            continue
+        if not isinstance(stream, (np.ndarray, list, tuple)):
             return (BufferProblem.NOT_SEQUENCE, k, -1, -1, -1)
-        lists.append(None if stream is None else _as_list(stream))
-        if k > 0 and stream is not None and len(lists[k]) != len(lists[0]):
+        lists.append(_as_list(stream))
+        if k > 0 and len(lists[k]) != len(lists[0]):
             return (BufferProblem.LENGTH, k, -1, -1, -1)
 
     params = lists[0]

@@ -30,9 +30,11 @@ def get_num_threads():
 
 def set_isa(isa):
     """Run the native kernels at instruction-set level `isa` ("scalar", "avx2" or "avx512")."""
+    if not isinstance(isa, str):
+        raise TypeError(f"isa must be a string, got {type(isa).__name__}")
     if _native is None:
         raise RuntimeError(f"set_isa needs the native extension: {_backends.native_error}")
-    _backends.native.select_isa(isa)
+    _backends.native.select_isa(isa.strip().lower())
 
 
 def info():

@@ -83,15 +83,15 @@ py::object find_overlap(std::vector<Span>& spans) {
 
 }  // namespace
 
-py::object gather(py::handle streams_arg, unsigned written, cpu::TensorList& list, cpu::Dtype& dtype,
-                  ArrayRefs& refs) {
+py::object gather(py::handle streams_arg, unsigned written, unsigned optional, cpu::TensorList& list,
+                  cpu::Dtype& dtype, ArrayRefs& refs) {
   const int count = int(PyTuple_GET_SIZE(streams_arg.ptr()));
   Stream streams[8];
   for (int k = 0; k < count; ++k) {
     PyObject* obj = PyTuple_GET_ITEM(streams_arg.ptr(), k);
     Stream& s = streams[k];
     s.obj = obj;
-    if (obj == Py_None) continue;
+    if (obj == Py_None && (optional >> k & 1u)) continue;
     if (is_array(obj)) {
       s.bare = true;
       s.length = 1;

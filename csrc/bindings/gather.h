@@ -15,7 +15,7 @@ namespace py = pybind11;
 
 // Codes shared with pygd/_validate.py (BufferProblem); keep the two lists in step.
 enum class Problem : int {
-  kNotSequence = 1,    // a stream is neither an ndarray nor a list/tuple
+  kNotSequence = 1,    // a stream is neither an ndarray nor a list/tuple (nor an optional None)
   kLength = 2,         // a stream's list length differs from params'
   kNotArray = 3,       // an element is not an ndarray
   kDtype = 4,          // not native-endian float32/float64
@@ -47,10 +47,10 @@ class ArrayRefs {
 };
 
 // `streams` is a tuple with one item per Op stream: an ndarray, a list/tuple of ndarrays, or None
-// for an absent optional stream. `written` is the Op's kWritten mask. On success fills `list`,
+// for an absent optional stream. `written` and `optional` are the Op's kWritten and kOptional. On success fills `list`,
 // `dtype` and `refs`, and returns None; otherwise returns (problem, stream, index, other_stream,
 // other_index), index -1 meaning the stream was a bare array.
-py::object gather(py::handle streams, unsigned written, cpu::TensorList& list, cpu::Dtype& dtype,
-                  ArrayRefs& refs);
+py::object gather(py::handle streams, unsigned written, unsigned optional, cpu::TensorList& list,
+                  cpu::Dtype& dtype, ArrayRefs& refs);
 
 }  // namespace pygd::bindings

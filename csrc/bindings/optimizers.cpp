@@ -14,7 +14,7 @@ py::object checked_run(py::tuple streams, int64_t step, const typename Op::Confi
   thread_local cpu::TensorList list;
   cpu::Dtype dtype = cpu::Dtype::kFloat32;
   ArrayRefs refs;
-  py::object problem = gather(streams, Op::kWritten, list, dtype, refs);
+  py::object problem = gather(streams, Op::kWritten, Op::kOptional, list, dtype, refs);
   if (!problem.is_none()) return problem;
   if (list.elements() > 0) {
     py::gil_scoped_release release;

@@ -22,8 +22,16 @@ def _tensors(streams):
     return zip(*[[None] * count if arrays is None else arrays for arrays in lists])
 
 
+def _lerp_(start, end, weight):
+    """start <- torch.lerp(start, end, weight), which is exact at both ends (weight 0 and 1)."""
+    if weight < 0.5:
+        start += weight * (end - start)
+    else:
+        start[...] = end - (end - start) * (1 - weight)
+
+
 def sgd(streams, step, lr, momentum, dampening, weight_decay, nesterov, maximize):
-    problem = _validate.check_streams(streams)
+    problem = _validate.check_streams("sgd", streams)
     if problem is not None:
         return problem
     with np.errstate(all="ignore"):
@@ -42,7 +50,7 @@ def sgd(streams, step, lr, momentum, dampening, weight_decay, nesterov, maximize
 
 
 def adam(streams, step, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled):
-    problem = _validate.check_streams(streams)
+    problem = _validate.check_streams("adam", streams)
     if problem is not None:
         return problem
     bias_correction1 = 1 - beta1 ** step
@@ -56,7 +64,7 @@ def adam(streams, step, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, 
                     param *= 1 - lr * weight_decay
                 else:
                     g = g + weight_decay * param
-            exp_avg += (1 - beta1) * (g - exp_avg)
+            _lerp_(exp_avg, g, 1 - beta1)
             exp_avg_sq *= beta2
             exp_avg_sq += (1 - beta2) * g * g
             second_moment = exp_avg_sq
@@ -68,7 +76,7 @@ def adam(streams, step, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, 
 
 
 def rmsprop(streams, lr, alpha, eps, weight_decay, momentum, centered, maximize):
-    problem = _validate.check_streams(streams)
+    problem = _validate.check_streams("rmsprop", streams)
     if problem is not None:
         return problem
     with np.errstate(all="ignore"):
@@ -79,7 +87,7 @@ def rmsprop(streams, lr, alpha, eps, weight_decay, momentum, centered, maximize)
             square_avg *= alpha
             square_avg += (1 - alpha) * g * g
             if centered:
-                grad_avg += (1 - alpha) * (g - grad_avg)
+                _lerp_(grad_avg, g, 1 - alpha)
                 avg = np.sqrt(square_avg - grad_avg * grad_avg) + eps
             else:
                 avg = np.sqrt(square_avg) + eps
@@ -92,7 +100,7 @@ def rmsprop(streams, lr, alpha, eps, weight_decay, momentum, centered, maximize)
 
 
 def adagrad(streams, step, lr, lr_decay, weight_decay, eps, maximize):
-    problem = _validate.check_streams(streams)
+    problem = _validate.check_streams("adagrad", streams)
     if problem is not None:
         return problem
     clr = lr / (1 + (step - 1) * lr_decay)

@@ -14,6 +14,7 @@ struct Adagrad {
 
   enum Stream { kParam, kGrad, kStateSum, kStreams };
   static constexpr unsigned kWritten = 1u << kParam | 1u << kStateSum;
+  static constexpr unsigned kOptional = 0;
 
   template <class V, class T>
   static PYGD_HD PYGD_INLINE void update(const AdagradStep<T>& s, V* x) {

@@ -3,6 +3,7 @@
 #pragma once
 #include "config.h"
 #include "hparams.h"
+#include "lerp.h"
 
 namespace pygd {
 
@@ -14,6 +15,7 @@ struct Adam {
   enum Stream { kParam, kGrad, kExpAvg, kExpAvgSq, kMaxExpAvgSq, kStreams };
   static constexpr unsigned kWritten =
       1u << kParam | 1u << kExpAvg | 1u << kExpAvgSq | 1u << kMaxExpAvgSq;
+  static constexpr unsigned kOptional = 1u << kMaxExpAvgSq;  // needed for AMSGrad
 
   template <class V, class T>
   static PYGD_HD PYGD_INLINE void update(const AdamStep<T>& s, V* x) {
@@ -22,7 +24,7 @@ struct Adam {
     if (s.maximize) g = -g;
     if (s.decoupled_decay) p = p * V(s.param_scale);
     if (s.coupled_decay) g = fmadd(V(s.weight_decay), p, g);
-    const V m = fmadd(V(s.one_minus_beta1), g - x[kExpAvg], x[kExpAvg]);
+    const V m = lerp(x[kExpAvg], g, s.exp_avg_weight);
     const V v = fmadd(V(s.beta2), x[kExpAvgSq], V(s.one_minus_beta2) * g * g);
     V v_used = v;
     if (s.amsgrad) {

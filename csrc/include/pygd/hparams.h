@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "lerp.h"
+
 namespace pygd {
 
 struct SgdConfig {
@@ -32,7 +34,8 @@ struct AdamConfig {
 
 template <class T>
 struct AdamStep {
-  T one_minus_beta1, beta2, one_minus_beta2;
+  LerpWeight<T> exp_avg_weight;  // 1 - beta1
+  T beta2, one_minus_beta2;
   T step_size;       // lr / (1 - beta1^t)
   T inv_bc2_sqrt;    // 1 / sqrt(1 - beta2^t): a multiply in the loop, where a divide costs 5x more
   T eps, weight_decay;
@@ -46,7 +49,7 @@ AdamStep<T> make_step(const AdamConfig& c, int64_t step) {
   const double bc1 = 1.0 - std::pow(c.beta1, t);
   const double bc2 = 1.0 - std::pow(c.beta2, t);
   const bool decay = c.weight_decay != 0.0;
-  return {T(1.0 - c.beta1), T(c.beta2), T(1.0 - c.beta2), T(c.lr / bc1), T(1.0 / std::sqrt(bc2)),
+  return {make_lerp_weight<T>(1.0 - c.beta1), T(c.beta2), T(1.0 - c.beta2), T(c.lr / bc1), T(1.0 / std::sqrt(bc2)),
           T(c.eps), T(c.weight_decay), T(1.0 - c.lr * c.weight_decay),
           c.amsgrad, c.maximize, decay && !c.decoupled, decay && c.decoupled};
 }
@@ -59,13 +62,14 @@ struct RmspropConfig {
 template <class T>
 struct RmspropStep {
   T neg_lr, alpha, one_minus_alpha, eps, weight_decay, momentum;
+  LerpWeight<T> grad_avg_weight;  // 1 - alpha
   bool centered, has_momentum, maximize, has_weight_decay;
 };
 
 template <class T>
 RmspropStep<T> make_step(const RmspropConfig& c, int64_t /*step*/) {
   return {T(-c.lr), T(c.alpha), T(1.0 - c.alpha), T(c.eps), T(c.weight_decay), T(c.momentum),
-          c.centered, c.momentum > 0.0, c.maximize, c.weight_decay != 0.0};
+          make_lerp_weight<T>(1.0 - c.alpha), c.centered, c.momentum > 0.0, c.maximize, c.weight_decay != 0.0};
 }
 
 struct AdagradConfig {

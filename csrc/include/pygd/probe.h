@@ -14,6 +14,7 @@ struct Probe {
 
   enum Stream { kTarget, kSource, kExtra1, kExtra2, kStreams };
   static constexpr unsigned kWritten = 1u << kTarget | 1u << kExtra1 | 1u << kExtra2;
+  static constexpr unsigned kOptional = 1u << kExtra1 | 1u << kExtra2;
 
   template <class V, class T>
   static PYGD_HD PYGD_INLINE void update(const ProbeStep<T>& s, V* x) {

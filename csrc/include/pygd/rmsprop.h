@@ -3,6 +3,7 @@
 #pragma once
 #include "config.h"
 #include "hparams.h"
+#include "lerp.h"
 
 namespace pygd {
 
@@ -14,6 +15,8 @@ struct Rmsprop {
   enum Stream { kParam, kGrad, kSquareAvg, kMomentumBuffer, kGradAvg, kStreams };
   static constexpr unsigned kWritten =
       1u << kParam | 1u << kSquareAvg | 1u << kMomentumBuffer | 1u << kGradAvg;
+  // Needed when momentum > 0 and when centered, respectively.
+  static constexpr unsigned kOptional = 1u << kMomentumBuffer | 1u << kGradAvg;
 
   template <class V, class T>
   static PYGD_HD PYGD_INLINE void update(const RmspropStep<T>& s, V* x) {
@@ -25,7 +28,7 @@ struct Rmsprop {
     x[kSquareAvg] = v;
     V avg;
     if (s.centered) {
-      const V g_avg = fmadd(V(s.one_minus_alpha), g - x[kGradAvg], x[kGradAvg]);
+      const V g_avg = lerp(x[kGradAvg], g, s.grad_avg_weight);
       x[kGradAvg] = g_avg;
       avg = sqrt(v - g_avg * g_avg) + V(s.eps);
     } else {

@@ -1,6 +1,8 @@
 // SGD with momentum, dampening, Nesterov, coupled weight decay and maximize (DESIGN.md §1).
 // The per-element math, written once. V is any lane pack: a scalar lane, a SIMD vector, or a CUDA
 // thread's value; it supplies + - * / unary-, fmadd(a, b, c) = a*b + c, sqrt and max.
+// Each optimizer names its streams (the arrays of one tensor) and says which it writes (kWritten)
+// and which may be absent (kOptional: null pointers, never read or written by update()).
 #pragma once
 #include "config.h"
 #include "hparams.h"
@@ -14,6 +16,7 @@ struct Sgd {
 
   enum Stream { kParam, kGrad, kMomentumBuffer, kStreams };
   static constexpr unsigned kWritten = 1u << kParam | 1u << kMomentumBuffer;
+  static constexpr unsigned kOptional = 1u << kMomentumBuffer;  // needed when momentum != 0
 
   template <class V, class T>
   static PYGD_HD PYGD_INLINE void update(const SgdStep<T>& s, V* x) {

@@ -1,0 +1,199 @@
+"""pygd.info(), the thread and ISA knobs, the environment variables read at import, the GIL."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+import pygd
+from cases import ISAS
+
+LEVELS = ("scalar", "avx2", "avx512")  # ascending
+
+
+def test_info_keys_and_types():
+    info = pygd.info()
+    assert set(info) == {"version", "backend", "isa", "isas", "compiled_isas", "threads", "openmp",
+                         "native_error"}
+    assert info["version"] == pygd.__version__
+    assert isinstance(info["threads"], int) and info["threads"] >= 1
+    assert isinstance(info["openmp"], bool)
+
+
+def test_native_extension_is_built():
+    info = pygd.info()
+    assert info["native_error"] is None, f"pygd._native did not import: {info['native_error']}"
+    wanted = os.environ.get("PYGD_BACKEND", "").strip().lower()
+    assert info["backend"] == (wanted if wanted in ("native", "reference") else "native"), info
+
+
+def test_isa_lists_are_consistent(native):
+    info = pygd.info()
+    assert info["isas"][0] == "scalar"
+    assert set(info["isas"]) <= set(info["compiled_isas"]) <= set(LEVELS)
+    assert info["isas"] == sorted(info["isas"], key=LEVELS.index)
+    assert info["isa"] in info["isas"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/cpuinfo"), reason="needs /proc/cpuinfo")
+def test_supported_isas_follow_the_cpu(native):
+    """Each compiled level is supported exactly when the CPU (and OS) report its features."""
+    with open("/proc/cpuinfo") as f:
+        flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), None)
+    if flags is None:
+        pytest.skip("no x86 flags line in /proc/cpuinfo")
+    needs = {"avx2": {"avx2", "fma"}, "avx512": {"avx512f", "avx512dq"}}
+    info = pygd.info()
+    for isa, features in needs.items():
+        if isa in info["compiled_isas"]:
+            assert (isa in info["isas"]) == features.issubset(flags), isa
+
+
+def test_threads_round_trip(native):
+    for n in (1, 2, 3, 1):
+        pygd.set_num_threads(n)
+        assert pygd.get_num_threads() == n == pygd.info()["threads"]
+
+
+@pytest.mark.parametrize("n, exc, match", [
+    (0, ValueError, r"n must be >= 1, got 0"),
+    (-1, ValueError, r"n must be >= 1, got -1"),
+    (1.5, TypeError, r"n must be an integer, got float"),
+    ("2", TypeError, r"n must be an integer, got str"),
+    (None, TypeError, r"n must be an integer, got NoneType"),
+])
+def test_bad_thread_counts(n, exc, match):
+    before = pygd.get_num_threads()
+    with pytest.raises(exc, match=match):
+        pygd.set_num_threads(n)
+    assert pygd.get_num_threads() == before
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_set_isa(isa, native):
+    pygd.set_isa(isa)
+    assert pygd.info()["isa"] == isa
+    p = np.zeros(100, np.float32)
+    pygd.sgd_(p, np.ones(100, np.float32), step=1, lr=0.5)
+    assert np.array_equal(p, np.full(100, -0.5, np.float32))
+
+
+@pytest.mark.parametrize("isa", ["sse2", "AVX2x", "", "neon"] + [i for i in LEVELS if i not in ISAS])
+def test_set_isa_rejects_unknown_or_unsupported(isa, native):
+    before = pygd.info()["isa"]
+    with pytest.raises(ValueError, match=r"isa must be one of .* on this machine, got"):
+        pygd.set_isa(isa)
+    assert pygd.info()["isa"] == before
+
+
+# ----------------------------------------------------------------------------- environment
+
+_PROBE = textwrap.dedent("""
+    import json, sys, warnings
+    sys.path.insert(0, {root!r})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import pygd
+    print(json.dumps({{"info": pygd.info(), "file": pygd.__file__,
+                      "warnings": [[w.category.__name__, str(w.message)] for w in caught]}}))
+""")
+
+
+def fresh_import(tmp_path, **env):
+    """pygd.info() and the warnings of an import of this same pygd in a new interpreter with `env`."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pygd.__file__)))
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PYGD_")}
+    environ.update(env)
+    out = subprocess.run([sys.executable, "-c", _PROBE.format(root=root)], env=environ, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert os.path.samefile(result["file"], pygd.__file__)
+    return result["info"], result["warnings"]
+
+
+@pytest.fixture
+def import_with(tmp_path, native):
+    return lambda **env: fresh_import(tmp_path, **env)
+
+
+def test_default_isa_is_the_best(import_with):
+    info, warnings = import_with()
+    assert info["isa"] == info["isas"][-1] == ISAS[-1]
+    assert warnings == []
+
+
+@pytest.mark.parametrize("cap", LEVELS + ("AVX2", " scalar "))
+def test_pygd_isa_caps_the_level(import_with, cap):
+    """PYGD_ISA=level: the best supported level <= level (so avx512 without AVX-512 gives avx2)."""
+    level = LEVELS.index(cap.strip().lower())
+    info, warnings = import_with(PYGD_ISA=cap)
+    assert info["isa"] == [isa for isa in ISAS if LEVELS.index(isa) <= level][-1]
+    assert warnings == []
+
+
+def test_pygd_isa_unknown_warns_and_uses_the_best(import_with):
+    info, warnings = import_with(PYGD_ISA="bogus")
+    assert info["isa"] == ISAS[-1]
+    assert [w[0] for w in warnings] == ["RuntimeWarning"]
+    assert "PYGD_ISA='bogus'" in warnings[0][1]
+
+
+@pytest.mark.parametrize("backend", ["native", "reference", "auto"])
+def test_pygd_backend(import_with, backend):
+    info, warnings = import_with(PYGD_BACKEND=backend)
+    assert info["backend"] == ("reference" if backend == "reference" else "native")
+    assert warnings == []
+
+
+def test_pygd_backend_unknown_warns(import_with):
+    info, warnings = import_with(PYGD_BACKEND="cuda")
+    assert info["backend"] == "native"
+    assert [w[0] for w in warnings] == ["RuntimeWarning"]
+    assert "PYGD_BACKEND='cuda'" in warnings[0][1]
+
+
+# ----------------------------------------------------------------------------- the GIL
+
+@pytest.mark.skipif(not getattr(sys, "_is_gil_enabled", lambda: True)(), reason="no GIL in this build")
+def test_gil_is_released_while_the_kernel_runs(native):
+    """No timing involved. With a switch interval far longer than the test, the interpreter never
+    takes the GIL from a thread by force: a thread runs Python only when the one holding the GIL
+    gives it up of its own accord. The watcher starts under that rule, so it is parked in go.wait()
+    when start() returns; in the loop below, the only moments this thread gives the GIL up are
+    inside the native step. The watcher records whether this thread was inside a step when it got
+    to run: True proves that the kernel released the GIL. A kernel that held it would let the
+    watcher run only at join(), after the loop, where it records False."""
+    if threading.active_count() > 1:
+        pytest.skip("another Python thread could be handed the GIL at a forced switch already due")
+    params = np.zeros(1 << 20, np.float32)
+    grads = np.ones_like(params)
+    in_step, seen, go = [False], [], threading.Event()
+
+    def watcher():
+        go.wait()
+        seen.append(in_step[0])
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    thread = threading.Thread(target=watcher)
+    try:
+        thread.start()
+        go.set()
+        for _ in range(2000):  # until the watcher has run: normally during the first step
+            in_step[0] = True
+            pygd.sgd_(params, grads, step=1, lr=1e-6, backend="native")
+            in_step[0] = False
+            if seen:
+                break
+    finally:
+        go.set()
+        if thread.ident is not None:  # started
+            thread.join()
+        sys.setswitchinterval(interval)
+    assert seen == [True]
