@@ -113,6 +113,8 @@ CASES = [
     _case("adam", "maximize", lr=1e-2, maximize=True),
     _case("adam", "all", lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, amsgrad=True,
           maximize=True),
+    # beta1 < 0.5: the moving average is a lerp from the gradient's end (torch.lerp's second branch).
+    _case("adam", "low_betas", lr=1e-2, betas=(0.2, 0.6)),
     _case("adamw", "default", lr=1e-2),
     _case("adamw", "amsgrad", lr=1e-2, weight_decay=0.1, amsgrad=True),
     _case("adamw", "maximize", lr=1e-2, maximize=True),
@@ -120,6 +122,7 @@ CASES = [
     _case("rmsprop", "centered", centered=True),
     _case("rmsprop", "momentum", momentum=0.9),
     _case("rmsprop", "all", alpha=0.9, centered=True, momentum=0.5, weight_decay=0.1, maximize=True),
+    _case("rmsprop", "centered_low_alpha", alpha=0.3, centered=True),
     _case("adagrad", "plain", lr=0.1),
     _case("adagrad", "lr_decay", lr=0.1, lr_decay=0.05),
     _case("adagrad", "wd", lr=0.1, weight_decay=0.1),

@@ -6,10 +6,13 @@ roundoff: fp32 9.5e-6, fp64 1.8e-14 over 20 steps; fp32 rounding of each step's 
 FMA vs unfused across ISAs, accumulating linearly over the steps).
 """
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
-from cases import (CASES, DTYPES, HEAVY, ISAS, assert_bitwise, assert_run_close, reference, run)
+from cases import (CASES, DTYPES, HEAVY, ISAS, assert_bitwise, assert_run_close, grads_at,
+                   initial_params, reference, run)
 
 STEPS = 20
 SMALL = [(0,), (1,), (7,), (4097,)]
@@ -91,3 +94,21 @@ def test_repeated_runs_are_bitwise_equal(case, dtype, isa, runtime, small_grain)
     first = run(case, SPLIT, dtype, BITWISE_STEPS)
     for _ in range(2):
         assert_bitwise(first, run(case, SPLIT, dtype, BITWISE_STEPS), "rerun")
+
+
+@case_param
+def test_step_allocates_nothing_proportional_to_the_parameters(case, native):
+    """A native step over 1M parameters allocates no temporary arrays: tracemalloc sees every NumPy
+    allocation (and every Python one); the native driver's own buffers scale with the tensor count."""
+    shapes = [(1 << 20,), (7,)]
+    params = [initial_params(s, np.float32) for s in shapes]
+    grads = [grads_at(s, np.float32, 1) for s in shapes]
+    states = case.new_states(shapes, np.float32)
+    case.call(params, grads, states, 1, "native")  # warm up: first-call caches
+    tracemalloc.start()
+    try:
+        case.call(params, grads, states, 2, "native")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 1024, f"a step over 1M params allocated {peak} bytes at its peak"
