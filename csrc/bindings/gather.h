@@ -37,6 +37,7 @@ class ArrayRefs {
   ~ArrayRefs() {  // runs with the GIL held
     for (PyObject* obj : refs_) Py_DECREF(obj);
   }
+  void reserve(size_t n) { refs_.reserve(n); }
   void hold(PyObject* obj) {
     Py_INCREF(obj);
     refs_.push_back(obj);

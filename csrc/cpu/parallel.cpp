@@ -22,6 +22,8 @@ std::atomic<int> g_threads{default_threads()};
 // Below ~32k elements (128 KiB of fp32 params) waking a second thread costs more than it saves.
 std::atomic<int64_t> g_grain{32768};
 
+constexpr int64_t kChunksPerThread = 16;
+
 int64_t round_to_sweep(int64_t local, int64_t size) {
   return std::min(size, (local + kSweepAlign - 1) / kSweepAlign * kSweepAlign);
 }
@@ -49,12 +51,13 @@ void parallel_sweep(SweepFn sweep, const void* step, const TensorList& list) {
     return;
   }
 #if defined(_OPENMP)
-#pragma omp parallel num_threads(int(wanted))
-  {
-    // The region may get fewer threads than asked for; split by the count it actually has.
-    const int64_t n = omp_get_num_threads(), t = omp_get_thread_num();
-    sweep_range(sweep, step, list, total * t / n, total * (t + 1) / n);
-  }
+  // Chunks are claimed as threads come free rather than split evenly up front: on a shared machine
+  // a thread that loses its core to another process then holds up one chunk, not half the call.
+  const int64_t chunk = std::max(grain(), total / (wanted * kChunksPerThread));
+  const int64_t chunks = (total + chunk - 1) / chunk;
+#pragma omp parallel for num_threads(int(wanted)) schedule(dynamic, 1)
+  for (int64_t c = 0; c < chunks; ++c)
+    sweep_range(sweep, step, list, c * chunk, std::min(total, (c + 1) * chunk));
 #else
   sweep_range(sweep, step, list, 0, total);
 #endif

@@ -1,5 +1,5 @@
 // The thread driver: one parallel region per call, covering every tensor of the list, split by
-// element count (not by tensor) into ranges that start on kSweepAlign boundaries.
+// element count (not by tensor) into chunks whose ranges start on kSweepAlign boundaries.
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -12,9 +12,9 @@ namespace pygd::cpu {
 enum class Isa : int { kScalar, kAvx2, kAvx512 };
 enum class Dtype : int { kFloat32, kFloat64 };
 
-// Every sweep starts at an index that is a multiple of kSweepAlign within its tensor. Each element
-// then runs through the same code (SIMD body or width-1 tail) however a call is split across
-// threads or tensors, which is what makes results bit-identical for any thread count.
+// Every sweep starts at an index that is a multiple of kSweepAlign within its tensor, so threads
+// rarely write the same cache line. (Results do not depend on the split: each element's update is
+// the same arithmetic whichever thread, and whether SIMD body or single-element path, runs it.)
 constexpr int64_t kSweepAlign = 64;
 
 // step: the Op's Step<T>; streams: one base pointer per Op stream, null where a stream is absent.
