@@ -69,6 +69,10 @@ bool by_address_descending(const Span& a, const Span& b) { return a.begin > b.be
 // sorted only when it has to be, then merged into the rest: linear time in the usual case, where
 // one sort of 8000 spans (2000 tensors, Adam) would cost a third of a millisecond.
 void sort_by_address(std::vector<Span>& spans) {
+  if (spans.size() <= 64) {  // a handful of tensors: a plain sort, which allocates nothing
+    std::sort(spans.begin(), spans.end(), by_address);
+    return;
+  }
   auto run_begin = spans.begin();
   while (run_begin != spans.end()) {
     const int stream = run_begin->stream;
@@ -77,7 +81,8 @@ void sort_by_address(std::vector<Span>& spans) {
       if (std::is_sorted(run_begin, run_end, by_address_descending)) std::reverse(run_begin, run_end);
       else std::sort(run_begin, run_end, by_address);
     }
-    std::inplace_merge(spans.begin(), run_begin, run_end, by_address);
+    if (run_begin != spans.begin() && by_address(*run_begin, *(run_begin - 1)))
+      std::inplace_merge(spans.begin(), run_begin, run_end, by_address);
     run_begin = run_end;
   }
 }

@@ -28,23 +28,32 @@ enum class Problem : int {
 };
 
 // Strong references to the arrays of a call while its kernel runs without the GIL: another Python
-// thread may empty the user's lists meanwhile, and the memory must outlive the kernel.
+// thread may empty the user's lists meanwhile, and the memory must outlive the kernel. Small calls
+// keep them inline, without a heap allocation.
 class ArrayRefs {
  public:
   ArrayRefs() = default;
   ArrayRefs(const ArrayRefs&) = delete;
   ArrayRefs& operator=(const ArrayRefs&) = delete;
   ~ArrayRefs() {  // runs with the GIL held
-    for (PyObject* obj : refs_) Py_DECREF(obj);
+    for (size_t i = 0; i < count_; ++i) Py_DECREF(at(i));
   }
-  void reserve(size_t n) { refs_.reserve(n); }
+  void reserve(size_t n) {
+    if (n > kInline) overflow_.reserve(n - kInline);
+  }
   void hold(PyObject* obj) {
     Py_INCREF(obj);
-    refs_.push_back(obj);
+    if (count_ < kInline) inline_[count_] = obj;
+    else overflow_.push_back(obj);
+    ++count_;
   }
 
  private:
-  std::vector<PyObject*> refs_;
+  static constexpr size_t kInline = 32;
+  PyObject* at(size_t i) const { return i < kInline ? inline_[i] : overflow_[i - kInline]; }
+  PyObject* inline_[kInline];
+  std::vector<PyObject*> overflow_;
+  size_t count_ = 0;
 };
 
 // `streams` is a tuple with one item per Op stream: an ndarray, a list/tuple of ndarrays, or None

@@ -9,6 +9,11 @@
 namespace pygd::bindings {
 namespace {
 
+// Calls this small (a few microseconds of work) keep the GIL, as NumPy's small operations do: giving
+// it up costs more than the kernel, and a busy Python thread could hold it for a whole switch
+// interval (5 ms) before this call gets it back.
+constexpr int64_t kReleaseGilFrom = 16384;
+
 template <class Op>
 py::object checked_run(py::tuple streams, int64_t step, const typename Op::Config& config) {
   thread_local cpu::TensorList list;
@@ -16,8 +21,10 @@ py::object checked_run(py::tuple streams, int64_t step, const typename Op::Confi
   ArrayRefs refs;
   py::object problem = gather(streams, Op::kWritten, Op::kOptional, list, dtype, refs);
   if (!problem.is_none()) return problem;
-  if (list.elements() > 0) {
+  if (list.elements() >= kReleaseGilFrom) {
     py::gil_scoped_release release;
+    cpu::run<Op>(config, step, dtype, list);
+  } else if (list.elements() > 0) {
     cpu::run<Op>(config, step, dtype, list);
   }
   return py::none();
