@@ -1,8 +1,8 @@
 """Builds pygd._native: the C++ kernels, compiled once per x86 ISA level and chosen at run time.
 
 Each file in csrc/cpu/sweeps_<isa>.cpp is compiled with its own instruction-set flags; everything
-else is compiled for the baseline of the target. Never -march=native: a wheel built here must run on
-any CPU of its architecture. Set PYGD_BUILD_JOBS to cap parallel compile jobs.
+else is compiled for the baseline of the target, never for the build machine's own CPU: a wheel
+built here must run on any CPU of its architecture. PYGD_BUILD_JOBS caps parallel compile jobs.
 """
 
 import os

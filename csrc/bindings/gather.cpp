@@ -61,8 +61,13 @@ int64_t element_count(PyArray_Proxy* a) {
   return n;
 }
 
-bool by_address(const Span& a, const Span& b) { return a.begin < b.begin; }
-bool by_address_descending(const Span& a, const Span& b) { return a.begin > b.begin; }
+// Address order, ties broken by argument order: the same total order as pygd/_validate.py, so both
+// report the same pair when several overlap.
+bool by_address(const Span& a, const Span& b) {
+  if (a.begin != b.begin) return a.begin < b.begin;
+  return a.stream != b.stream ? a.stream < b.stream : a.index < b.index;
+}
+bool by_address_descending(const Span& a, const Span& b) { return by_address(b, a); }
 
 // Orders the spans by address. They arrive stream by stream, and each stream's arrays are usually
 // in allocation order (or its reverse, for grads made by a backward pass), so each stream's run is
