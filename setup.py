@@ -16,12 +16,14 @@ from setuptools import setup
 IS_X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 
 # Per-ISA translation units and the flags each needs. Splitting unaligned 256-bit loads (gcc's
-# generic tuning) only costs time on every CPU that runs the AVX2 path.
+# generic tuning) only costs time on every CPU that runs the AVX2 path, hence ISA_TUNING.
 ISA_UNITS = {
-    "sweeps_avx2.cpp": ("PYGD_BUILD_AVX2", ["-mavx2", "-mfma",
-                                            "-mno-avx256-split-unaligned-load",
-                                            "-mno-avx256-split-unaligned-store"]),
+    "sweeps_avx2.cpp": ("PYGD_BUILD_AVX2", ["-mavx2", "-mfma"]),
     "sweeps_avx512.cpp": ("PYGD_BUILD_AVX512", ["-mavx512f", "-mavx512dq"]),
+}
+# Added to an ISA unit's flags where the compiler knows them (gcc does, clang does not).
+ISA_TUNING = {
+    "sweeps_avx2.cpp": ["-mno-avx256-split-unaligned-load", "-mno-avx256-split-unaligned-store"],
 }
 # -fno-math-errno lets sqrt become one (vector) instruction: with errno semantics gcc keeps a scalar
 # libm fallback per element, which alone makes Adam 2.4x slower. No -ffast-math: the rules of
@@ -57,6 +59,9 @@ class BuildNative(build_ext):
                 elif unix and IS_X86_64 and compiler_accepts(compiler, unit[1]):
                     sources.append(src)
                     ext.define_macros.append((unit[0], "1"))
+                    tuning = ISA_TUNING.get(os.path.basename(src), [])
+                    if tuning and compiler_accepts(compiler, unit[1] + tuning):
+                        unit[1].extend(tuning)
             ext.sources = sources
             if unix:
                 ext.extra_compile_args += COMMON_FLAGS
