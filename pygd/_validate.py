@@ -73,8 +73,6 @@ def betas(value):
         beta1, beta2 = value
     except (TypeError, ValueError):
         raise TypeError(f"betas must be a pair (beta1, beta2), got {value!r}") from None
-    if type(beta1) is float and type(beta2) is float and 0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0:
-        return beta1, beta2
     return (in_unit_interval("betas[0]", beta1, include_one=False),
             in_unit_interval("betas[1]", beta2, include_one=False))
 
@@ -126,7 +124,11 @@ def sgd(step, lr, momentum, dampening, nesterov, weight_decay, momentum_buffers)
 def adam(step, lr, betas_, eps, weight_decay, amsgrad, max_exp_avg_sqs):
     step = step if type(step) is int and 1 <= step < MAX_STEP else step_count(step)
     lr = lr if type(lr) is float and lr >= 0.0 else non_negative("lr", lr)
-    beta1, beta2 = betas(betas_)
+    if type(betas_) is tuple and len(betas_) == 2 and type(betas_[0]) is float and type(betas_[1]) is float \
+            and 0.0 <= betas_[0] < 1.0 and 0.0 <= betas_[1] < 1.0:
+        beta1, beta2 = betas_
+    else:
+        beta1, beta2 = betas(betas_)
     eps = eps if type(eps) is float and eps >= 0.0 else non_negative("eps", eps)
     weight_decay = (weight_decay if type(weight_decay) is float and weight_decay >= 0.0
                     else non_negative("weight_decay", weight_decay))

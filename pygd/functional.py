@@ -36,14 +36,14 @@ def adam_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, betas=(0.9, 0.
     States start as zeros; `max_exp_avg_sqs` is required when amsgrad=True.
     """
     _adam(params, grads, exp_avgs, exp_avg_sqs, step, lr, betas, eps, weight_decay, amsgrad,
-          max_exp_avg_sqs, maximize, backend, decoupled=False)
+          max_exp_avg_sqs, maximize, backend, False)
 
 
 def adamw_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
            weight_decay=1e-2, amsgrad=False, max_exp_avg_sqs=None, maximize=False, backend="auto"):
     """AdamW: Adam with decoupled weight decay, param *= 1 - lr * weight_decay before the update."""
     _adam(params, grads, exp_avgs, exp_avg_sqs, step, lr, betas, eps, weight_decay, amsgrad,
-          max_exp_avg_sqs, maximize, backend, decoupled=True)
+          max_exp_avg_sqs, maximize, backend, True)
 
 
 def _adam(params, grads, exp_avgs, exp_avg_sqs, step, lr, betas, eps, weight_decay, amsgrad,
