@@ -116,8 +116,10 @@ py::object find_overlap(std::vector<Span>& spans) {
 
 py::object gather(py::handle streams_arg, unsigned written, unsigned optional, cpu::TensorList& list,
                   cpu::Dtype& dtype, ArrayRefs& refs) {
+  constexpr int kMaxStreams = 8;  // the most any Op has is 5
   const int count = int(PyTuple_GET_SIZE(streams_arg.ptr()));
-  Stream streams[8];
+  if (count < 1 || count > kMaxStreams) throw py::value_error("pygd._native: bad streams tuple");
+  Stream streams[kMaxStreams];
   for (int k = 0; k < count; ++k) {
     PyObject* obj = PyTuple_GET_ITEM(streams_arg.ptr(), k);
     Stream& s = streams[k];

@@ -17,7 +17,7 @@ name = "reference"
 
 def _tensors(streams):
     """One tuple per tensor (None for an absent stream); only after check_streams passed."""
-    lists = [None if s is None else (s if isinstance(s, (list, tuple)) else [s]) for s in streams]
+    lists = [None if s is None else _validate._as_list(s) for s in streams]
     count = len(lists[0])
     return zip(*[[None] * count if arrays is None else arrays for arrays in lists])
 
