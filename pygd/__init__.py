@@ -3,15 +3,21 @@
     import pygd
     pygd.adam_(params, grads, exp_avgs, exp_avg_sqs, step=1, lr=1e-3)
 
-See pygd.functional for the update functions and pygd.info() for what runs on this machine.
+See pygd.functional for the update functions, pygd.optim for optimizer classes, pygd.schedules
+for learning-rate schedules, pygd.data for mini-batching, and pygd.info() for what runs here.
 """
 
+from . import data, optim, schedules
 from ._version import __version__
+from .accumulation import GradientAccumulator, accumulate_
+from .clip import clip_grad_norm_, clip_grad_value_, grad_norm
 from .functional import adagrad_, adam_, adamw_, rmsprop_, sgd_
 from .runtime import get_num_threads, info, set_isa, set_num_threads
 
 __all__ = [
     "__version__",
     "sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_",
+    "optim", "schedules", "data",
+    "clip_grad_norm_", "clip_grad_value_", "grad_norm", "accumulate_", "GradientAccumulator",
     "info", "set_num_threads", "get_num_threads", "set_isa",
 ]

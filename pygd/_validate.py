@@ -22,8 +22,16 @@ STREAMS = {
     "adagrad": ("params", "grads", "state_sums"),
     # The bandwidth probe (csrc/include/pygd/probe.h): an update's memory traffic, trivial math.
     "probe": ("target", "source", "extra1", "extra2"),
+    # Gradient tools (csrc/include/pygd/grad_ops.h, grad_norms.h): a norm reads the grads, clipping
+    # rewrites them, accumulation adds them into running sums.
+    "norm": ("grads",),
+    "clip": ("grads",),
+    "accumulate": ("sums", "grads"),
 }
-READ_ONLY_STREAM = 1  # grads
+READ_ONLY_STREAM = 1  # grads, in every optimizer's streams
+# The stream a kernel only reads, by STREAMS key; None where every stream is written.
+READ_ONLY_STREAMS = {name: READ_ONLY_STREAM for name in ("sgd", "adam", "rmsprop", "adagrad", "probe", "accumulate")}
+READ_ONLY_STREAMS.update(norm=0, clip=None)
 # Streams that may be None (absent), as kOptional in the headers; the options decide when they are
 # needed (checked with the hyperparameters below). Any other None is an error.
 OPTIONAL_STREAMS = {
@@ -32,6 +40,9 @@ OPTIONAL_STREAMS = {
     "rmsprop": {"momentum_buffers", "grad_avgs"},
     "adagrad": set(),
     "probe": {"extra1", "extra2"},
+    "norm": set(),
+    "clip": set(),
+    "accumulate": set(),
 }
 
 
@@ -194,7 +205,7 @@ def _as_list(stream):
 def check_streams(optimizer, streams):
     """The array checks, in the same order as the native gather(): a problem tuple
     (problem, stream, index, other_stream, other_index) for the first failure, or None."""
-    names, optional = STREAMS[optimizer], OPTIONAL_STREAMS[optimizer]
+    names, optional, read_only = STREAMS[optimizer], OPTIONAL_STREAMS[optimizer], READ_ONLY_STREAMS[optimizer]
     lists = []
     for k, stream in enumerate(streams):
         if stream is None and names[k] in optional:
@@ -228,7 +239,7 @@ def check_streams(optimizer, streams):
                 return (BufferProblem.NOT_CONTIGUOUS, k, where, -1, -1)
             if not a.flags.aligned:
                 return (BufferProblem.MISALIGNED, k, where, -1, -1)
-            written = k != READ_ONLY_STREAM
+            written = k != read_only
             if written and not a.flags.writeable:
                 return (BufferProblem.READ_ONLY, k, where, -1, -1)
             if a.size:
@@ -292,6 +303,6 @@ def buffer_error(problem, optimizer, streams):
     if code is BufferProblem.MISALIGNED:
         return ValueError(f"{what} is not aligned to its dtype's size")
     if code is BufferProblem.READ_ONLY:
-        return ValueError(f"{what} is read-only, but the step updates it in place")
-    return ValueError(f"{what} and {label(k2, i2)} share memory; every array the step writes "
+        return ValueError(f"{what} is read-only, but this call updates it in place")
+    return ValueError(f"{what} and {label(k2, i2)} share memory; every array this call writes "
                       "must have memory of its own")

@@ -3,34 +3,10 @@
 // problem tuple from gather() when an array is unfit (nothing has been written then).
 #include <pybind11/pybind11.h>
 
-#include "gather.h"
+#include "checked_run.h"
 #include "register.h"
 
 namespace pygd::bindings {
-namespace {
-
-// Calls this small (a few microseconds of work) keep the GIL, as NumPy's small operations do: giving
-// it up costs more than the kernel, and a busy Python thread could hold it for a whole switch
-// interval (5 ms) before this call gets it back.
-constexpr int64_t kReleaseGilFrom = 16384;
-
-template <class Op>
-py::object checked_run(py::tuple streams, int64_t step, const typename Op::Config& config) {
-  thread_local cpu::TensorList list;
-  cpu::Dtype dtype = cpu::Dtype::kFloat32;
-  ArrayRefs refs;
-  py::object problem = gather(streams, Op::kWritten, Op::kOptional, list, dtype, refs);
-  if (!problem.is_none()) return problem;
-  if (list.elements() >= kReleaseGilFrom) {
-    py::gil_scoped_release release;
-    cpu::run<Op>(config, step, dtype, list);
-  } else if (list.elements() > 0) {
-    cpu::run<Op>(config, step, dtype, list);
-  }
-  return py::none();
-}
-
-}  // namespace
 
 void register_optimizers(py::module_& m) {
   m.def("sgd", [](py::tuple streams, int64_t step, double lr, double momentum, double dampening,
@@ -53,6 +29,11 @@ void register_optimizers(py::module_& m) {
   m.def("probe", [](py::tuple streams, double scale) {
     return checked_run<Probe>(streams, 1, {scale});
   }, "The bandwidth probe: target += scale * source (and extra1, extra2 likewise), in place.");
+  // The checks alone, for callers that make several calls and must reject bad input before the first.
+  m.def("check_sgd", &check<Sgd>);
+  m.def("check_adam", &check<Adam>);
+  m.def("check_rmsprop", &check<Rmsprop>);
+  m.def("check_adagrad", &check<Adagrad>);
 }
 
 }  // namespace pygd::bindings

@@ -5,4 +5,5 @@ namespace pygd::bindings {
 namespace py = pybind11;
 void register_optimizers(py::module_& m);
 void register_runtime(py::module_& m);
+void register_gradients(py::module_& m);
 }  // namespace pygd::bindings

@@ -23,30 +23,30 @@ bool cpu_has(Isa isa) {
   }
 }
 
-const SweepTable& table_for(Isa isa) {
+const IsaTables& tables_for(Isa isa) {
   switch (isa) {
 #if defined(PYGD_BUILD_AVX2)
     case Isa::kAvx2:
-      return avx2_sweeps();
+      return avx2_tables();
 #endif
 #if defined(PYGD_BUILD_AVX512)
     case Isa::kAvx512:
-      return avx512_sweeps();
+      return avx512_tables();
 #endif
     default:
-      return scalar_sweeps();
+      return scalar_tables();
   }
 }
 
 struct Active {
   std::atomic<Isa> isa;
-  std::atomic<const SweepTable*> table;
+  std::atomic<const IsaTables*> tables;
 };
 
 Active& active() {
   static Active state = [] {
     const Isa best = supported_isas().back();
-    return Active{{best}, {&table_for(best)}};
+    return Active{{best}, {&tables_for(best)}};
   }();
   return state;
 }
@@ -96,11 +96,11 @@ Isa active_isa() { return active().isa.load(); }
 
 bool select_isa(Isa isa) {
   if (!cpu_has(isa)) return false;
-  active().table.store(&table_for(isa));
+  active().tables.store(&tables_for(isa));
   active().isa.store(isa);
   return true;
 }
 
-const SweepTable& active_sweeps() { return *active().table.load(std::memory_order_relaxed); }
+const IsaTables& active_tables() { return *active().tables.load(std::memory_order_relaxed); }
 
 }  // namespace pygd::cpu

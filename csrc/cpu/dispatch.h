@@ -1,5 +1,5 @@
 // The one CPU dispatch point: which instruction sets this build and this CPU support, and which
-// table of sweeps the next call uses.
+// tables of sweeps and reductions the next call uses.
 #pragma once
 #include <string>
 #include <vector>
@@ -19,6 +19,6 @@ bool parse_isa(const std::string& name, Isa* out);
 // and changes nothing.
 Isa active_isa();
 bool select_isa(Isa isa);
-const SweepTable& active_sweeps();
+const IsaTables& active_tables();
 
 }  // namespace pygd::cpu

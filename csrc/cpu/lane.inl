@@ -13,6 +13,9 @@ struct Lane {
   Lane() = default;
   PYGD_INLINE Lane(T x) : v(x) {}
   static PYGD_INLINE Lane load(const T* p) { return Lane(*p); }
+  // A float or double element as this lane's type (the norms accumulate float grads in double).
+  template <class U>
+  static PYGD_INLINE Lane load_widened(const U* p) { return Lane(T(*p)); }
   PYGD_INLINE void store(T* p) const { *p = v; }
 
   friend PYGD_INLINE Lane operator+(Lane a, Lane b) { return a.v + b.v; }
@@ -30,12 +33,16 @@ struct Lane {
   // Builtins, not std::sqrt: an inline library function would be compiled once per ISA unit and
   // merged by the linker. -fno-math-errno lets the builtin become one instruction.
   friend PYGD_INLINE Lane sqrt(Lane a) { return sqrt_builtin(a.v); }
+  friend PYGD_INLINE Lane abs(Lane a) { return abs_builtin(a.v); }
+  friend PYGD_INLINE Lane pow(Lane a, double p) { return __builtin_pow(double(a.v), p); }
   // NaN-propagating, as torch.maximum: a NaN in either argument wins.
   friend PYGD_INLINE Lane max(Lane a, Lane b) { return (a.v != a.v || a.v > b.v) ? a : b; }
 
  private:
   static PYGD_INLINE float sqrt_builtin(float x) { return __builtin_sqrtf(x); }
   static PYGD_INLINE double sqrt_builtin(double x) { return __builtin_sqrt(x); }
+  static PYGD_INLINE float abs_builtin(float x) { return __builtin_fabsf(x); }
+  static PYGD_INLINE double abs_builtin(double x) { return __builtin_fabs(x); }
   static PYGD_INLINE float fma_builtin(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
   static PYGD_INLINE double fma_builtin(double a, double b, double c) { return __builtin_fma(a, b, c); }
 };

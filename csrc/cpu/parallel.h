@@ -38,7 +38,7 @@ bool has_openmp();
 // Narrows the config's scalars for the dtype, picks the active ISA's sweep, and runs it.
 template <class Op>
 void run(const typename Op::Config& config, int64_t step, Dtype dtype, const TensorList& list) {
-  const SweepTable& table = active_sweeps();
+  const SweepTable& table = active_tables().sweeps;
   if (dtype == Dtype::kFloat32) {
     const auto s = make_step<float>(config, step);
     parallel_sweep(table.get<Op>(dtype), &s, list);

@@ -21,4 +21,6 @@
   /* Flip the sign bit, so -(+0) is -0 exactly as the scalar tail computes it. */                    \
   friend PYGD_INLINE Vec operator-(Vec a) { return MM##_xor_##SUF(a.r, MM##_set1_##SUF(T(-0.0))); } \
   friend PYGD_INLINE Vec fmadd(Vec a, Vec b, Vec c) { return MM##_fmadd_##SUF(a.r, b.r, c.r); }      \
-  friend PYGD_INLINE Vec sqrt(Vec a) { return MM##_sqrt_##SUF(a.r); }
+  friend PYGD_INLINE Vec sqrt(Vec a) { return MM##_sqrt_##SUF(a.r); }                               \
+  /* Clear the sign bit. */                                                                          \
+  friend PYGD_INLINE Vec abs(Vec a) { return MM##_andnot_##SUF(MM##_set1_##SUF(T(-0.0)), a.r); }

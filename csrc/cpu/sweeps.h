@@ -1,6 +1,7 @@
-// The contract between the thread driver (parallel.cpp) and the per-ISA translation units: a sweep
-// updates elements [begin, end) of one tensor, and each ISA unit provides a table of sweeps, one per
-// optimizer and element type. Nothing in this header depends on the instruction set.
+// The contract between the thread drivers (parallel.cpp, reduce.cpp) and the per-ISA translation
+// units: a sweep updates elements [begin, end) of one tensor, a span reduction folds a run of
+// elements into one double, and each ISA unit provides a table of them, one per operation and element
+// type. Nothing in this header depends on the instruction set.
 #pragma once
 #include <cstdint>
 #include <type_traits>
@@ -30,7 +31,7 @@ struct OpList {
     return found;
   }
 };
-using AllOps = OpList<Sgd, Adam, Rmsprop, Adagrad, Probe>;
+using AllOps = OpList<Sgd, Adam, Rmsprop, Adagrad, Probe, GradScale, GradClamp, GradAccumulate>;
 
 // A compile-time constant, so no out-of-line helper is compiled into the per-ISA units.
 template <class Op>
@@ -45,9 +46,24 @@ struct SweepTable {
   }
 };
 
+// data: n elements of one tensor; p: the norm's order (used by NormKind::kPower only).
+using ReduceSpanFn = double (*)(const void* data, int64_t n, double p);
+// Joins per-span results, in order, into the running value of the whole list.
+using CombineFn = double (*)(const double* partials, int64_t n);
+
+struct ReduceTable {
+  ReduceSpanFn span[int(NormKind::kCount)][2];
+  CombineFn combine[int(NormKind::kCount)];
+};
+
+struct IsaTables {
+  SweepTable sweeps;
+  ReduceTable reductions;
+};
+
 // Defined by the per-ISA units that were compiled for this platform (see setup.py).
-const SweepTable& scalar_sweeps();
-const SweepTable& avx2_sweeps();
-const SweepTable& avx512_sweeps();
+const IsaTables& scalar_tables();
+const IsaTables& avx2_tables();
+const IsaTables& avx512_tables();
 
 }  // namespace pygd::cpu

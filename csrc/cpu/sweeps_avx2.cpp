@@ -7,9 +7,10 @@ namespace pygd::cpu::avx2 {
 #define PYGD_LANE_FMA 1
 #include "lane.inl"
 #include "sweep.inl"
+#include "reduce.inl"
 }  // namespace pygd::cpu::avx2
 
-const pygd::cpu::SweepTable& pygd::cpu::avx2_sweeps() {
-  static const SweepTable table = avx2::make_table(AllOps{});
-  return table;
+const pygd::cpu::IsaTables& pygd::cpu::avx2_tables() {
+  static const IsaTables tables{avx2::make_table(AllOps{}), avx2::make_reduce_table()};
+  return tables;
 }

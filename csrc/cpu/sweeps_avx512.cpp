@@ -7,9 +7,10 @@ namespace pygd::cpu::avx512 {
 #define PYGD_LANE_FMA 1
 #include "lane.inl"
 #include "sweep.inl"
+#include "reduce.inl"
 }  // namespace pygd::cpu::avx512
 
-const pygd::cpu::SweepTable& pygd::cpu::avx512_sweeps() {
-  static const SweepTable table = avx512::make_table(AllOps{});
-  return table;
+const pygd::cpu::IsaTables& pygd::cpu::avx512_tables() {
+  static const IsaTables tables{avx512::make_table(AllOps{}), avx512::make_reduce_table()};
+  return tables;
 }

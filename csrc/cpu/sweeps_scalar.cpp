@@ -8,9 +8,10 @@ namespace pygd::cpu::scalar {
 template <class T>
 using Vec = Lane<T>;
 #include "sweep.inl"
+#include "reduce.inl"
 }  // namespace pygd::cpu::scalar
 
-const pygd::cpu::SweepTable& pygd::cpu::scalar_sweeps() {
-  static const SweepTable table = scalar::make_table(AllOps{});
-  return table;
+const pygd::cpu::IsaTables& pygd::cpu::scalar_tables() {
+  static const IsaTables tables{scalar::make_table(AllOps{}), scalar::make_reduce_table()};
+  return tables;
 }

@@ -19,6 +19,9 @@ struct Vec<float> {
 template <>
 struct Vec<double> {
   PYGD_SIMD_OPS(double, __m512d, _mm512, pd, 8)
+  // 8 floats or 8 doubles as 8 doubles (the norms accumulate in double).
+  static PYGD_INLINE Vec load_widened(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
+  static PYGD_INLINE Vec load_widened(const double* p) { return load(p); }
   friend PYGD_INLINE Vec max(Vec a, Vec b) {
     return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(a.r, a.r, _CMP_UNORD_Q), _mm512_max_pd(a.r, b.r), a.r);
   }

@@ -21,6 +21,20 @@ adagrad = _native.adagrad
 # optional) likewise, in place: the memory traffic of a fused update, for bandwidth measurements.
 probe = _native.probe
 
+# Gradient tools (see reference.py for their arguments).
+grad_norm = _native.grad_norm
+grad_scale = _native.grad_scale
+grad_clamp = _native.grad_clamp
+grad_accumulate = _native.grad_accumulate
+
+_checks = {"sgd": _native.check_sgd, "adam": _native.check_adam, "rmsprop": _native.check_rmsprop,
+           "adagrad": _native.check_adagrad}
+
+
+def check(optimizer, streams):
+    """The array checks of `optimizer`'s call alone: None, or the problem tuple."""
+    return _checks[optimizer](streams)
+
 
 ISAS = ("scalar", "avx2", "avx512")
 

@@ -111,3 +111,60 @@ def adagrad(streams, step, lr, lr_decay, weight_decay, eps, maximize):
                 g = g + weight_decay * param
             state_sum += g * g
             param -= clr * g / (np.sqrt(state_sum) + eps)
+
+
+# ----------------------------------------------------------------------------- gradient tools
+# Same arguments and results as the native ones (csrc/bindings/gradients.cpp). Norm kinds, as
+# NormKind in csrc/include/pygd/grad_norms.h: 0 sum of squares, 1 sum of magnitudes, 2 largest
+# magnitude, 3 sum of |x|**p; accumulated in float64, before the final root.
+
+def grad_norm(streams, kind, p, writable):
+    problem = _validate.check_streams("clip" if writable else "norm", streams)
+    if problem is not None:
+        return problem
+    total = 0.0
+    with np.errstate(all="ignore"):
+        for (grad,) in _tensors(streams):
+            magnitude = np.abs(grad.astype(np.float64).ravel())
+            if kind == 0:
+                total += float(np.dot(magnitude, magnitude))
+            elif kind == 1:
+                total += float(magnitude.sum())
+            elif kind == 2 and magnitude.size:
+                largest = float(magnitude.max())  # NaN if any element is NaN
+                total = largest if math.isnan(largest) or largest > total else total
+            elif kind == 3:
+                total += float(np.sum(magnitude ** p))
+    return float(total)
+
+
+def grad_scale(streams, scale):
+    problem = _validate.check_streams("clip", streams)
+    if problem is not None:
+        return problem
+    for (grad,) in _tensors(streams):
+        grad *= grad.dtype.type(scale)
+
+
+def grad_clamp(streams, clip):
+    problem = _validate.check_streams("clip", streams)
+    if problem is not None:
+        return problem
+    for (grad,) in _tensors(streams):
+        np.clip(grad, -clip, clip, out=grad)
+
+
+def grad_accumulate(streams, scale, overwrite):
+    problem = _validate.check_streams("accumulate", streams)
+    if problem is not None:
+        return problem
+    for total, grad in _tensors(streams):
+        if overwrite:
+            np.multiply(grad, total.dtype.type(scale), out=total)
+        else:
+            total += total.dtype.type(scale) * grad
+
+
+def check(optimizer, streams):
+    """The array checks of `optimizer`'s call alone: None, or the problem tuple."""
+    return _validate.check_streams(optimizer, streams)

@@ -1,7 +1,9 @@
-// Every update the drivers know, in the order of their tables.
+// Every update the drivers know, in the order of their tables, and the gradient reductions.
 #pragma once
 #include "adagrad.h"
 #include "adam.h"
+#include "grad_norms.h"
+#include "grad_ops.h"
 #include "probe.h"
 #include "rmsprop.h"
 #include "sgd.h"

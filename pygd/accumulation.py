@@ -1,0 +1,94 @@
+"""Gradient accumulation: average the gradients of k micro-batches in place, then step once.
+
+    acc = pygd.GradientAccumulator(params, micro_batches=4)
+    for batch in batches:
+        if acc.add(grads_of(batch)):           # True once the 4th micro-batch is in
+            optimizer.step(acc.grads)          # one step on the mean gradient
+
+Each add() is one native multi-tensor pass: sums <- sums + grads / k (the first of a round writes
+grads / k, so no zeroing pass), which leaves the mean in `acc.grads` after k adds. For micro-batches
+of unequal sizes, call accumulate_ with scale = n_i / N yourself.
+"""
+
+import numpy as np
+
+from . import _backends, _validate
+
+__all__ = ["accumulate_", "GradientAccumulator"]
+
+
+def accumulate_(sums, grads, *, scale=1.0, overwrite=False, backend="auto"):
+    """sums <- sums + scale * grads in place (sums <- scale * grads with overwrite=True).
+
+    `sums` and `grads` are arrays or aligned lists of arrays, one dtype per call; sums must be
+    writable and share no memory with grads."""
+    scale = _validate.real("scale", scale)
+    module = _backends.get(backend)
+    if not hasattr(module, "grad_accumulate"):
+        module = _backends.native or _backends.reference
+    streams = (sums, grads)
+    problem = module.grad_accumulate(streams, scale, bool(overwrite))
+    if problem is not None:
+        raise _validate.buffer_error(problem, "accumulate", streams)
+
+
+class GradientAccumulator:
+    """Running mean of the gradients of `micro_batches` micro-batches, in arrays of its own.
+
+    `grads` holds one array per param (zeros until the first add). After `micro_batches` adds,
+    `ready` is True and `grads` holds the mean; the next add starts a new round. `finish()` turns a
+    partial round (an epoch's last few micro-batches) into the mean of what was added.
+    """
+
+    def __init__(self, params, micro_batches, *, backend="auto"):
+        if isinstance(micro_batches, bool) or not isinstance(micro_batches, (int, np.integer)):
+            raise TypeError(f"micro_batches must be an integer, got {type(micro_batches).__name__}")
+        if micro_batches < 1:
+            raise ValueError(f"micro_batches must be >= 1, got {micro_batches}")
+        arrays = [params] if isinstance(params, np.ndarray) else list(params)
+        self.grads = [np.zeros(p.shape, p.dtype) for p in arrays]
+        # Param indices by dtype: one native call per dtype (a single call when all share one).
+        by_dtype = {}
+        for i, p in enumerate(arrays):
+            by_dtype.setdefault(p.dtype, []).append(i)
+        self._parts = None if len(by_dtype) == 1 else list(by_dtype.values())
+        self.micro_batches = int(micro_batches)
+        self.count = 0  # micro-batches added in the current round
+        self.backend = backend
+
+    @property
+    def ready(self):
+        return self.count == self.micro_batches
+
+    def add(self, grads):
+        """Adds one micro-batch's grads (aligned with the params); returns `ready`."""
+        if self.count == self.micro_batches:
+            self.count = 0
+        if isinstance(grads, np.ndarray):
+            grads = [grads]
+        if len(grads) != len(self.grads):
+            raise ValueError(f"grads has {len(grads)} arrays but the accumulator has {len(self.grads)}")
+        scale, first = 1.0 / self.micro_batches, self.count == 0
+        if self._parts is None:
+            accumulate_(self.grads, grads, scale=scale, overwrite=first, backend=self.backend)
+        else:
+            parts = [([self.grads[i] for i in part], [grads[i] for i in part]) for part in self._parts]
+            for sums, part_grads in parts:  # all checked before any is written
+                problem = _validate.check_streams("accumulate", (sums, part_grads))
+                if problem is not None:
+                    raise _validate.buffer_error(problem, "accumulate", (sums, part_grads))
+            for sums, part_grads in parts:
+                accumulate_(sums, part_grads, scale=scale, overwrite=first, backend=self.backend)
+        self.count += 1
+        return self.ready
+
+    def finish(self):
+        """Makes `grads` the mean of the micro-batches added so far in this round (one scaling pass
+        when the round is partial); returns `grads`. ValueError if none was added."""
+        if self.count == 0:
+            raise ValueError("finish() needs at least one add() in the current round")
+        if self.count < self.micro_batches:
+            for g in self.grads:  # rare (once per epoch at most): NumPy is fast enough
+                g *= g.dtype.type(self.micro_batches / self.count)
+            self.count = self.micro_batches
+        return self.grads

@@ -1,0 +1,107 @@
+"""Gradient clipping, in place: by total norm (one native pass to measure, one to scale when
+needed) or by value. Results match torch.nn.utils.clip_grad_norm_ / clip_grad_value_.
+
+`grads` is an ndarray or a list of them: float32 or float64, C-contiguous, writable; lists may mix
+the two dtypes. The norm is accumulated in float64 over fixed blocks, joined in a fixed order, so it
+is bit-identical for any thread count.
+"""
+
+import math
+
+from . import _backends, _validate
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "grad_norm"]
+
+# NormKind in csrc/include/pygd/grad_norms.h
+_L2, _L1, _INF, _POWER = 0, 1, 2, 3
+
+
+def _norm_kind(norm_type):
+    """(kind, p) for a norm order: 2, 1, inf (also 'inf'), or any other finite p > 0."""
+    if isinstance(norm_type, str) and norm_type.strip().lower() in ("inf", "infinity"):
+        return _INF, math.inf
+    p = _validate.real("norm_type", norm_type)
+    if not p > 0:
+        raise ValueError(f"norm_type must be > 0 or inf, got {norm_type!r}")
+    return {2.0: _L2, 1.0: _L1, math.inf: _INF}.get(p, _POWER), p
+
+
+def _tools(backend):
+    """The backend module that runs the gradient tools: the requested one if it has them, else the
+    native extension (or the NumPy reference without it)."""
+    module = _backends.get(backend)
+    if hasattr(module, "grad_norm"):
+        return module
+    return _backends.native or _backends.reference
+
+
+def _by_dtype(grads):
+    """A mixed-dtype list as one list per dtype (the kernels take one dtype per call)."""
+    parts = {}
+    for g in grads:
+        parts.setdefault(getattr(g, "dtype", None), []).append(g)
+    return list(parts.values())
+
+
+def _accumulated(tools, grads, kind, p, writable):
+    """The norm's running value (before the root) over `grads`, or raise the problem."""
+    streams = (grads,)
+    result = tools.grad_norm(streams, kind, p, writable)
+    if type(result) is float:
+        return result
+    if result[0] == _validate.BufferProblem.DTYPE_MISMATCH and isinstance(grads, (list, tuple)):
+        parts = [_accumulated(tools, part, kind, p, writable) for part in _by_dtype(grads)]
+        if kind == _INF:
+            return max(parts, key=lambda x: (math.isnan(x), x))
+        return math.fsum(parts)
+    raise _validate.buffer_error(result, "clip" if writable else "norm", streams)
+
+
+def _finish(kind, p, total):
+    if kind == _L2:
+        return math.sqrt(total)
+    if kind == _POWER:
+        return total ** (1.0 / p)
+    return total
+
+
+def grad_norm(grads, norm_type=2.0, *, backend="auto"):
+    """The norm of all `grads` together, as if concatenated into one vector (read-only)."""
+    kind, p = _norm_kind(norm_type)
+    return _finish(kind, p, _accumulated(_tools(backend), grads, kind, p, False))
+
+
+def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, *, backend="auto"):
+    """Scales `grads` in place so that their total norm is at most max_norm; returns the total norm
+    (before clipping) as a float.
+
+    As torch: the scale is max_norm / (norm + 1e-6) and is applied only when it is below 1 (or NaN,
+    which a NaN or infinite norm gives; error_if_nonfinite=True raises RuntimeError instead)."""
+    max_norm = _validate.non_negative("max_norm", max_norm)
+    kind, p = _norm_kind(norm_type)
+    tools = _tools(backend)
+    total = _finish(kind, p, _accumulated(tools, grads, kind, p, True))
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(f"The total norm of order {p} for gradients is non-finite, so it cannot be "
+                           "clipped. To disable this error and scale the gradients by the non-finite "
+                           "norm anyway, set error_if_nonfinite=False")
+    scale = max_norm / (total + 1e-6)  # 0 for an infinite norm, NaN for a NaN one, as torch's
+    if not scale >= 1.0:
+        for part in ([grads] if not isinstance(grads, (list, tuple)) else _by_dtype(grads)):
+            tools.grad_scale((part,), scale)
+    return total
+
+
+def clip_grad_value_(grads, clip_value, *, backend="auto"):
+    """Clamps every element of `grads` to [-clip_value, clip_value] in place (NaN stays NaN)."""
+    clip_value = _validate.non_negative("clip_value", clip_value)
+    tools = _tools(backend)
+    parts = [grads] if not isinstance(grads, (list, tuple)) else _by_dtype(grads)
+    for part in parts:  # every part is checked before any is written
+        problem = _validate.check_streams("clip", (part,)) if len(parts) > 1 else None
+        if problem is not None:
+            raise _validate.buffer_error(problem, "clip", (part,))
+    for part in parts:
+        problem = tools.grad_clamp((part,), clip_value)
+        if problem is not None:
+            raise _validate.buffer_error(problem, "clip", (part,))
