@@ -290,9 +290,10 @@ def buffer_error(problem, optimizer, streams):
         return TypeError(f"{what} has dtype {array(k, i).dtype.str} ({array(k, i).dtype}); "
                          "pygd updates native-endian float32 and float64 arrays")
     if code is BufferProblem.DTYPE_MISMATCH:
-        first = _as_list(streams[0])[0].dtype
-        return TypeError(f"{what} has dtype {array(k, i).dtype} but params[0] has {first}; "
-                         "all arrays of one call must share one dtype")
+        # params are checked first, so a later stream's array differs from its own param's dtype
+        other = (0, i) if k > 0 and i >= 0 else (0, 0 if isinstance(streams[0], (list, tuple)) else -1)
+        return TypeError(f"{what} has dtype {array(k, i).dtype} but {label(*other)} has "
+                         f"{array(*other).dtype}; all arrays of one call must share one dtype")
     if code is BufferProblem.SHAPE:
         param = label(0, i)
         return ValueError(f"{what} has shape {array(k, i).shape} but {param} has shape "

@@ -99,7 +99,7 @@ BAD_ARRAYS = [
     P(variant(put("grads", 0, as_dtype(np.float64))), TypeError,
       r"grads\[0\] has dtype float64 but params\[0\] has float32", id="grad-vs-param-dtype"),
     P(variant(put("exp_avg_sqs", 1, as_dtype(np.float32)), dtype=np.float64), TypeError,
-      r"exp_avg_sqs\[1\] has dtype float32 but params\[0\] has float64", id="state-vs-param-dtype"),
+      r"exp_avg_sqs\[1\] has dtype float32 but params\[1\] has float64", id="state-vs-param-dtype"),
     P(variant(put("params", 0, as_dtype(">f4"))), TypeError, r"params\[0\] has dtype >f4",
       id="big-endian-param"),
     P(variant(put("max_exp_avg_sqs", 1, as_dtype(">f4")), amsgrad=True), TypeError,
