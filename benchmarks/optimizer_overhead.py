@@ -29,8 +29,12 @@ def contenders(n, kind):
     p_func = [p.copy() for p in p_class]
     if kind == "adam":
         opt = optim.Adam(p_class, lr=1e-3)
-        m = [np.zeros_like(p) for p in p_func]
-        v = [np.zeros_like(p) for p in p_func]
+        # Allocated param by param, as the class allocates its state: the native overlap check
+        # sorts array addresses, and its cost depends on how the streams interleave in memory.
+        m, v = [], []
+        for p in p_func:
+            m.append(np.zeros_like(p))
+            v.append(np.zeros_like(p))
         counter = [0]
 
         def functional():

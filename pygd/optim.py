@@ -81,6 +81,7 @@ class Optimizer:
         self.steps = 0
         self._plan = None
         self._plan_key = None
+        self._count = 0
         self._lr_schedule = None  # set by pygd.schedules.attach
         if isinstance(params, np.ndarray):
             raise TypeError("params must be a list of arrays or of param-group dicts, got a single "
@@ -142,22 +143,32 @@ class Optimizer:
     def step(self, grads):
         """One update of every param from `grads` (a list aligned with `params`, an array allowed
         when there is one param). Validates everything before any array is written."""
-        count = sum(len(g["params"]) for g in self.param_groups)
-        if isinstance(grads, np.ndarray) and count == 1:
-            grads = [grads]
-        elif not isinstance(grads, (list, tuple)):
-            raise TypeError(f"grads must be a list of arrays aligned with the params, got "
-                            f"{type(grads).__name__}")
+        # What the cached plan was built for: each group's identity, params list and length, and
+        # the states its options need. Compared whole each step (cheap), rebuilt on any change.
+        key = [(id(g), id(g["params"]), len(g["params"]), self._needed_states(g))
+               for g in self.param_groups]
+        if key != self._plan_key:
+            self._plan, self._plan_key = None, key
+            self._count = sum(k[2] for k in key)
+        count = self._count
+        if type(grads) is not list:
+            if isinstance(grads, np.ndarray) and count == 1:
+                grads = [grads]
+            elif not isinstance(grads, (list, tuple)):
+                raise TypeError(f"grads must be a list of arrays aligned with the params, got "
+                                f"{type(grads).__name__}")
         if len(grads) != count:
             raise ValueError(f"grads has {len(grads)} arrays but the optimizer has {count} params")
         if self._lr_schedule is not None:
             self._lr_schedule(self)
         if _NoneType in map(type, grads):
-            plan = self._make_plan(grads)  # skips params without a grad; not kept
+            # Skips params without a grad, whose step counts then fall behind: the cached plan (one
+            # call per shared step count) no longer holds.
+            plan = self._make_plan(grads)
+            self._plan = None
         else:
-            key = self._structure_key()
-            if self._plan is None or key != self._plan_key:
-                self._plan, self._plan_key = self._make_plan(grads), key
+            if self._plan is None:
+                self._plan = self._make_plan(grads)
             plan = self._plan
         if len(plan) != 1 or plan[0].start != 0 or plan[0].stop != count:
             # Several calls (or params skipped): every call is checked before the first one writes,
@@ -165,14 +176,11 @@ class Optimizer:
             self._check_plan(plan, grads)
         for call in plan:
             step = call.step_states[0]["step"] + 1
-            self._update(call.params, call.grads(grads), call.states, step, call.group)
+            self._update(call.params, grads[call.start:call.stop] if call.start is not None
+                         else call.grads(grads), call.states, step, call.group)
             for state in call.step_states:
                 state["step"] = step
         self.steps += 1
-
-    def _structure_key(self):
-        return tuple((id(g), id(g["params"]), len(g["params"]), self._needed_states(g))
-                     for g in self.param_groups)
 
     def _make_plan(self, grads):
         """The calls of one step, allocating the state of params that step for the first time."""
