@@ -198,8 +198,22 @@ class BufferProblem(enum.IntEnum):
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def _is_array(obj):
+    """A NumPy array, or (Numba backend) an array on a GPU, exposing __cuda_array_interface__."""
+    return isinstance(obj, np.ndarray) or hasattr(obj, "__cuda_array_interface__")
+
+
 def _as_list(stream):
-    return [stream] if isinstance(stream, np.ndarray) else stream
+    return [stream] if _is_array(stream) else stream
+
+
+def _dtype_and_shape(a):
+    """The NumPy dtype and the shape tuple of an array; a GPU array's as its interface says (a
+    torch tensor's dtype and shape are torch types)."""
+    if isinstance(a, np.ndarray):
+        return a.dtype, a.shape
+    interface = a.__cuda_array_interface__
+    return np.dtype(interface["typestr"]), tuple(interface["shape"])
 
 
 def check_streams(optimizer, streams):
@@ -287,17 +301,19 @@ def buffer_error(problem, optimizer, streams):
     if code is BufferProblem.NOT_ARRAY:
         return TypeError(f"{what} must be a numpy.ndarray, got {type(array(k, i)).__name__}")
     if code is BufferProblem.DTYPE:
-        return TypeError(f"{what} has dtype {array(k, i).dtype.str} ({array(k, i).dtype}); "
+        dtype = _dtype_and_shape(array(k, i))[0]
+        return TypeError(f"{what} has dtype {dtype.str} ({dtype}); "
                          "pygd updates native-endian float32 and float64 arrays")
     if code is BufferProblem.DTYPE_MISMATCH:
         # params are checked first, so a later stream's array differs from its own param's dtype
         other = (0, i) if k > 0 and i >= 0 else (0, 0 if isinstance(streams[0], (list, tuple)) else -1)
-        return TypeError(f"{what} has dtype {array(k, i).dtype} but {label(*other)} has "
-                         f"{array(*other).dtype}; all arrays of one call must share one dtype")
+        return TypeError(f"{what} has dtype {_dtype_and_shape(array(k, i))[0]} but {label(*other)} "
+                         f"has {_dtype_and_shape(array(*other))[0]}; all arrays of one call must "
+                         "share one dtype")
     if code is BufferProblem.SHAPE:
         param = label(0, i)
-        return ValueError(f"{what} has shape {array(k, i).shape} but {param} has shape "
-                          f"{array(0, i).shape}")
+        return ValueError(f"{what} has shape {_dtype_and_shape(array(k, i))[1]} but {param} has "
+                          f"shape {_dtype_and_shape(array(0, i))[1]}")
     if code is BufferProblem.NOT_CONTIGUOUS:
         return ValueError(f"{what} is not C-contiguous; pass np.ascontiguousarray(...) "
                           "and keep using that copy")

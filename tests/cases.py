@@ -8,6 +8,7 @@ float64 oracle (float64_reference.py), and compare with the tolerances explained
 
 import dataclasses
 import functools
+import importlib.util
 
 import numpy as np
 
@@ -19,6 +20,9 @@ ISAS = tuple(pygd.info()["isas"])  # the levels this build and CPU run; empty wi
 # Without the extension, test_runtime fails loudly and the rest checks the NumPy reference alone.
 NATIVE = pygd.info()["native_error"] is None
 BACKENDS = ("native", "reference") if NATIVE else ("reference",)
+# The Numba backend (an optional extra) joins the backend-driven tests where numba is installed.
+NUMBA = importlib.util.find_spec("numba") is not None
+BACKENDS += ("numba",) if NUMBA else ()
 # Minimum elements per thread (the native driver's grain) for tests that must really split work:
 # with it, any call of >= 128 elements runs on 2 threads (the default, 32768, keeps small calls on one).
 SMALL_GRAIN = 64

@@ -29,7 +29,7 @@ def test_native_extension_is_built():
     info = pygd.info()
     assert info["native_error"] is None, f"pygd._native did not import: {info['native_error']}"
     wanted = os.environ.get("PYGD_BACKEND", "").strip().lower()
-    assert info["backend"] == (wanted if wanted in ("native", "reference") else "native"), info
+    assert info["backend"] == (wanted if wanted in ("native", "numba", "reference") else "native"), info
 
 
 def test_isa_lists_are_consistent(native):

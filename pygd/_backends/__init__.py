@@ -1,7 +1,8 @@
 """The one dispatch point: which backend runs a step.
 
-"auto" is the default backend, chosen once at import: PYGD_BACKEND (native | reference) if set,
-else native when the extension imports, else the NumPy reference with a warning.
+"auto" is the default backend, chosen once at import: PYGD_BACKEND (native | numba | reference) if
+set, else native when the extension imports, else the NumPy reference with a warning. The numba
+backend is imported on first use, so `import pygd` never needs numba (an optional extra).
 """
 
 import os
@@ -17,7 +18,7 @@ except ImportError as exc:  # the extension was not built, or cannot load here
 else:
     native_error = None
 
-NAMES = ("auto", "native", "reference")
+NAMES = ("auto", "native", "numba", "reference")
 
 
 def _choose_default():
@@ -28,6 +29,11 @@ def _choose_default():
         wanted = "auto"
     if wanted == "reference":
         return reference
+    if wanted == "numba":
+        try:
+            return _load_numba()
+        except RuntimeError as exc:
+            warnings.warn(f"PYGD_BACKEND=numba: {exc}; using 'auto'", RuntimeWarning, stacklevel=3)
     if native is None:
         warnings.warn("pygd's native extension is not available "
                       f"({native_error}); falling back to the slow NumPy reference",
@@ -36,14 +42,27 @@ def _choose_default():
     return native
 
 
+def _load_numba():
+    """The numba backend module, imported on first use."""
+    try:
+        from . import numba as backend
+    except ImportError as exc:
+        raise RuntimeError(f"backend='numba' is unavailable: {exc}") from None
+    _by_name["numba"] = backend
+    return backend
+
+
+_by_name = {"native": native, "reference": reference}
 default = _choose_default()
-_by_name = {"auto": default, "native": native, "reference": reference}
+_by_name["auto"] = default
 
 
 def get(name):
     """The backend module for `name`."""
     backend = _by_name.get(name) if isinstance(name, str) else None
     if backend is None:
+        if name == "numba":
+            return _load_numba()
         if name == "native":
             raise RuntimeError(f"backend='native' is unavailable: {native_error}")
         raise ValueError(f"backend must be one of {NAMES}, got {name!r}")

@@ -1,0 +1,77 @@
+"""The Numba backend: pygd.numba's kernels, on the CPU for NumPy arrays, and on the GPU for arrays
+exposing __cuda_array_interface__ (Numba device arrays, CuPy arrays, torch CUDA tensors).
+
+Each optimizer function takes the same arguments as its native kernel (see native.py): it checks
+the arrays first and returns the problem tuple (see _validate) for an unfit one, else makes the
+step's scalars once on the host (pygd.numba.scalars) and runs one compiled call over the whole
+list: a parallel CPU loop, or one kernel launch, which returns before the GPU has finished.
+Importing this module needs numba (the `numba` extra); numba.cuda is imported at the first GPU call.
+"""
+
+from .. import _validate
+from ..numba import cpu, device_arrays, scalars, tables
+
+name = "numba"
+
+# The positions of the optional streams of each optimizer (None when absent), in stream order.
+_OPTIONAL = {opt: [k for k, stream in enumerate(_validate.STREAMS[opt]) if stream in optional]
+             for opt, optional in _validate.OPTIONAL_STREAMS.items()}
+
+
+def _run(optimizer, streams, make_scalars):
+    """Check, then update every tensor of `streams`; make_scalars(dtype) gives the step's scalars."""
+    # A present optional state is passed as True, an absent one as None: the compiled code
+    # differs (see pygd.numba.tables.optional_stream_chunk).
+    presence = tuple(None if streams[k] is None else True for k in _OPTIONAL[optimizer])
+    if device_arrays.is_device_call(streams):
+        return _run_on_gpu(optimizer, streams, make_scalars, presence)
+    problem = _validate.check_streams(optimizer, streams)
+    if problem is not None:
+        return problem
+    lists = [None if s is None else _validate._as_list(s) for s in streams]
+    params = lists[0]
+    if not params:
+        return None
+    addresses = [None if arrays is None else [a.__array_interface__["data"][0] for a in arrays]
+                 for arrays in lists]
+    table = tables.build([a.size for a in params], addresses, cpu.CHUNK)
+    cpu.run(optimizer, presence, table, make_scalars(params[0].dtype.type))
+    return None
+
+
+def _run_on_gpu(optimizer, streams, make_scalars, presence):
+    problem, call = device_arrays.read(optimizer, streams)
+    if problem is not None:
+        return problem
+    from ..numba import cuda  # numba.cuda only loads (and finds the driver) for GPU calls
+
+    table = tables.build(call.sizes, call.addresses, cuda.CHUNK)
+    cuda.launch(optimizer, presence, table, make_scalars(call.dtype.type), call.wait_for)
+    return None
+
+
+def check(optimizer, streams):
+    """The array checks of `optimizer`'s call alone: None, or the problem tuple."""
+    if device_arrays.is_device_call(streams):
+        return device_arrays.read(optimizer, streams)[0]
+    return _validate.check_streams(optimizer, streams)
+
+
+def sgd(streams, step, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    return _run("sgd", streams, lambda dtype: scalars.sgd_scalars(
+        dtype, step, lr, momentum, dampening, nesterov, weight_decay, maximize))
+
+
+def adam(streams, step, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled):
+    return _run("adam", streams, lambda dtype: scalars.adam_scalars(
+        dtype, step, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled))
+
+
+def rmsprop(streams, lr, alpha, eps, weight_decay, momentum, centered, maximize):
+    return _run("rmsprop", streams, lambda dtype: scalars.rmsprop_scalars(
+        dtype, lr, alpha, eps, weight_decay, momentum, centered, maximize))
+
+
+def adagrad(streams, step, lr, lr_decay, weight_decay, eps, maximize):
+    return _run("adagrad", streams, lambda dtype: scalars.adagrad_scalars(
+        dtype, step, lr, lr_decay, weight_decay, eps, maximize))

@@ -1,0 +1,35 @@
+"""pygd's update rules as Numba functions, to call from your own @njit or @cuda.jit code.
+
+    from pygd.numba import adam_element, adam_scalars
+
+    s = adam_scalars(np.float32, step, lr=1e-3)                # once per step (Python or @njit)
+    p[i], m[i], v[i], _ = adam_element(p[i], g[i], m[i], v[i], p[i], s)    # per element
+
+Per optimizer: `<opt>_scalars(dtype, ...)` makes a step's scalars (computed in float64, narrowed to
+dtype); `<opt>_element(values..., s)` returns the updated parameter and states of one element;
+`<opt>_at(i, arrays..., s)` updates element i of arrays in place (None for an unused state).
+These are what backend="numba" runs: pygd.numba.cpu (parallel CPU loops) and pygd.numba.cuda
+(CUDA kernels, imported on demand). Needs numba: pip install pygd[numba].
+
+Compiled code is cached in __pycache__ (cache=True). Numba checks only the file of each cached
+function, not the files of the functions it calls: after editing one of these files in place,
+delete pygd/numba/__pycache__/*.nbi and *.nbc (an installed upgrade rewrites every file anyway).
+"""
+
+try:
+    import numba as _numba  # noqa: F401
+except ImportError as exc:
+    raise ImportError("pygd.numba needs numba, an optional extra: pip install pygd[numba] "
+                      f"({exc})") from exc
+
+from .elements import adagrad_element, adam_element, rmsprop_element, sgd_element
+from .indexed import adagrad_at, adam_at, rmsprop_at, sgd_at
+from .scalars import (AdagradScalars, AdamScalars, RmspropScalars, SgdScalars, adagrad_scalars,
+                      adam_scalars, rmsprop_scalars, sgd_scalars)
+
+__all__ = [
+    "sgd_scalars", "adam_scalars", "rmsprop_scalars", "adagrad_scalars",
+    "sgd_element", "adam_element", "rmsprop_element", "adagrad_element",
+    "sgd_at", "adam_at", "rmsprop_at", "adagrad_at",
+    "SgdScalars", "AdamScalars", "RmspropScalars", "AdagradScalars",
+]

@@ -1,0 +1,114 @@
+"""Each optimizer's update of one element, written once in Numba (DESIGN.md §1).
+
+An element function takes the element's values (its parameter, gradient and states) and the step's
+scalars (pygd.numba.scalars), and returns the new parameter and states. It reads no arrays, so the
+same function is inlined into pygd's parallel CPU loops (cpu.py), compiled as a CUDA device
+function into pygd's kernels (cuda.py), and called from a user's own @njit or @cuda.jit loop.
+
+The arithmetic stays in the type of the values as long as the scalars have that type (they do when
+made by the factories with the arrays' dtype): no float literal appears below, since Numba would
+widen a float32 expression that meets a Python float to float64. A state that the options do not
+use (e.g. max_exp_avg_sq without AMSGrad) may be passed as any value of the element type, such as the
+parameter itself; it comes back unchanged and need not be stored. Mirrors csrc/include/pygd/*.h.
+"""
+
+import math
+
+from numba import njit
+
+# error_model="numpy": a division by zero gives inf/NaN, as in C++, instead of a raised exception
+# (and no check per division). fastmath stays off: IEEE rounding, NaN and inf are part of the rules.
+_element = njit(cache=True, error_model="numpy")
+
+
+@_element
+def lerp(start, end, weight, neg_one_minus_weight, from_end):
+    """torch.lerp(start, end, weight), exact at both ends: start + w (end - start) for w < 0.5,
+    end - (1 - w)(end - start) from there on. The moving averages are lerps toward the gradient."""
+    diff = end - start
+    if from_end:
+        return neg_one_minus_weight * diff + end
+    return weight * diff + start
+
+
+@_element
+def nan_max(a, b):
+    """max(a, b) where a NaN in either argument wins, as torch.maximum."""
+    return a if (a != a or a > b) else b
+
+
+@_element
+def sgd_element(param, grad, momentum_buffer, s):
+    """SGD with momentum, dampening, Nesterov, coupled weight decay and maximize.
+
+    s: SgdScalars. Returns (param, momentum_buffer).
+    """
+    g = -grad if s.maximize else grad
+    if s.has_weight_decay:
+        g = s.weight_decay * param + g
+    if s.has_momentum:
+        # The first step takes the gradient as the buffer, without dampening (as torch).
+        if s.first_step:
+            momentum_buffer = g
+        else:
+            momentum_buffer = s.momentum * momentum_buffer + s.one_minus_dampening * g
+        g = s.momentum * momentum_buffer + g if s.nesterov else momentum_buffer
+    return s.neg_lr * g + param, momentum_buffer
+
+
+@_element
+def adam_element(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, s):
+    """Adam, AdamW (decoupled weight decay) and AMSGrad.
+
+    s: AdamScalars. Returns (param, exp_avg, exp_avg_sq, max_exp_avg_sq).
+    """
+    g = -grad if s.maximize else grad
+    if s.decoupled_decay:
+        param = param * s.param_scale
+    if s.coupled_decay:
+        g = s.weight_decay * param + g
+    exp_avg = lerp(exp_avg, g, s.exp_avg_weight, s.exp_avg_neg_one_minus_weight, s.exp_avg_from_end)
+    exp_avg_sq = s.beta2 * exp_avg_sq + s.one_minus_beta2 * g * g
+    second_moment = exp_avg_sq
+    if s.amsgrad:
+        # The running maximum is kept on the raw (not bias-corrected) second moment, as torch does.
+        max_exp_avg_sq = nan_max(max_exp_avg_sq, exp_avg_sq)
+        second_moment = max_exp_avg_sq
+    # eps is added outside the square root, after bias correction.
+    denom = math.sqrt(second_moment) * s.inv_bc2_sqrt + s.eps
+    return param - s.step_size * exp_avg / denom, exp_avg, exp_avg_sq, max_exp_avg_sq
+
+
+@_element
+def rmsprop_element(param, grad, square_avg, momentum_buffer, grad_avg, s):
+    """RMSprop, plain or centered, with optional momentum.
+
+    s: RmspropScalars. Returns (param, square_avg, momentum_buffer, grad_avg).
+    """
+    g = -grad if s.maximize else grad
+    if s.has_weight_decay:
+        g = s.weight_decay * param + g
+    square_avg = s.alpha * square_avg + s.one_minus_alpha * g * g
+    if s.centered:
+        grad_avg = lerp(grad_avg, g, s.grad_avg_weight, s.grad_avg_neg_one_minus_weight,
+                        s.grad_avg_from_end)
+        avg = math.sqrt(square_avg - grad_avg * grad_avg) + s.eps
+    else:
+        avg = math.sqrt(square_avg) + s.eps
+    if s.has_momentum:
+        momentum_buffer = s.momentum * momentum_buffer + g / avg
+        return s.neg_lr * momentum_buffer + param, square_avg, momentum_buffer, grad_avg
+    return param + s.neg_lr * g / avg, square_avg, momentum_buffer, grad_avg
+
+
+@_element
+def adagrad_element(param, grad, state_sum, s):
+    """Adagrad with lr decay and coupled weight decay; state_sum starts at the initial accumulator.
+
+    s: AdagradScalars. Returns (param, state_sum).
+    """
+    g = -grad if s.maximize else grad
+    if s.has_weight_decay:
+        g = s.weight_decay * param + g
+    state_sum = g * g + state_sum
+    return param + s.neg_clr * g / (math.sqrt(state_sum) + s.eps), state_sum

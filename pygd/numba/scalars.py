@@ -1,0 +1,88 @@
+"""The scalars of one step of each optimizer, as its element function takes them.
+
+DESIGN.md §1: everything derived from the hyperparameters and the step count (bias corrections,
+step size, 1/sqrt(bc2), Adagrad's decayed lr, lerp weights) is computed once per call in float64,
+then narrowed to the arrays' float type, so the per-element arithmetic stays in that type. This
+mirrors `make_step` in csrc/include/pygd/hparams.h field for field.
+
+Each factory takes `dtype` first (np.float32 or np.float64) and returns a namedtuple of that type's
+scalars and flags. They do not validate: pass values that pygd's functional API would accept. They
+run as plain Python (what the backend calls once per step) and compile inside a user's @njit
+function (register_jitable), so a training loop written in Numba can make the scalars of each step.
+"""
+
+import collections
+import math
+
+from numba.extending import register_jitable
+
+SgdScalars = collections.namedtuple("SgdScalars", (
+    "neg_lr", "momentum", "one_minus_dampening", "weight_decay",
+    "has_momentum", "first_step", "nesterov", "maximize", "has_weight_decay"))
+
+# Lerp weights are three fields (w, -(1 - w), w >= 0.5) rather than a nested tuple: Numba's parallel
+# loops cannot take nested tuples as loop-invariant arguments.
+AdamScalars = collections.namedtuple("AdamScalars", (
+    # exp_avg's lerp toward the gradient, w = 1 - beta1
+    "exp_avg_weight", "exp_avg_neg_one_minus_weight", "exp_avg_from_end",
+    "beta2", "one_minus_beta2",
+    "step_size",     # lr / (1 - beta1^t)
+    "inv_bc2_sqrt",  # 1 / sqrt(1 - beta2^t): a multiply per element instead of a divide
+    "eps", "weight_decay",
+    "param_scale",   # 1 - lr * weight_decay (AdamW)
+    "amsgrad", "maximize", "coupled_decay", "decoupled_decay"))
+
+RmspropScalars = collections.namedtuple("RmspropScalars", (
+    "neg_lr", "alpha", "one_minus_alpha", "eps", "weight_decay", "momentum",
+    "grad_avg_weight", "grad_avg_neg_one_minus_weight", "grad_avg_from_end",  # w = 1 - alpha
+    "centered", "has_momentum", "maximize", "has_weight_decay"))
+
+AdagradScalars = collections.namedtuple("AdagradScalars", (
+    "neg_clr",  # -lr / (1 + (t - 1) * lr_decay)
+    "weight_decay", "eps", "maximize", "has_weight_decay"))
+
+
+@register_jitable
+def sgd_scalars(dtype, step, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False,
+                weight_decay=0.0, maximize=False):
+    """The scalars of SGD's step `step` (1-based) for arrays of `dtype`."""
+    return SgdScalars(dtype(-lr), dtype(momentum), dtype(1.0 - dampening), dtype(weight_decay),
+                      momentum != 0.0, step == 1, nesterov, maximize, weight_decay != 0.0)
+
+
+@register_jitable
+def adam_scalars(dtype, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                 amsgrad=False, maximize=False, decoupled=False):
+    """The scalars of Adam's step `step` (1-based) for arrays of `dtype`; decoupled=True is AdamW."""
+    # math.pow with a float exponent, as std::pow: Numba computes `x ** int` by repeated
+    # multiplication, which rounds differently.
+    t = float(step)
+    bias_correction1 = 1.0 - math.pow(beta1, t)
+    bias_correction2 = 1.0 - math.pow(beta2, t)
+    weight = 1.0 - beta1
+    decay = weight_decay != 0.0
+    return AdamScalars(dtype(weight), dtype(-(1.0 - weight)), weight >= 0.5,
+                       dtype(beta2), dtype(1.0 - beta2),
+                       dtype(lr / bias_correction1), dtype(1.0 / math.sqrt(bias_correction2)),
+                       dtype(eps), dtype(weight_decay), dtype(1.0 - lr * weight_decay),
+                       amsgrad, maximize, decay and not decoupled, decay and decoupled)
+
+
+@register_jitable
+def rmsprop_scalars(dtype, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                    centered=False, maximize=False):
+    """The scalars of an RMSprop step (it has no step count) for arrays of `dtype`."""
+    weight = 1.0 - alpha
+    return RmspropScalars(dtype(-lr), dtype(alpha), dtype(1.0 - alpha), dtype(eps),
+                          dtype(weight_decay), dtype(momentum),
+                          dtype(weight), dtype(-(1.0 - weight)), weight >= 0.5,
+                          centered, momentum > 0.0, maximize, weight_decay != 0.0)
+
+
+@register_jitable
+def adagrad_scalars(dtype, step, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10,
+                    maximize=False):
+    """The scalars of Adagrad's step `step` (1-based) for arrays of `dtype`."""
+    clr = lr / (1.0 + float(step - 1) * lr_decay)
+    return AdagradScalars(dtype(-clr), dtype(weight_decay), dtype(eps), maximize,
+                          weight_decay != 0.0)
