@@ -1,0 +1,1 @@
+"""pygd's asv suite: each optimizer x dtype x size x backend (see common.py, and README, Benchmarks)."""

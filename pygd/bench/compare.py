@@ -1,0 +1,123 @@
+"""Two `pygd bench` runs side by side: what got slower or faster beyond the noise.
+
+Rows are matched by (optimizer, size, dtype, contender). A row changed when both hold:
+
+- its median moved by more than `threshold` (relative, 10% by default): smaller moves are not worth
+  a CI failure even when they are real, and
+- the two runs' interquartile ranges do not overlap (for a slowdown the new first quartile lies
+  above the old third quartile; for a speed-up the reverse): the move exceeds the spread that both
+  runs measured, so the noise either run saw cannot explain it.
+
+Only pygd's own rows (contender "pygd" or "pygd-<backend>") are regressions, the ones that fail a CI
+job. A comparator that moved is shown as context: it says that the machine, or that library, changed
+between the runs, which may explain pygd's rows too; so does the probe's bandwidth, shown first.
+"""
+
+from dataclasses import dataclass, field
+
+from .report import dtype_label, ms, table
+from .results import row_key
+
+DEFAULT_THRESHOLD = 0.10
+
+
+def is_pygd(contender):
+    return contender == "pygd" or contender.startswith("pygd-")
+
+
+def verdict(old, new, threshold):
+    """'slower', 'faster' or 'same' for one row's old and new entries."""
+    if new["median_ns"] > old["median_ns"] * (1 + threshold) and new["q1_ns"] > old["q3_ns"]:
+        return "slower"
+    if new["median_ns"] * (1 + threshold) < old["median_ns"] and new["q3_ns"] < old["q1_ns"]:
+        return "faster"
+    return "same"
+
+
+@dataclass(frozen=True)
+class Change:
+    old: dict
+    new: dict
+    verdict: str
+
+    @property
+    def key(self):
+        return row_key(self.new)
+
+    @property
+    def ratio(self):
+        return self.new["median_ns"] / self.old["median_ns"]
+
+    @property
+    def label(self):
+        if self.verdict == "same":
+            return "within noise"
+        pygd_row = is_pygd(self.new["contender"])
+        if self.verdict == "slower":
+            return "REGRESSION" if pygd_row else "slower (comparator)"
+        return "improvement" if pygd_row else "faster (comparator)"
+
+
+@dataclass
+class Comparison:
+    threshold: float
+    changes: list = field(default_factory=list)     # one Change per matched row
+    only_old: list = field(default_factory=list)    # row keys
+    only_new: list = field(default_factory=list)
+    probes: list = field(default_factory=list)      # (old probe entry, new probe entry)
+
+    @property
+    def regressions(self):
+        return [c for c in self.changes if c.verdict == "slower" and is_pygd(c.new["contender"])]
+
+    @property
+    def improvements(self):
+        return [c for c in self.changes if c.verdict == "faster" and is_pygd(c.new["contender"])]
+
+
+def compare(old_doc, new_doc, threshold=DEFAULT_THRESHOLD):
+    old = {row_key(e): e for e in old_doc["results"]}
+    new = {row_key(e): e for e in new_doc["results"]}
+    comparison = Comparison(threshold,
+                            [Change(old[k], new[k], verdict(old[k], new[k], threshold))
+                             for k in new if k in old],
+                            [k for k in old if k not in new], [k for k in new if k not in old])
+    old_probes = {(p["dtype"], p["states"]): p for p in old_doc.get("probe", [])}
+    comparison.probes = [(old_probes[k], p) for p in new_doc.get("probe", [])
+                         if (k := (p["dtype"], p["states"])) in old_probes]
+    return comparison
+
+
+def _describe(doc):
+    machine, info = doc.get("machine", {}), doc.get("pygd", {})
+    return (f"{doc.get('created', '?')}, {machine.get('cpu', '?')}, pygd {info.get('version', '?')} "
+            f"{info.get('backend', '?')}/{info.get('isa', '?')}")
+
+
+def lines(comparison, old_doc, new_doc, old_name="OLD", new_name="this run"):
+    """The comparison as text: the context, the rows that moved, and a one-line verdict."""
+    out = [f"# old: {old_name} ({_describe(old_doc)})",
+           f"# new: {new_name} ({_describe(new_doc)})",
+           f"# changed: the median moved more than {100 * comparison.threshold:.0f}% and the two runs'"
+           " interquartile ranges do not overlap"]
+    for old, new in comparison.probes:
+        change = 100 * (new["gbps"] / old["gbps"] - 1)
+        out.append(f"# probe {dtype_label(new['dtype'])} {2 + new['states']} streams: "
+                   f"{old['gbps']:.1f} -> {new['gbps']:.1f} GB/s ({change:+.0f}%)")
+    moved = sorted((c for c in comparison.changes if c.verdict != "same"),
+                   key=lambda c: (c.label != "REGRESSION", -abs(c.ratio - 1)))
+    if moved:
+        rows = [(c.label, f"{c.new['label']} {c.new['size']} {dtype_label(c.new['dtype'])}",
+                 c.new["contender"], ms(c.old["median_ns"]), ms(c.new["median_ns"]),
+                 f"{100 * (c.ratio - 1):+.1f}%")
+                for c in moved]
+        out += table(("verdict", "row", "contender", "old ms", "new ms", "change"), rows, left=3)
+    else:
+        out.append("# no row moved beyond the noise")
+    unmatched = ""
+    if comparison.only_old or comparison.only_new:
+        unmatched = (f"; not compared: {len(comparison.only_old)} rows only in {old_name}, "
+                     f"{len(comparison.only_new)} only in {new_name}")
+    out.append(f"# {len(comparison.changes)} rows compared: {len(comparison.regressions)} pygd "
+               f"regressions, {len(comparison.improvements)} pygd improvements{unmatched}")
+    return out

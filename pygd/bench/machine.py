@@ -1,0 +1,98 @@
+"""The machine a run was measured on: CPU, caches, versions, and the load of other processes."""
+
+import importlib.metadata
+import math
+import os
+import platform
+import time
+
+import numpy as np
+
+import pygd
+
+_CACHE_DIR = "/sys/devices/system/cpu/cpu0/cache"
+_SIZE_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def last_level_cache_bytes():
+    """The size of cpu0's largest data or unified cache (Linux sysfs), or None where unknown."""
+    sizes = []
+    try:
+        for index in os.listdir(_CACHE_DIR):
+            if not index.startswith("index"):
+                continue
+            path = os.path.join(_CACHE_DIR, index)
+            with open(os.path.join(path, "type")) as f:
+                if f.read().strip() == "Instruction":
+                    continue
+            with open(os.path.join(path, "size")) as f:
+                text = f.read().strip()
+            sizes.append(int(text[:-1]) * _SIZE_UNITS[text[-1]] if text[-1] in _SIZE_UNITS
+                         else int(text))
+    except (OSError, ValueError):
+        return None
+    return max(sizes, default=None)
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def usable_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count()
+
+
+def describe():
+    return {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "usable_cpus": usable_cpus(),
+            "llc_bytes": last_level_cache_bytes(), "platform": platform.platform(),
+            "python": platform.python_version()}
+
+
+def _version(distribution):
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def versions():
+    """Versions of pygd and of each comparator's library; None for one that is not installed."""
+    return {"pygd": pygd.__version__, "numpy": np.__version__, "torch": _version("torch"),
+            "numba": _version("numba"), "deepspeed": _version("deepspeed")}
+
+
+class OtherLoad:
+    """The share of the machine's CPUs that something other than this process used (other
+    processes, hypervisor steal) between start() and stop(): the noise on a shared machine. A
+    multi-threaded step waits at a barrier while another process holds one of its cores, so this
+    slows the multi-threaded contenders most. None where /proc/stat cannot be read."""
+
+    @staticmethod
+    def _now():
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(x) for x in f.readline().split()[1:9]]
+            # busy = everything but idle and iowait
+            busy = (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, AttributeError):
+            busy = math.nan
+        return busy, time.process_time(), time.perf_counter()
+
+    def start(self):
+        self._before = self._now()
+
+    def stop(self):
+        busy, ours, wall = (now - then for now, then in zip(self._now(), self._before))
+        if math.isnan(busy):
+            return None
+        return max(0.0, (busy - ours) / (wall * (os.cpu_count() or 1)))

@@ -1,0 +1,52 @@
+"""Each optimizer written the obvious way in NumPy, one tensor at a time: the code a user would write
+without pygd, and the comparator `pygd bench` calls "numpy". In-place ufuncs where they come
+naturally, temporaries where the expression needs them; same rules as DESIGN.md §1 for the
+configurations that workloads.py times (no maximize, no AMSGrad, no Nesterov, no centering).
+"""
+
+import math
+
+import numpy as np
+
+
+def _adam(p, g, m, v, t, *, lr, betas, eps, weight_decay, decoupled):
+    beta1, beta2 = betas
+    if decoupled:
+        p *= 1 - lr * weight_decay
+    elif weight_decay:
+        g = g + weight_decay * p
+    m *= beta1
+    m += (1 - beta1) * g
+    v *= beta2
+    v += (1 - beta2) * g * g
+    denom = np.sqrt(v) / math.sqrt(1 - beta2 ** t)
+    denom += eps
+    p -= lr / (1 - beta1 ** t) * m / denom
+
+
+def adam(p, g, m, v, t, **hparams):
+    _adam(p, g, m, v, t, decoupled=False, **hparams)
+
+
+def adamw(p, g, m, v, t, **hparams):
+    _adam(p, g, m, v, t, decoupled=True, **hparams)
+
+
+def sgd_momentum(p, g, buf, t, *, lr, momentum):
+    if t == 1:
+        buf[...] = g
+    else:
+        buf *= momentum
+        buf += g
+    p -= lr * buf
+
+
+def rmsprop(p, g, v, t, *, lr, alpha, eps):
+    v *= alpha
+    v += (1 - alpha) * g * g
+    p -= lr * g / (np.sqrt(v) + eps)
+
+
+def adagrad(p, g, s, t, *, lr, lr_decay, eps):
+    s += g * g
+    p -= lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(s) + eps)

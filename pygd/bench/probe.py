@@ -1,0 +1,64 @@
+"""This machine's in-place streaming bandwidth, measured with pygd's native probe.
+
+native.probe((target, source, extra1, extra2), scale) does target += scale * source, and extra1,
+extra2 likewise, in one multi-threaded pass: the memory traffic of a fused optimizer update (params
+and states read and written, grads only read) with trivial arithmetic. Over arrays far larger than
+the last-level cache, its GB/s is the ceiling an update of the same streams can reach: the
+roofline of DESIGN.md §2, against which `pygd bench` reports "% probe".
+"""
+
+import math
+
+import numpy as np
+
+from .. import _backends
+from . import timing
+from .workloads import update_bytes_per_param
+
+# The probe's arrays together span this many times the last-level cache, so nearly every byte
+# comes from memory.
+PROBE_CACHE_MULTIPLE = 8
+# Where the cache size cannot be read: at least the last-level cache (per core complex) of common CPUs.
+ASSUMED_CACHE_BYTES = 64 << 20
+# The probe's extra streams (states) it can carry.
+MAX_STATES = 2
+# Small enough that the arrays' values barely move over thousands of calls.
+SCALE = 1e-7
+
+
+def unavailable():
+    """Why the probe cannot run here, or None."""
+    if _backends.native is None:
+        return f"the bandwidth probe needs pygd's native extension: {_backends.native_error}"
+    return None
+
+
+def random_array(rng, elements, dtype):
+    """Random values in [0.5, 1.5): never zero, never near the denormals."""
+    a = rng.random(elements, dtype=dtype)
+    a += 0.5
+    return a
+
+
+def step(streams):
+    """The probe over (target, source, extra1[, extra2]), each an array or a list of arrays."""
+    call = tuple(streams) + (None,) * (2 + MAX_STATES - len(streams))
+    native = _backends.native
+    return lambda: native.probe(call, SCALE)
+
+
+def measure(states, dtype, plan, cache_bytes, rng, on_round=None):
+    """The probe over 2 + `states` streams of `dtype`: its samples, their summary and GB/s."""
+    if not 1 <= states <= MAX_STATES:
+        raise ValueError(f"the probe carries 1 to {MAX_STATES} states, not {states}")
+    dtype = np.dtype(dtype)
+    streams = 2 + states
+    elements = math.ceil(PROBE_CACHE_MULTIPLE * (cache_bytes or ASSUMED_CACHE_BYTES)
+                         / (streams * dtype.itemsize))
+    arrays = [random_array(rng, elements, dtype) for _ in range(streams)]
+    samples = timing.measure({"probe": step(arrays)}, plan, on_round=on_round)["probe"]
+    bytes_per_step = update_bytes_per_param(states, dtype.itemsize) * elements
+    summary = timing.summarize(samples)
+    return {"states": states, "dtype": dtype.name, "elements": elements,
+            "bytes_per_step": bytes_per_step, "samples_ns": samples, **summary,
+            "gbps": bytes_per_step / summary["median_ns"]}

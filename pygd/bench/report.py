@@ -1,0 +1,157 @@
+"""What `pygd bench` prints: the header, a table row per contender as each group finishes, and a
+progress line on stderr while a group is timed."""
+
+import sys
+import time
+
+import numpy as np
+
+from . import contenders
+
+
+# The share of the CPUs used by other processes above which a group's times are flagged as disturbed.
+NOISY_LOAD = 0.1
+
+
+def table(header, rows, left=1):
+    """Text lines of aligned columns; the first `left` columns flush left, the rest right."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+
+    def line(cells):
+        return "  ".join(str(c).ljust(w) if i < left else str(c).rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    return [line(header), line("-" * w for w in widths)] + [line(r) for r in rows]
+
+
+def dtype_label(name):
+    return {"float32": "fp32", "float64": "fp64"}.get(name, name)
+
+
+def ms(ns):
+    """Milliseconds with 3 decimals, or 4 below 0.1 ms (a small step's few microseconds)."""
+    value = ns / 1e6
+    return f"{value:.4f}" if value < 0.1 else f"{value:.3f}"
+
+
+def mib(nbytes):
+    return f"{nbytes / (1 << 20):.0f} MiB"
+
+
+class Progress:
+    """One line on stderr: redrawn in place on a terminal, and printed once per task elsewhere (a CI
+    log), so that a long run shows where it is."""
+
+    # Redraw at most this often: a terminal write between rounds should not disturb the timing.
+    INTERVAL_S = 0.2
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty()
+        self.task, self.shown, self.last = "", False, 0.0
+
+    def start(self, task):
+        self.task = task
+        if self.live:
+            self._draw(task)
+        else:
+            print(task, file=self.stream, flush=True)
+
+    def round(self, done, total):
+        now = time.monotonic()
+        if self.live and (now - self.last >= self.INTERVAL_S or done == total):
+            self.last = now
+            self._draw(f"{self.task}: round {done}/{total}")
+
+    def clear(self):
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self.shown = False
+
+    def _draw(self, text):
+        self.stream.write("\r\033[K" + text)
+        self.stream.flush()
+        self.shown = True
+
+
+# The result table's columns and their widths: rows are printed group by group as the run goes, so
+# the widths are fixed up front (a longer cell just pushes its row).
+RESULT_COLUMNS = (("optimizer", 9), ("size", 9), ("dtype", 5), ("contender", 14), ("ms/step", 9),
+                  ("±", 4), ("GB/s", 6), ("% probe", 7), ("vs fused", 8), ("runs", 5))
+_TEXT_COLUMNS = 4  # flush left; the numbers flush right
+
+
+def result_line(cells):
+    return "  ".join(c.ljust(w) if i < _TEXT_COLUMNS else c.rjust(w)
+                     for i, (c, (_, w)) in enumerate(zip(cells, RESULT_COLUMNS))).rstrip()
+
+
+def result_cells(entry, first):
+    """A table row for one result entry; optimizer, size and dtype only on a group's first row."""
+    fraction, speedup = entry["fraction_of_probe"], entry["speedup_vs_torch_fused"]
+    spread = (entry["q3_ns"] - entry["q1_ns"]) / 2 / entry["median_ns"]
+    return (entry["label"] if first else "", entry["size"] if first else "",
+            dtype_label(entry["dtype"]) if first else "", entry["contender"],
+            ms(entry["median_ns"]), f"{100 * spread:.0f}%", f"{entry['gbps']:.1f}",
+            f"{100 * fraction:.0f}%" if fraction is not None else "-",
+            f"{speedup:.2f}x" if speedup is not None else "-", str(entry["rounds"]))
+
+
+class Report:
+    """Writes the run's text to `out` (the table) and its progress to `progress`."""
+
+    def __init__(self, out=None, progress=None):
+        self.out = out or sys.stdout
+        self.progress = progress or Progress()
+
+    def print(self, text=""):
+        self.progress.clear()
+        print(text, file=self.out, flush=True)
+
+    def header(self, doc, skipped):
+        m, v, info, settings = doc["machine"], doc["versions"], doc["pygd"], doc["settings"]
+        cache = mib(m["llc_bytes"]) if m["llc_bytes"] else "unknown"
+        self.print(f"# pygd bench on {m['cpu']}: {m['usable_cpus']} usable CPUs, last-level cache "
+                   f"{cache}; Python {m['python']}, numpy {v['numpy']}")
+        torch = (f"; torch {v['torch']} ({settings['torch_threads']} threads)"
+                 if settings["torch_threads"] else "")
+        self.print(f"# pygd {info['version']}: backend {info['backend']}, ISA {info['isa']} "
+                   f"(runs {', '.join(info['isas']) or 'none'}), {info['threads']} threads{torch}")
+        self.print(f"# contenders: {', '.join(settings['contenders'])}")
+        for skip in skipped:
+            self.print(f"#   not timed: {skip['contender']} ({skip['reason']})")
+        if settings["quick"]:
+            self.print("# --quick: fewer optimizers, sizes and runs; indicative, not a record")
+
+    def probe(self, probes, unavailable):
+        if unavailable:
+            self.print(f"# probe: {unavailable}; the % probe column is left empty")
+            return
+        parts = [f"{dtype_label(p['dtype'])} {2 + p['states']} streams {p['gbps']:.1f} GB/s "
+                 f"(±{100 * (p['q3_ns'] - p['q1_ns']) / 2 / p['median_ns']:.0f}%)" for p in probes]
+        size = mib(max(p["elements"] * (2 + p["states"]) * np.dtype(p["dtype"]).itemsize
+                       for p in probes))
+        self.print(f"# this machine's in-place streaming bandwidth (native probe over {size}): "
+                   + ", ".join(parts))
+
+    def legend(self):
+        self.print("# ms/step: median of the runs (one step each, contenders interleaved);"
+                   " ±: half the interquartile range")
+        self.print("# GB/s: bytes an ideal fused update moves (fp32: Adam/AdamW 28,"
+                   " SGD-mom/RMSprop/Adagrad 20 per param) / time")
+        self.print(f"# % probe: {contenders.FLOOR} time / this time (the probe row: same arrays,"
+                   f" trivial math); vs fused: {contenders.BASELINE} time / this time (> 1: faster)")
+        self.print()
+        self.print(result_line([name for name, _ in RESULT_COLUMNS]))
+        self.print(result_line(["-" * width for _, width in RESULT_COLUMNS]))
+
+    def group(self, entries):
+        for i, entry in enumerate(entries):
+            self.print(result_line(result_cells(entry, i == 0)))
+        other = entries[0]["other_load"] if entries else None
+        if other is not None and other > NOISY_LOAD:
+            self.note(f"other processes used {100 * other:.0f}% of the CPUs meanwhile: the "
+                      "multi-threaded rows above may be slowed (a thread waits for a busy core)")
+
+    def note(self, text):
+        self.print(f"#   {text}")

@@ -1,0 +1,79 @@
+"""The JSON document of a `pygd bench` run, and reading one back.
+
+Schema 1 (a change of meaning or layout bumps SCHEMA):
+
+    schema      1
+    created     the start of the run, ISO 8601 UTC
+    command     the arguments, as given
+    wall_s      the run's duration in seconds
+    machine     {cpu, logical_cpus, usable_cpus, llc_bytes, platform, python}
+    versions    {pygd, numpy, torch, numba, deepspeed}: null for a library that is not installed
+    pygd        pygd.info(): version, backend, isa (the one chosen), isas, threads, openmp, ...
+    settings    {quick, seed, threads, torch_threads, optimizers, sizes, dtypes, contenders, plan}
+    probe       one entry per stream pattern timed: {states, dtype, elements, bytes_per_step,
+                samples_ns, median_ns, q1_ns, q3_ns, p10_ns, p90_ns, rounds, gbps}
+    results     one entry per optimizer x size x dtype x contender: {optimizer, label, states, size,
+                dtype, contender, tensors, elements, bytes_per_step, buffer_sets, other_load,
+                samples_ns, median_ns, q1_ns, q3_ns, p10_ns, p90_ns, rounds, gbps,
+                fraction_of_probe, speedup_vs_torch_fused}; the last two null where there is no
+                probe or torch-fused row to divide by
+    skipped     {contender, reason, optimizer, size, dtype}: a contender that did not run; the last
+                three null when it ran nowhere (e.g. not installed)
+
+Times are nanoseconds per step; samples_ns holds every timed step, one per round.
+"""
+
+import json
+
+SCHEMA = 1
+
+# What --compare reads from each result entry.
+_COMPARED_FIELDS = ("optimizer", "label", "size", "dtype", "contender", "median_ns", "q1_ns",
+                    "q3_ns")
+
+
+def new_document(created, command, machine, versions, info, settings):
+    return {"schema": SCHEMA, "created": created, "command": list(command), "wall_s": None,
+            "machine": machine, "versions": versions, "pygd": info, "settings": settings,
+            "probe": [], "results": [], "skipped": []}
+
+
+def skip_entry(contender, reason, workload=None):
+    return {"contender": contender, "reason": reason,
+            "optimizer": workload.optimizer.key if workload else None,
+            "size": workload.size.label if workload else None,
+            "dtype": workload.dtype.name if workload else None}
+
+
+def row_key(entry):
+    """What a row is matched by across runs."""
+    return entry["optimizer"], entry["size"], entry["dtype"], entry["contender"]
+
+
+def save(doc, path):
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+
+
+def load(path):
+    """A document written by `pygd bench`; ValueError saying what is wrong with anything else."""
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not JSON: {error}") from None
+    if not isinstance(doc, dict) or "schema" not in doc:
+        raise ValueError(f"{path} is not a `pygd bench` result (no schema field)")
+    if doc["schema"] != SCHEMA:
+        raise ValueError(f"{path} has schema {doc['schema']!r}; this pygd reads schema {SCHEMA}")
+    results = doc.get("results")
+    if not isinstance(results, list):
+        raise ValueError(f"{path} has no results list")
+    for i, entry in enumerate(results):
+        missing = [k for k in _COMPARED_FIELDS if not isinstance(entry, dict) or k not in entry]
+        if missing:
+            raise ValueError(f"{path}: results[{i}] lacks {', '.join(missing)}")
+    return doc

@@ -1,0 +1,135 @@
+"""What `pygd bench` times: the optimizers, the sizes and dtypes, and how many buffer sets a size needs.
+
+An optimizer here is one fixed, common configuration of a pygd function (Adam with its defaults,
+SGD with momentum 0.9, ...), with the hyperparameters spelled the same for pygd and torch.optim so
+every contender runs the same update.
+"""
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import pygd
+
+from . import numpy_steps
+
+
+def update_bytes_per_param(states, itemsize):
+    """The traffic of an ideal fused update (DESIGN.md §2): params and every state are read and
+    written once, grads only read. fp32 Adam (2 states): 28 B, SGD with momentum (1 state): 20 B."""
+    return itemsize * (2 * (1 + states) + 1)
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    key: str               # the command-line name
+    label: str             # the name in the table
+    pygd_step: object      # pygd.<name>_
+    takes_step: bool       # whether pygd_step takes step= (RMSprop has no step count)
+    numpy_step: object     # the obvious NumPy update of one tensor: (p, g, *states, t, **hparams)
+    torch_class: str       # torch.optim.<torch_class>
+    states: int            # state arrays beside params and grads
+    hparams: dict = field(default_factory=dict)  # accepted alike by pygd_step and torch_class
+
+    def bytes_per_param(self, itemsize):
+        return update_bytes_per_param(self.states, itemsize)
+
+
+_ADAM = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+
+OPTIMIZERS = {o.key: o for o in (
+    Optimizer("adam", "Adam", pygd.adam_, True, numpy_steps.adam, "Adam", 2,
+              dict(_ADAM, weight_decay=0.0)),
+    Optimizer("adamw", "AdamW", pygd.adamw_, True, numpy_steps.adamw, "AdamW", 2,
+              dict(_ADAM, weight_decay=1e-2)),
+    Optimizer("sgd", "SGD-mom", pygd.sgd_, True, numpy_steps.sgd_momentum, "SGD", 1,
+              dict(lr=1e-2, momentum=0.9)),
+    Optimizer("rmsprop", "RMSprop", pygd.rmsprop_, False, numpy_steps.rmsprop, "RMSprop", 1,
+              dict(lr=1e-2, alpha=0.99, eps=1e-8)),
+    Optimizer("adagrad", "Adagrad", pygd.adagrad_, True, numpy_steps.adagrad, "Adagrad", 1,
+              dict(lr=1e-2, lr_decay=0.0, eps=1e-10)),
+)}
+
+DTYPES = ("float32", "float64")
+
+# The default run: one tensor in and beyond the last-level cache, and a model-like list of many
+# small tensors. --quick keeps the two that tell most (cache-sized single tensor, multi-tensor list).
+DEFAULT_SIZES = ("1M", "16M", "2000x4096")
+QUICK_SIZES = ("1M", "2000x4096")
+QUICK_OPTIMIZERS = ("adam", "adamw", "sgd")
+
+# Buffer rotation: a contender whose arrays fit the cache would be timed on cache-hot data, which a
+# training step (a forward and a backward pass in between) never sees. Such a contender cycles
+# through enough copies of its arrays to cover ROTATION_CACHE_MULTIPLE times the last-level cache,
+# so each copy is evicted before its turn comes again; at most MAX_BUFFER_SETS copies, which bounds
+# the set-up time of tiny sizes (where the call overhead is what is measured anyway).
+ROTATION_CACHE_MULTIPLE = 2
+MAX_BUFFER_SETS = 64
+
+
+@dataclass(frozen=True)
+class Size:
+    label: str    # as given: "16M", "2000x4096"
+    shapes: tuple  # the length of each tensor of the list
+
+    @property
+    def elements(self):
+        return sum(self.shapes)
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+_SIZE = re.compile(r"^(?:(\d+)x)?(\d+)([KMG]?)$", re.IGNORECASE)
+
+
+def parse_size(text):
+    """'16M' -> one tensor of 16 Mi elements; '2000x4096' -> a list of 2000 tensors of 4096 each;
+    '4K', '100000' likewise. ValueError for anything else or for zero."""
+    match = _SIZE.match(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a size such as 1M, 16M, 4096 or 2000x4096")
+    count, length, unit = match.groups()
+    count, length = int(count or 1), int(length) * _UNITS[unit.upper()]
+    if count == 0 or length == 0:
+        raise ValueError(f"size {text!r} has no elements")
+    return Size(text.strip(), (length,) * count)
+
+
+def buffer_sets(working_set_bytes, cache_bytes):
+    """How many copies of its arrays a contender cycles through (see ROTATION_CACHE_MULTIPLE)."""
+    if not cache_bytes:
+        return 1
+    return max(1, min(MAX_BUFFER_SETS, math.ceil(ROTATION_CACHE_MULTIPLE * cache_bytes
+                                                 / working_set_bytes)))
+
+
+@dataclass
+class Workload:
+    """One optimizer at one size and dtype: the shared random initial params and grads every
+    contender copies, and the number of buffer sets each contender cycles through."""
+    optimizer: Optimizer
+    size: Size
+    dtype: np.dtype
+    params: list
+    grads: list
+    sets: int
+
+    @property
+    def bytes_per_step(self):
+        return self.optimizer.bytes_per_param(self.dtype.itemsize) * self.size.elements
+
+    @property
+    def arrays_bytes(self):
+        """The bytes of one buffer set: params, grads and states."""
+        return (2 + self.optimizer.states) * self.dtype.itemsize * self.size.elements
+
+
+def make_workload(optimizer, size, dtype, rng, cache_bytes):
+    """Params and grads ~ N(0, 1) in `dtype`: fresh random values, never zeros, so no contender
+    meets the fast paths (or denormals) that constant data can take."""
+    dtype = np.dtype(dtype)
+    params = [rng.standard_normal(n, dtype=dtype) for n in size.shapes]
+    grads = [rng.standard_normal(n, dtype=dtype) for n in size.shapes]
+    working_set = (2 + optimizer.states) * dtype.itemsize * size.elements
+    return Workload(optimizer, size, dtype, params, grads, buffer_sets(working_set, cache_bytes))
