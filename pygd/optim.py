@@ -23,6 +23,7 @@ A grad may be None: that param is skipped this step (no state change), as torch 
 without a .grad.
 """
 
+import abc
 import json
 import math
 
@@ -60,7 +61,7 @@ class _Call:
         return [grads[i] for i in self.indices]
 
 
-class Optimizer:
+class Optimizer(abc.ABC):
     """The base class: param groups, per-param state, state_dict, and the step loop.
 
     A subclass names its functional counterpart's kernel (`_kernel`), its state arrays in the
@@ -314,17 +315,17 @@ class Optimizer:
 
     # ------------------------------------------------------------------------- per optimizer
 
+    @abc.abstractmethod
     def _check_group(self, group, where):
         """Validates a group's hyperparameters (ValueError/TypeError prefixed with `where`)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _needed_states(self, group):
         """The state names a step with this group's options uses, in stream order."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _update(self, params, grads, states, step, group):
         """The functional call for one group's params."""
-        raise NotImplementedError
 
 
 def _validated(where, check, *args):

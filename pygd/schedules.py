@@ -10,6 +10,7 @@ objects: printable, picklable, and free of hidden state, except ReduceLROnPlatea
 metric and keeps a state_dict.
 """
 
+import abc
 import bisect
 import math
 
@@ -37,14 +38,15 @@ def _positive(name, value):
     return x
 
 
-class Schedule:
+class Schedule(abc.ABC):
     """Base of the schedules: `schedule(k)` checks k and returns `lr_at(k)`."""
 
     def __call__(self, k):
         return self.lr_at(_count("k", k, minimum=0))
 
+    @abc.abstractmethod
     def lr_at(self, k):
-        raise NotImplementedError
+        """The lr after k completed steps (k already checked)."""
 
     def __repr__(self):
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
