@@ -23,17 +23,6 @@ struct Stream {
   Py_ssize_t index(Py_ssize_t i) const { return bare ? -1 : i; }
 };
 
-struct Span {
-  uintptr_t begin, end;
-  int stream;
-  Py_ssize_t index;
-  bool written;
-};
-
-py::object problem(Problem p, int stream, Py_ssize_t index, int other_stream = -1,
-                   Py_ssize_t other_index = -1) {
-  return py::make_tuple(int(p), stream, index, other_stream, other_index);
-}
 
 bool is_array(PyObject* obj) { return npy::get().PyArray_Check_(obj); }
 
@@ -92,8 +81,12 @@ void sort_by_address(std::vector<Span>& spans) {
   }
 }
 
-// Reports the first overlap, in address order, that involves a written buffer. Read-only streams
-// (grads) may share memory with each other. `spans` holds the non-empty buffers, stream by stream.
+}  // namespace
+
+py::object problem(Problem p, int stream, Py_ssize_t index, int other_stream, Py_ssize_t other_index) {
+  return py::make_tuple(int(p), stream, index, other_stream, other_index);
+}
+
 py::object find_overlap(std::vector<Span>& spans) {
   sort_by_address(spans);
   const Span* reach_any = nullptr;      // the span reaching furthest so far
@@ -111,8 +104,6 @@ py::object find_overlap(std::vector<Span>& spans) {
   }
   return py::none();
 }
-
-}  // namespace
 
 py::object gather(py::handle streams_arg, unsigned written, unsigned optional, cpu::TensorList& list,
                   cpu::Dtype& dtype, ArrayRefs& refs) {

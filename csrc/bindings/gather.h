@@ -27,6 +27,23 @@ enum class Problem : int {
   kOverlap = 10,  // two arrays share memory and at least one of them is written
 };
 
+// The problem tuple pygd/_validate.py reads: (problem, stream, index, other_stream, other_index).
+py::object problem(Problem p, int stream, Py_ssize_t index, int other_stream = -1, Py_ssize_t other_index = -1);
+
+// One buffer of a call: [begin, end) in bytes, which stream and list index it came from, and whether
+// the update writes it.
+struct Span {
+  uintptr_t begin, end;
+  int stream;
+  Py_ssize_t index;
+  bool written;
+};
+
+// The first overlap, in address order, that involves a written buffer, as a kOverlap problem tuple,
+// or None. Read-only streams (grads) may share memory with each other. `spans` holds the non-empty
+// buffers, stream by stream (it is sorted in place).
+py::object find_overlap(std::vector<Span>& spans);
+
 // Strong references to the arrays of a call while its kernel runs without the GIL: another Python
 // thread may empty the user's lists meanwhile, and the memory must outlive the kernel. Small calls
 // keep them inline, without a heap allocation.

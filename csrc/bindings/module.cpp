@@ -7,5 +7,6 @@ PYBIND11_MODULE(_native, m) {
   m.doc() = "pygd's native CPU kernels (see pygd/_backends/native.py for how Python calls them).";
   pygd::bindings::register_optimizers(m);
   pygd::bindings::register_gradients(m);
+  pygd::bindings::register_pointer_table(m);
   pygd::bindings::register_runtime(m);
 }

@@ -31,7 +31,8 @@ struct OpList {
     return found;
   }
 };
-using AllOps = OpList<Sgd, Adam, Rmsprop, Adagrad, Probe, GradScale, GradClamp, GradAccumulate>;
+using AllOps = OpList<Sgd, Adam, Rmsprop, Adagrad, Probe, GradScale, GradClamp, GradAccumulate,
+                      Unscaled<Sgd>, Unscaled<Adam>, Unscaled<Rmsprop>, Unscaled<Adagrad>>;
 
 // A compile-time constant, so no out-of-line helper is compiled into the per-ISA units.
 template <class Op>

@@ -2,6 +2,7 @@
 #pragma once
 #include "adagrad.h"
 #include "adam.h"
+#include "amp.h"
 #include "grad_norms.h"
 #include "grad_ops.h"
 #include "probe.h"

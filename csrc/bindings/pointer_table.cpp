@@ -1,0 +1,80 @@
+#include "pointer_table.h"
+
+#include <pybind11/stl.h>
+
+#include "gather.h"
+#include "register.h"
+
+namespace pygd::bindings {
+
+PointerTable::PointerTable(const std::string& dtype, const std::vector<int64_t>& sizes, int streams) {
+  if (dtype == "float32") dtype_ = cpu::Dtype::kFloat32;
+  else if (dtype == "float64") dtype_ = cpu::Dtype::kFloat64;
+  else throw py::value_error("dtype must be 'float32' or 'float64', got '" + dtype + "'");
+  if (streams < 1 || streams > 8) throw py::value_error("streams must be in [1, 8]");
+  list_.reset(streams);
+  list_.pointers.assign(sizes.size() * size_t(streams), nullptr);
+  list_.offsets.reserve(sizes.size() + 1);
+  for (int64_t size : sizes) {
+    if (size < 0) throw py::value_error("sizes must be >= 0");
+    list_.offsets.push_back(list_.offsets.back() + size);
+  }
+  set_.assign(size_t(streams), false);
+}
+
+void PointerTable::set(int stream, py::object addresses) {
+  if (stream < 0 || stream >= list_.streams) throw py::index_error("stream out of range");
+  const int64_t n = tensors();
+  checked_written_ = ~0u;
+  if (addresses.is_none()) {
+    for (int64_t j = 0; j < n; ++j) list_.pointers[size_t(j * list_.streams + stream)] = nullptr;
+    set_[size_t(stream)] = false;
+    return;
+  }
+  if (!PyList_Check(addresses.ptr()) || PyList_GET_SIZE(addresses.ptr()) != n)
+    throw py::value_error("addresses must be a list with one int per tensor");
+  for (int64_t j = 0; j < n; ++j) {
+    const auto address = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(addresses.ptr(), j));
+    if (address == static_cast<unsigned long long>(-1) && PyErr_Occurred()) throw py::error_already_set();
+    const int64_t size = list_.offsets[size_t(j) + 1] - list_.offsets[size_t(j)];
+    if (address == 0 && size > 0) throw py::value_error("a null address for a non-empty tensor");
+    list_.pointers[size_t(j * list_.streams + stream)] = reinterpret_cast<void*>(uintptr_t(address));
+  }
+  set_[size_t(stream)] = true;
+}
+
+py::object PointerTable::check(unsigned written, unsigned optional) {
+  if (written == checked_written_) return py::none();
+  for (int k = 0; k < list_.streams; ++k)
+    if (!set_[size_t(k)] && !(optional >> k & 1u)) throw py::value_error("a required stream is not set");
+  const int64_t itemsize = dtype_ == cpu::Dtype::kFloat32 ? 4 : 8;
+  thread_local std::vector<Span> spans;
+  spans.clear();
+  for (int k = 0; k < list_.streams; ++k) {
+    if (!set_[size_t(k)]) continue;
+    for (int64_t j = 0; j < tensors(); ++j) {
+      const int64_t size = list_.offsets[size_t(j) + 1] - list_.offsets[size_t(j)];
+      if (size == 0) continue;
+      const auto begin = reinterpret_cast<uintptr_t>(list_.pointers[size_t(j * list_.streams + k)]);
+      spans.push_back({begin, begin + uintptr_t(size * itemsize), k, Py_ssize_t(j), bool(written >> k & 1u)});
+    }
+  }
+  py::object overlap = find_overlap(spans);
+  if (overlap.is_none()) checked_written_ = written;
+  return overlap;
+}
+
+void register_pointer_table(py::module_& m) {
+  py::class_<PointerTable>(m, "PointerTable",
+                           "The tensors of a call as raw addresses (see csrc/bindings/pointer_table.h).")
+      .def(py::init<const std::string&, const std::vector<int64_t>&, int>(), py::arg("dtype"),
+           py::arg("sizes"), py::arg("streams"))
+      .def("set", &PointerTable::set, py::arg("stream"), py::arg("addresses"))
+      .def("check", &PointerTable::check, py::arg("written"), py::arg("optional"),
+           "None if an update writing the streams in the `written` mask may run, else the problem "
+           "tuple (see gather.h). Kernel calls on the table run the same check (remembered).")
+      .def_property_readonly("tensors", &PointerTable::tensors)
+      .def_property_readonly("elements", [](const PointerTable& t) { return t.list().elements(); });
+}
+
+}  // namespace pygd::bindings

@@ -1,0 +1,21 @@
+"""Drop-in replacements for torch.optim's SGD, Adam, AdamW, RMSprop and Adagrad.
+
+Change one import::
+
+    from pygd.torch import AdamW        # was: from torch.optim import AdamW
+
+and the optimizer step runs pygd's fused multi-tensor kernel on the tensors' own memory, with the
+numerics of torch.optim (DESIGN.md §1). Each class subclasses the torch.optim class of the same name,
+takes exactly its arguments, and keeps torch's state and state_dict format, so schedulers, GradScaler,
+clip_grad_norm_, DistributedDataParallel, ZeroRedundancyOptimizer and checkpoints work unchanged.
+Needs torch (`pip install pygd[torch]`).
+"""
+
+try:
+    import torch as _torch  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised only without torch
+    raise ImportError("pygd.torch needs PyTorch: pip install pygd[torch]") from exc
+
+from ._optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
+
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]

@@ -1,0 +1,68 @@
+"""Every check pygd.torch makes on tensors, and the message the user sees for each.
+
+Params are checked when they join the optimizer (construction, add_param_group) and again when a
+group's plan is rebuilt; grads at each step, through a cheap test on the fast path (see _plan.py)
+and through `check_grad` below when that test fails. All of a step's checks run before its first
+kernel call, so a rejected step leaves every tensor as it was.
+"""
+
+import torch
+
+SUPPORTED_DTYPES = (torch.float32, torch.float64)
+
+
+def name_of(index):
+    return f"params[{index}]"
+
+
+def check_param(param, index):
+    """TypeError/ValueError/NotImplementedError for a param pygd.torch cannot update."""
+    if not isinstance(param, torch.Tensor):
+        raise TypeError(f"{name_of(index)} must be a torch.Tensor, got {type(param).__name__}")
+    if param.layout is not torch.strided:
+        raise TypeError(f"{name_of(index)} has layout {param.layout}; pygd.torch updates dense "
+                        "(strided) tensors only")
+    if param.dtype not in SUPPORTED_DTYPES:
+        what = ("pygd has no float16/bfloat16 kernels yet (they need fp32 math on low-precision "
+                "storage)" if param.dtype in (torch.float16, torch.bfloat16) else
+                "pygd updates floating-point params only")
+        raise TypeError(f"{name_of(index)} is {param.dtype}; pygd.torch supports torch.float32 and "
+                        f"torch.float64 params: {what}. Use torch.optim for this param.")
+    if param.device.type != "cpu":
+        raise NotImplementedError(
+            f"{name_of(index)} is on {param.device}; pygd.torch runs CPU tensors only in this "
+            "build: its CUDA kernels are not wired into pygd.torch yet. Use torch.optim (fused=True) "
+            "for GPU params.")
+    if not param.is_contiguous():
+        raise ValueError(f"{name_of(index)} is not contiguous (strides {param.stride()} for shape "
+                         f"{tuple(param.shape)}); pygd.torch needs contiguous params")
+
+
+def check_grad(param, grad, index):
+    """The error for a grad that failed the fast path's test, or None if it is usable after a
+    contiguous copy (a non-contiguous dense grad; the caller makes the copy)."""
+    where = f"{name_of(index)}.grad"
+    if grad.is_sparse or grad.layout is not torch.strided:
+        return TypeError(f"{where} is a sparse tensor ({grad.layout}); pygd.torch has no sparse "
+                         "update (use torch.optim.SparseAdam, or a dense embedding)")
+    if grad.dtype != param.dtype:
+        return TypeError(f"{where} is {grad.dtype} but the param is {param.dtype}")
+    if grad.shape != param.shape:
+        return ValueError(f"{where} has shape {tuple(grad.shape)} but the param has shape "
+                          f"{tuple(param.shape)}")
+    if grad.device != param.device:
+        return ValueError(f"{where} is on {grad.device} but the param is on {param.device}")
+    return None
+
+
+def check_state(param, state, name, index):
+    """A state tensor (made here, or loaded by load_state_dict) usable in place: the param's dtype,
+    shape and device. Returns it contiguous (a copy only if it was not)."""
+    value = state.get(name)
+    where = f"state of {name_of(index)}: {name!r}"
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(f"{where} is missing or not a tensor (got {type(value).__name__})")
+    if value.dtype != param.dtype or value.shape != param.shape or value.device != param.device:
+        raise ValueError(f"{where} is {value.dtype} {tuple(value.shape)} on {value.device}, but the "
+                         f"param is {param.dtype} {tuple(param.shape)} on {param.device}")
+    return value.contiguous()
