@@ -25,10 +25,10 @@ PointerTable::PointerTable(const std::string& dtype, const std::vector<int64_t>&
 void PointerTable::set(int stream, py::object addresses) {
   if (stream < 0 || stream >= list_.streams) throw py::index_error("stream out of range");
   const int64_t n = tensors();
-  checked_written_ = ~0u;
   if (addresses.is_none()) {
     for (int64_t j = 0; j < n; ++j) list_.pointers[size_t(j * list_.streams + stream)] = nullptr;
     set_[size_t(stream)] = false;
+    checked_written_ = ~0u;
     return;
   }
   if (!PyList_Check(addresses.ptr()) || PyList_GET_SIZE(addresses.ptr()) != n)
@@ -38,9 +38,78 @@ void PointerTable::set(int stream, py::object addresses) {
     if (address == static_cast<unsigned long long>(-1) && PyErr_Occurred()) throw py::error_already_set();
     const int64_t size = list_.offsets[size_t(j) + 1] - list_.offsets[size_t(j)];
     if (address == 0 && size > 0) throw py::value_error("a null address for a non-empty tensor");
-    list_.pointers[size_t(j * list_.streams + stream)] = reinterpret_cast<void*>(uintptr_t(address));
+    void*& slot = list_.pointers[size_t(j * list_.streams + stream)];
+    // New grads often land where the last ones were (the allocator reuses the freed blocks): the
+    // last overlap check then still holds.
+    if (slot != reinterpret_cast<void*>(uintptr_t(address))) {
+      slot = reinterpret_cast<void*>(uintptr_t(address));
+      checked_written_ = ~0u;
+    }
   }
+  if (!set_[size_t(stream)]) checked_written_ = ~0u;
   set_[size_t(stream)] = true;
+}
+
+namespace {
+
+PyObject* interned(const char* name) {
+  PyObject* s = PyUnicode_InternFromString(name);
+  if (!s) throw py::error_already_set();
+  return s;  // kept for the life of the process, like CPython's own interned names
+}
+
+// obj.method() as an address; false (with no Python error left set) if it raised or was not an int.
+bool call_for_address(PyObject* obj, PyObject* method, uintptr_t* address) {
+  PyObject* result = PyObject_CallMethodNoArgs(obj, method);
+  if (!result) {
+    PyErr_Clear();
+    return false;
+  }
+  const auto value = PyLong_AsUnsignedLongLong(result);
+  Py_DECREF(result);
+  if (value == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+    PyErr_Clear();
+    return false;
+  }
+  *address = uintptr_t(value);
+  return true;
+}
+
+}  // namespace
+
+py::object PointerTable::gather_grads(py::handle params, int grad_stream) {
+  static PyObject* const kGradName = interned("grad");
+  static PyObject* const kDataPtr = interned("data_ptr");
+  static PyObject* const kIsContiguous = interned("is_contiguous");
+  if (grad_stream <= 0 || grad_stream >= list_.streams) throw py::index_error("grad_stream out of range");
+  if (!PyList_Check(params.ptr()) || PyList_GET_SIZE(params.ptr()) != tensors())
+    throw py::value_error("params must be a list with one tensor per table entry");
+  auto failure = [](GatherFailure why, int64_t j) { return py::make_tuple(int(why), j); };
+  set_[size_t(grad_stream)] = true;
+  for (int64_t j = 0; j < tensors(); ++j) {
+    PyObject* param = PyList_GET_ITEM(params.ptr(), j);
+    uintptr_t address = 0;
+    if (!call_for_address(param, kDataPtr, &address) ||
+        list_.pointers[size_t(j * list_.streams)] != reinterpret_cast<void*>(address))
+      return failure(kParamMoved, j);
+    PyObject* grad = PyObject_GetAttr(param, kGradName);
+    if (!grad) throw py::error_already_set();
+    const py::object grad_ref = py::reinterpret_steal<py::object>(grad);
+    if (grad == Py_None) return failure(kNoGrad, j);
+    PyObject* contiguous = PyObject_CallMethodNoArgs(grad, kIsContiguous);
+    if (!contiguous) PyErr_Clear();
+    const bool is_contiguous = contiguous == Py_True;
+    Py_XDECREF(contiguous);
+    if (!is_contiguous || !call_for_address(grad, kDataPtr, &address)) return failure(kGradNotContiguous, j);
+    const int64_t size = list_.offsets[size_t(j) + 1] - list_.offsets[size_t(j)];
+    if (address == 0 && size > 0) return failure(kGradNotContiguous, j);
+    void*& slot = list_.pointers[size_t(j * list_.streams + grad_stream)];
+    if (slot != reinterpret_cast<void*>(address)) {
+      slot = reinterpret_cast<void*>(address);
+      checked_written_ = ~0u;
+    }
+  }
+  return py::none();
 }
 
 py::object PointerTable::check(unsigned written, unsigned optional) {
@@ -70,6 +139,9 @@ void register_pointer_table(py::module_& m) {
       .def(py::init<const std::string&, const std::vector<int64_t>&, int>(), py::arg("dtype"),
            py::arg("sizes"), py::arg("streams"))
       .def("set", &PointerTable::set, py::arg("stream"), py::arg("addresses"))
+      .def("gather_grads", &PointerTable::gather_grads, py::arg("params"), py::arg("grad_stream"),
+           "Sets stream grad_stream from params[j].grad (see pointer_table.h); None, or "
+           "(reason, j): 1 no grad, 2 grad not contiguous (or unreadable), 3 param moved.")
       .def("check", &PointerTable::check, py::arg("written"), py::arg("optional"),
            "None if an update writing the streams in the `written` mask may run, else the problem "
            "tuple (see gather.h). Kernel calls on the table run the same check (remembered).")

@@ -21,9 +21,19 @@ class PointerTable {
   // Sets stream `stream` to one address per tensor, or clears it (None: an absent optional stream).
   void set(int stream, py::object addresses);
 
+  // The fast path of pygd.torch's step: for each tensor j, reads params[j].grad and sets its address
+  // as stream `grad_stream`, checking that the grad is contiguous and that params[j] still has the
+  // address in stream 0. Uses only the torch.Tensor protocol (.grad, .data_ptr(), .is_contiguous()),
+  // so one C++ loop replaces three Python ones. Returns None, or (reason, j) at the first tensor
+  // that needs the caller's slow path: kNoGrad, kGradNotContiguous (also: any error the grad's
+  // methods raised, e.g. for a sparse grad) or kParamMoved.
+  enum GatherFailure : int { kNoGrad = 1, kGradNotContiguous = 2, kParamMoved = 3 };
+  py::object gather_grads(py::handle params, int grad_stream);
+
   // None if an update whose written streams are `written` may run on the table: every stream not in
   // `optional` is set, and no written buffer overlaps another buffer. Else the problem tuple of
-  // gather.h (streams and indices as in the table). Remembers a success until the next set().
+  // gather.h (streams and indices as in the table). Remembers a success until set() changes an
+  // address.
   py::object check(unsigned written, unsigned optional);
 
   const cpu::TensorList& list() const { return list_; }

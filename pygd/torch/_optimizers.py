@@ -99,6 +99,8 @@ class _Stepper:
                 plans.append(plan)
             prepared.extend(items)
             first += len(group["params"])
+        for plan in plans:
+            plan.commit()
         return prepared
 
     def __getstate__(self):

@@ -3,7 +3,8 @@
 A plan splits a group's params into calls, one per dtype and step count (usually a single call for
 the whole group). Each call owns a native PointerTable: the addresses of the params and of their state
 tensors are set when the plan is built; at each step only the grads' addresses are gathered, which
-for 2000 tensors costs about a millisecond of Python.
+one native loop over the params (PointerTable.gather_grads) that also checks that each param still
+has the storage the table points to.
 
 Each call's `step` tensors (torch keeps one 0-dim tensor per param, in state[p]["step"]) are views
 into one 1-D tensor, so advancing all of them is a single add_ (torch's own _foreach_add_ over 2000
@@ -19,6 +20,8 @@ from .. import _native
 from . import _checks
 
 PARAM, GRAD = 0, 1
+# PointerTable.gather_grads's reason for leaving the fast path (csrc/bindings/pointer_table.h).
+GRAD_NOT_CONTIGUOUS = 2
 
 
 class Rebuild(Exception):
@@ -28,7 +31,7 @@ class Rebuild(Exception):
 class Call:
     """One native call: params of one dtype with equal step counts, and their pointer table."""
 
-    __slots__ = ("params", "indices", "table", "steps", "step", "param_addresses")
+    __slots__ = ("params", "indices", "table", "steps", "step")
 
     def __init__(self, params, indices, table, steps, step):
         self.params = params      # the params, in group order
@@ -36,7 +39,6 @@ class Call:
         self.table = table
         self.steps = steps        # 1-D tensor whose elements are the params' state["step"], or None
         self.step = step          # the step count before this step, as the host sees it
-        self.param_addresses = [p.data_ptr() for p in params]
 
 
 class Prepared:
@@ -70,9 +72,13 @@ class GroupPlan:
     # ------------------------------------------------------------------ build
 
     def _build_calls(self, optimizer, present):
+        """The calls, with each param's state as it will be after commit(): the state tensors made
+        for new params and every step view wait in self.pending, so a step that fails its checks
+        (in this group or a later one) leaves the optimizer's state as it was."""
         spec, state = self.spec, self.state
         # torch keeps no state at all for SGD without momentum: touch the state dict only if needed.
         keeps_state = spec.has_step_state or any(self.layout)
+        self.pending = []
         by_key = {}
         for offset, (param, has_grad) in enumerate(zip(self.params, present)):
             if not has_grad:
@@ -82,30 +88,38 @@ class GroupPlan:
             error = _checks.check_grad(param, param.grad, index)
             if error is not None:
                 raise error
-            param_state = state[param] if keeps_state else {}
-            step = spec.init_state(optimizer, param, param_state, self.group)
+            entry = dict(state.get(param, ()))
+            step = spec.init_state(optimizer, param, entry, self.group)
             for name in self.layout:
                 if name is not None:
-                    param_state[name] = _checks.check_state(param, param_state, name, index)
-            by_key.setdefault((param.dtype, step), []).append((param, index))
+                    entry[name] = _checks.check_state(param, entry, name, index)
+            if keeps_state:
+                self.pending.append((param, entry))
+            by_key.setdefault((param.dtype, step), []).append((param, index, entry))
         return [self._make_call(members, dtype, step) for (dtype, step), members in by_key.items()]
 
     def _make_call(self, members, dtype, step):
-        params = [p for p, _ in members]
-        indices = [i for _, i in members]
+        params = [p for p, _, _ in members]
+        indices = [i for _, i, _ in members]
         table = _native.PointerTable(str(dtype).replace("torch.", ""), [p.numel() for p in params],
                                      2 + len(self.layout))
         table.set(PARAM, [p.data_ptr() for p in params])
         for k, name in enumerate(self.layout, start=2):
-            table.set(k, None if name is None else [self.state[p][name].data_ptr() for p in params])
+            table.set(k, None if name is None else [entry[name].data_ptr() for _, _, entry in members])
         steps = None
         if self.spec.has_step_state:
             # One tensor for the call's step counts; state[p]["step"] becomes a 0-dim view of it.
-            first = self.state[params[0]]["step"]
+            first = members[0][2]["step"]
             steps = torch.full((len(params),), float(step), dtype=first.dtype, device=first.device)
-            for i, p in enumerate(params):
-                self.state[p]["step"] = steps[i]
+            for i, (_, _, entry) in enumerate(members):
+                entry["step"] = steps[i]
         return Call(params, indices, table, steps, step)
+
+    def commit(self):
+        """Puts the state made by the last build into the optimizer's state (once)."""
+        for param, entry in self.pending:
+            self.state[param].update(entry)
+        self.pending = []
 
     # ------------------------------------------------------------------ each step
 
@@ -117,18 +131,14 @@ class GroupPlan:
                 raise Rebuild
         prepared = []
         for call in self.calls:
-            params = call.params
-            grads = [p.grad for p in params]
-            try:
-                addresses = [g.data_ptr() for g in grads if g.is_contiguous()]
-            except AttributeError:  # a grad became None
-                raise Rebuild from None
-            if [p.data_ptr() for p in params] != call.param_addresses:
-                raise Rebuild   # a param's storage was replaced (param.data = ...)
             copies = None
-            if len(addresses) != len(grads):
-                addresses, copies = self._gather_slow(call, grads)
-            call.table.set(GRAD, addresses)
+            failure = call.table.gather_grads(call.params, GRAD)
+            if failure is not None:
+                reason, _ = failure
+                if reason != GRAD_NOT_CONTIGUOUS:
+                    raise Rebuild   # a grad became None, or a param's storage was replaced
+                addresses, copies = self._gather_slow(call, [p.grad for p in call.params])
+                call.table.set(GRAD, addresses)
             problem = call.table.check(self.spec.written | (1 << GRAD if unscaling else 0),
                                        self.spec.optional)
             if problem is not None:
