@@ -15,6 +15,16 @@ def name_of(index):
     return f"params[{index}]"
 
 
+CUDA_DTYPES = SUPPORTED_DTYPES + (torch.float16, torch.bfloat16)  # low precision: fp32 math
+
+
+def cuda_unavailable():
+    """Why pygd cannot update CUDA tensors here, or None when it can."""
+    from .._backends import cuda
+    count, why = cuda.device_count()
+    return None if count > 0 else why
+
+
 def check_param(param, index):
     """TypeError/ValueError/NotImplementedError for a param pygd.torch cannot update."""
     if not isinstance(param, torch.Tensor):
@@ -22,17 +32,23 @@ def check_param(param, index):
     if param.layout is not torch.strided:
         raise TypeError(f"{name_of(index)} has layout {param.layout}; pygd.torch updates dense "
                         "(strided) tensors only")
-    if param.dtype not in SUPPORTED_DTYPES:
-        what = ("pygd has no float16/bfloat16 kernels yet (they need fp32 math on low-precision "
-                "storage)" if param.dtype in (torch.float16, torch.bfloat16) else
+    on_cuda = param.device.type == "cuda"
+    if param.device.type not in ("cpu", "cuda"):
+        raise NotImplementedError(f"{name_of(index)} is on {param.device}; pygd.torch updates CPU "
+                                  "and CUDA tensors")
+    if on_cuda:
+        why = cuda_unavailable()
+        if why is not None:
+            raise NotImplementedError(
+                f"{name_of(index)} is on {param.device}, but pygd's CUDA kernels cannot run here: "
+                f"{why}. Build pygd where nvcc is found (PYGD_CUDA=1), or use torch.optim "
+                "(fused=True) for GPU params.")
+    if param.dtype not in (CUDA_DTYPES if on_cuda else SUPPORTED_DTYPES):
+        what = ("pygd has no float16/bfloat16 CPU kernels yet (on CUDA it has)"
+                if param.dtype in (torch.float16, torch.bfloat16) else
                 "pygd updates floating-point params only")
         raise TypeError(f"{name_of(index)} is {param.dtype}; pygd.torch supports torch.float32 and "
-                        f"torch.float64 params: {what}. Use torch.optim for this param.")
-    if param.device.type != "cpu":
-        raise NotImplementedError(
-            f"{name_of(index)} is on {param.device}; pygd.torch runs CPU tensors only in this "
-            "build: its CUDA kernels are not wired into pygd.torch yet. Use torch.optim (fused=True) "
-            "for GPU params.")
+                        f"torch.float64 CPU params: {what}. Use torch.optim for this param.")
     if not param.is_contiguous():
         raise ValueError(f"{name_of(index)} is not contiguous (strides {param.stride()} for shape "
                          f"{tuple(param.shape)}); pygd.torch needs contiguous params")

@@ -8,11 +8,12 @@ always runs its own fused kernel); `differentiable` and `capturable` are not imp
 """
 
 import torch
-from torch.autograd.graph import increment_version
 
 from . import _checks
+from ._amp import AmpScalars
+from ._calls import CpuCall, Rebuild
 from ._kernels import AdagradKernel, AdamKernel, RmspropKernel, SgdKernel
-from ._plan import GroupPlan, Rebuild
+from ._plan import GroupPlan
 
 
 def _refuse(**flags):
@@ -47,38 +48,21 @@ class _Stepper:
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        grad_scale, found_inf = self._amp_scalars()
-        prepared = self._prepare(unscaling=grad_scale != 1.0)
-        if found_inf:
-            # GradScaler found inf/NaN grads: skip the update; the state the step made (as torch's
-            # fused step does) stays at step 0, and no step count advances.
+        amp = AmpScalars(self)
+        prepared = self._prepare(amp.unscaling)
+        if amp.found_inf is not None and any(type(c) is CpuCall for c, _ in prepared) \
+                and amp.host_found_inf():
+            # GradScaler found inf/NaN grads: no update. The state this step made stays at step 0,
+            # as after torch's fused step, and no step count advances. (CUDA calls skip on the
+            # device, without this host read.)
             return loss
-        kernel = self.kernel
-        for item in prepared:
-            call = item.call
-            problem = kernel.run(call.table, call.step + 1, item.hparams, grad_scale)
-            if problem is not None:  # checked in _prepare; reaching here is a pygd bug
-                raise RuntimeError(f"pygd.torch: the kernel rejected a checked call: {problem}")
-            if item.copies:
-                for grad, copy in item.copies:
-                    if grad_scale != 1.0:
-                        grad.copy_(copy)  # the unscaled grad, as torch's fused step leaves it
-            call.step += 1
-            if call.steps is not None:
-                call.steps.add_(1)
-            # The params changed in place: autograd must see it, as after torch's in-place updates.
-            increment_version(call.params)
+        for call, hparams in prepared:
+            call.run(hparams, amp)
         return loss
 
-    def _amp_scalars(self):
-        """GradScaler's loss scale (1.0: none) and whether it found inf/NaN grads."""
-        grad_scale = getattr(self, "grad_scale", None)
-        found_inf = getattr(self, "found_inf", None)
-        return (1.0 if grad_scale is None else float(grad_scale),
-                found_inf is not None and float(found_inf) != 0.0)
-
     def _prepare(self, unscaling):
-        """Checks every group and gathers its grads; nothing is written before all pass."""
+        """(call, hyperparameters) for every call of the step, every group checked and its grads
+        gathered; nothing is written before all pass."""
         plans = self.__dict__.setdefault("_pygd_plans", [])
         del plans[len(self.param_groups):]
         prepared = []
@@ -89,15 +73,15 @@ class _Stepper:
                 plan = GroupPlan(self.kernel, self, group, first)
             hparams = self.kernel.hparams(group)
             try:
-                items = plan.prepare(hparams, unscaling)
+                calls = plan.prepare(unscaling)
             except Rebuild:
                 plan = GroupPlan(self.kernel, self, group, first)
-                items = plan.prepare(hparams, unscaling)
+                calls = plan.prepare(unscaling)
             if g < len(plans):
                 plans[g] = plan
             else:
                 plans.append(plan)
-            prepared.extend(items)
+            prepared.extend((call, hparams) for call in calls)
             first += len(group["params"])
         for plan in plans:
             plan.commit()
