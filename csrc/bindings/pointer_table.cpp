@@ -75,15 +75,38 @@ bool call_for_address(PyObject* obj, PyObject* method, uintptr_t* address) {
   return true;
 }
 
+// Whether state[param][names[i]] is held[first + i] for every i (identity, no calls).
+bool state_unchanged(PyObject* state, PyObject* param, PyObject* names, PyObject* held, Py_ssize_t first) {
+  PyObject* entry = PyDict_GetItemWithError(state, param);
+  if (!entry || !PyDict_Check(entry)) {
+    PyErr_Clear();
+    return false;
+  }
+  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); ++i) {
+    PyObject* value = PyDict_GetItemWithError(entry, PyTuple_GET_ITEM(names, i));
+    if (value != PyList_GET_ITEM(held, first + i)) {
+      PyErr_Clear();
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
-py::object PointerTable::gather_grads(py::handle params, int grad_stream) {
+py::object PointerTable::gather_grads(py::handle params, int grad_stream, py::handle state,
+                                      py::handle names, py::handle held) {
   static PyObject* const kGradName = interned("grad");
   static PyObject* const kDataPtr = interned("data_ptr");
   static PyObject* const kIsContiguous = interned("is_contiguous");
   if (grad_stream <= 0 || grad_stream >= list_.streams) throw py::index_error("grad_stream out of range");
   if (!PyList_Check(params.ptr()) || PyList_GET_SIZE(params.ptr()) != tensors())
     throw py::value_error("params must be a list with one tensor per table entry");
+  const bool check_state = !state.is_none();
+  if (check_state && (!PyDict_Check(state.ptr()) || !PyTuple_Check(names.ptr()) || !PyList_Check(held.ptr()) ||
+                      PyList_GET_SIZE(held.ptr()) != tensors() * PyTuple_GET_SIZE(names.ptr())))
+    throw py::value_error("state must be a dict, names a tuple, held a list of len(params) * len(names)");
+  const Py_ssize_t per_tensor = check_state ? PyTuple_GET_SIZE(names.ptr()) : 0;
   auto failure = [](GatherFailure why, int64_t j) { return py::make_tuple(int(why), j); };
   set_[size_t(grad_stream)] = true;
   for (int64_t j = 0; j < tensors(); ++j) {
@@ -92,6 +115,8 @@ py::object PointerTable::gather_grads(py::handle params, int grad_stream) {
     if (!call_for_address(param, kDataPtr, &address) ||
         list_.pointers[size_t(j * list_.streams)] != reinterpret_cast<void*>(address))
       return failure(kParamMoved, j);
+    if (check_state && !state_unchanged(state.ptr(), param, names.ptr(), held.ptr(), Py_ssize_t(j) * per_tensor))
+      return failure(kStateChanged, j);
     PyObject* grad = PyObject_GetAttr(param, kGradName);
     if (!grad) throw py::error_already_set();
     const py::object grad_ref = py::reinterpret_steal<py::object>(grad);
@@ -140,8 +165,10 @@ void register_pointer_table(py::module_& m) {
            py::arg("sizes"), py::arg("streams"))
       .def("set", &PointerTable::set, py::arg("stream"), py::arg("addresses"))
       .def("gather_grads", &PointerTable::gather_grads, py::arg("params"), py::arg("grad_stream"),
+           py::arg("state") = py::none(), py::arg("names") = py::tuple(), py::arg("held") = py::list(),
            "Sets stream grad_stream from params[j].grad (see pointer_table.h); None, or "
-           "(reason, j): 1 no grad, 2 grad not contiguous (or unreadable), 3 param moved.")
+           "(reason, j): 1 no grad, 2 grad not contiguous (or unreadable), 3 param moved, "
+           "4 state changed.")
       .def("check", &PointerTable::check, py::arg("written"), py::arg("optional"),
            "None if an update writing the streams in the `written` mask may run, else the problem "
            "tuple (see gather.h). Kernel calls on the table run the same check (remembered).")

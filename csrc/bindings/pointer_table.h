@@ -23,12 +23,16 @@ class PointerTable {
 
   // The fast path of pygd.torch's step: for each tensor j, reads params[j].grad and sets its address
   // as stream `grad_stream`, checking that the grad is contiguous and that params[j] still has the
-  // address in stream 0. Uses only the torch.Tensor protocol (.grad, .data_ptr(), .is_contiguous()),
-  // so one C++ loop replaces three Python ones. Returns None, or (reason, j) at the first tensor
-  // that needs the caller's slow path: kNoGrad, kGradNotContiguous (also: any error the grad's
-  // methods raised, e.g. for a sparse grad) or kParamMoved.
-  enum GatherFailure : int { kNoGrad = 1, kGradNotContiguous = 2, kParamMoved = 3 };
-  py::object gather_grads(py::handle params, int grad_stream);
+  // address in stream 0. If `state` (a dict: param -> dict of state) is given, also checks that
+  // state[params[j]][names[i]] is still the object held[j * len(names) + i], so that state edited or
+  // replaced since the table was built is noticed (the table would write the old tensors).
+  // Uses only the torch.Tensor protocol (.grad, .data_ptr(), .is_contiguous()), so one C++ loop
+  // replaces several Python ones. Returns None, or (reason, j) at the first tensor that needs the
+  // caller's slow path: kNoGrad, kGradNotContiguous (also: any error the grad's methods raised,
+  // e.g. for a sparse grad), kParamMoved or kStateChanged.
+  enum GatherFailure : int { kNoGrad = 1, kGradNotContiguous = 2, kParamMoved = 3, kStateChanged = 4 };
+  py::object gather_grads(py::handle params, int grad_stream, py::handle state, py::handle names,
+                          py::handle held);
 
   // None if an update whose written streams are `written` may run on the table: every stream not in
   // `optional` is set, and no written buffer overlaps another buffer. Else the problem tuple of

@@ -25,9 +25,10 @@ class Rebuild(Exception):
     """The plan no longer matches the group (a grad appeared or vanished, a param moved)."""
 
 
-def make_call(spec, layout, members, step):
+def make_call(spec, layout, members, step, state):
     """The call for `members` ((param, index in the optimizer, state entry) of one device, dtype and
-    step count); rebinds each entry's "step" to a view of the call's step tensor."""
+    step count); rebinds each entry's "step" to a view of the call's step tensor. `state` is the
+    optimizer's state dict, which the entries join at commit."""
     params = [p for p, _, _ in members]
     steps = None
     if spec.has_step_state:
@@ -37,7 +38,13 @@ def make_call(spec, layout, members, step):
             entry["step"] = steps[i]
     state_addresses = [None if name is None else [entry[name].data_ptr() for _, _, entry in members]
                        for name in layout]
-    return call_class_for(params[0].device)(spec, layout, params, [i for _, i, _ in members], state_addresses, steps, step)
+    watched = tuple(name for name in ("step",) + tuple(layout)
+                    if name is not None and (name != "step" or steps is not None))
+    held = [entry[name] for _, _, entry in members for name in watched]
+    call = call_class_for(params[0].device)(spec, layout, params, [i for _, i, _ in members],
+                                            state_addresses, steps, step)
+    call.watch(state if watched else None, watched, held)
+    return call
 
 
 def call_class_for(device):
@@ -53,6 +60,33 @@ class Call:
         self.steps = steps        # 1-D tensor whose elements are the params' state["step"], or None
         self.step = step          # the step count before this step, as the host sees it
         self.copies = None        # this step's (grad, contiguous copy) pairs for strided grads
+
+    def watch(self, state, names, held):
+        """Every step checks that state[param][name] is still the tensor the call was built on (a
+        state edited or replaced since means a rebuild). `held` also keeps the tensors, and their
+        storage, alive as long as the call may write them."""
+        self.state, self.watched, self.held = state, names, held
+        self.storages = [t.untyped_storage() for t in held]
+        # The first step after a build runs on what was just read (not yet committed to the state).
+        self.fresh = True
+
+    def _watched_state(self):
+        """The state dict to check against this step, None when there is nothing to check."""
+        if self.fresh:
+            self.fresh = False
+            return None
+        return self.state
+
+    def _state_unchanged(self):
+        state = self._watched_state()
+        if state is None:
+            return True
+        held, names = iter(self.held), self.watched
+        for param in self.params:
+            entry = state.get(param)
+            if entry is None or any(entry.get(name) is not next(held) for name in names):
+                return False
+        return True
 
     def _contiguous_grads(self, grads):
         """Grads that failed the fast test: the error for unusable ones, contiguous copies of dense
@@ -93,11 +127,12 @@ class CpuCall(Call):
     def gather(self, unscaling):
         """This step's grads into the table, checked; raises Rebuild or the error for a bad grad."""
         self.copies = None
-        failure = self.table.gather_grads(self.params, GRAD)
+        failure = self.table.gather_grads(self.params, GRAD, self._watched_state(), self.watched,
+                                          self.held)
         if failure is not None:
             reason, _ = failure
             if reason != GRAD_NOT_CONTIGUOUS:
-                raise Rebuild   # a grad became None, or a param's storage was replaced
+                raise Rebuild   # a grad became None, a param's storage or the state was replaced
             grads = self._contiguous_grads([p.grad for p in self.params])
             self.table.set(GRAD, [g.data_ptr() for g in grads])
         spec = self.spec
@@ -131,7 +166,7 @@ class CudaCall(Call):
     def gather(self, unscaling):
         self.copies = None
         grads = [p.grad for p in self.params]
-        if [p.data_ptr() for p in self.params] != self.param_addresses:
+        if [p.data_ptr() for p in self.params] != self.param_addresses or not self._state_unchanged():
             raise Rebuild
         try:
             addresses = [g.data_ptr() for g in grads if g.is_contiguous()]

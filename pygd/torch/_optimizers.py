@@ -7,13 +7,22 @@ argument checks, defaults, param groups, hooks, state_dict and load_state_dict a
 always runs its own fused kernel); `differentiable` and `capturable` are not implemented.
 """
 
+from typing import Optional, Union
+
 import torch
+from torch import Tensor
+from torch.optim.optimizer import ParamsT
 
 from . import _checks
 from ._amp import AmpScalars
 from ._calls import CpuCall, Rebuild
 from ._kernels import AdagradKernel, AdamKernel, RmspropKernel, SgdKernel
 from ._plan import GroupPlan
+
+
+# The annotations are torch's own, so help() and IDEs show the same signatures as for torch.optim.
+Scalar = Union[float, Tensor]
+Betas = tuple[Union[float, Tensor], Union[float, Tensor]]
 
 
 def _refuse(**flags):
@@ -96,8 +105,10 @@ class _Stepper:
 class SGD(_Stepper, torch.optim.SGD):
     kernel = SgdKernel()
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False, foreach=None, differentiable=False, fused=None):
+    def __init__(self, params: ParamsT, lr: Scalar = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: Scalar = 0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: Optional[bool] = None, differentiable: bool = False,
+                 fused: Optional[bool] = None) -> None:
         _refuse(differentiable=differentiable)
         super().__init__(params, lr, momentum, dampening, weight_decay, nesterov, maximize=maximize,
                          foreach=foreach, differentiable=differentiable, fused=fused)
@@ -106,9 +117,11 @@ class SGD(_Stepper, torch.optim.SGD):
 class Adam(_Stepper, torch.optim.Adam):
     kernel = AdamKernel()
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
-                 *, foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
-                 decoupled_weight_decay=False):
+    def __init__(self, params: ParamsT, lr: Scalar = 1e-3, betas: Betas = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
+                 foreach: Optional[bool] = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: Optional[bool] = None,
+                 decoupled_weight_decay: bool = False) -> None:
         _refuse(capturable=capturable, differentiable=differentiable)
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
                          maximize=maximize, capturable=capturable, differentiable=differentiable,
@@ -118,9 +131,10 @@ class Adam(_Stepper, torch.optim.Adam):
 class AdamW(_Stepper, torch.optim.AdamW):
     kernel = AdamKernel()
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
-                 differentiable=False, fused=None):
+    def __init__(self, params: ParamsT, lr: Scalar = 1e-3, betas: Betas = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False, foreach: Optional[bool] = None, capturable: bool = False,
+                 differentiable: bool = False, fused: Optional[bool] = None) -> None:
         _refuse(capturable=capturable, differentiable=differentiable)
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
                          foreach=foreach, capturable=capturable, differentiable=differentiable,
@@ -130,9 +144,10 @@ class AdamW(_Stepper, torch.optim.AdamW):
 class RMSprop(_Stepper, torch.optim.RMSprop):
     kernel = RmspropKernel()
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                 centered=False, capturable=False, foreach=None, maximize=False,
-                 differentiable=False):
+    def __init__(self, params: ParamsT, lr: Scalar = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False,
+                 capturable: bool = False, foreach: Optional[bool] = None, maximize: bool = False,
+                 differentiable: bool = False) -> None:
         _refuse(capturable=capturable, differentiable=differentiable)
         super().__init__(params, lr, alpha, eps, weight_decay, momentum, centered, capturable,
                          foreach, maximize, differentiable)
@@ -141,8 +156,10 @@ class RMSprop(_Stepper, torch.optim.RMSprop):
 class Adagrad(_Stepper, torch.optim.Adagrad):
     kernel = AdagradKernel()
 
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
+    def __init__(self, params: ParamsT, lr: Scalar = 1e-2, lr_decay: float = 0,
+                 weight_decay: float = 0, initial_accumulator_value: float = 0, eps: float = 1e-10,
+                 foreach: Optional[bool] = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: Optional[bool] = None) -> None:
         _refuse(differentiable=differentiable)
         super().__init__(params, lr, lr_decay, weight_decay, initial_accumulator_value, eps, foreach,
                          maximize=maximize, differentiable=differentiable, fused=fused)

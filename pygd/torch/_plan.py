@@ -54,7 +54,7 @@ class GroupPlan:
             if keeps_state:
                 self.pending.append((param, entry))
             by_key.setdefault((param.device, param.dtype, step), []).append((param, index, entry))
-        return [make_call(self.spec, self.layout, members, step)
+        return [make_call(self.spec, self.layout, members, step, state)
                 for (_, _, step), members in by_key.items()]
 
     def commit(self):
