@@ -11,6 +11,9 @@
     report       the printed table and the progress line
     compare      two runs side by side: regressions and improvements beyond the noise
     plot         the --plot chart
+    model_shapes ResNet-50's and GPT-2 small's parameter shapes, from their layer configurations
+    torch_contenders  steps on torch tensors (pygd.torch, torch.optim, DeepSpeed) for
+                 benchmarks/torch_step.py
 
 The command line is pygd.cli; the asv suite in benchmarks/ tracks the same workloads over commits.
 """
