@@ -5,7 +5,8 @@ call, which checks the arrays before writing anything (an unfit one comes back a
 _validate words as the exception): with the native backend, that is one GIL release and one multi-threaded pass over every
 tensor. Arrays are updated in place and the functions return None. The update rules are those of
 torch.optim (DESIGN.md §1). An array argument is an ndarray or a list/tuple of ndarrays aligned with
-`params`; float32 or float64, C-contiguous, and writable unless it is a grad.
+`params`; float32 or float64, C-contiguous, and writable unless it is a grad. With backend="auto",
+params on a GPU (CuPy, Numba, torch CUDA tensors, DLPack) are updated there by the CUDA backend.
 """
 
 from . import _backends, _validate
@@ -23,8 +24,9 @@ def sgd_(params, grads, momentum_buffers=None, *, step, lr=1e-3, momentum=0.0, d
     step, lr, momentum, dampening, nesterov, weight_decay, momentum_buffers = _validate.sgd(
         step, lr, momentum, dampening, nesterov, weight_decay, momentum_buffers)
     streams = (params, grads, momentum_buffers)
-    problem = _backends.get(backend).sgd(streams, step, lr, momentum, dampening, weight_decay,
-                                         nesterov, bool(maximize))
+    chosen = _backends.for_call(backend, params)
+    problem = chosen.sgd(streams, step, lr, momentum, dampening, weight_decay, nesterov,
+                         bool(maximize))
     if problem is not None:
         raise _validate.buffer_error(problem, "sgd", streams)
 
@@ -51,8 +53,9 @@ def _adam(params, grads, exp_avgs, exp_avg_sqs, step, lr, betas, eps, weight_dec
     step, lr, beta1, beta2, eps, weight_decay, amsgrad, max_exp_avg_sqs = _validate.adam(
         step, lr, betas, eps, weight_decay, amsgrad, max_exp_avg_sqs)
     streams = (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs)
-    problem = _backends.get(backend).adam(streams, step, lr, beta1, beta2, eps, weight_decay, amsgrad,
-                                          bool(maximize), decoupled)
+    chosen = _backends.for_call(backend, params)
+    problem = chosen.adam(streams, step, lr, beta1, beta2, eps, weight_decay, amsgrad,
+                          bool(maximize), decoupled)
     if problem is not None:
         raise _validate.buffer_error(problem, "adam", streams)
 
@@ -68,8 +71,9 @@ def rmsprop_(params, grads, square_avgs, *, lr=1e-2, alpha=0.99, eps=1e-8, weigh
     lr, alpha, eps, weight_decay, momentum, centered, momentum_buffers, grad_avgs = _validate.rmsprop(
         lr, alpha, eps, weight_decay, momentum, centered, momentum_buffers, grad_avgs)
     streams = (params, grads, square_avgs, momentum_buffers, grad_avgs)
-    problem = _backends.get(backend).rmsprop(streams, lr, alpha, eps, weight_decay, momentum,
-                                             centered, bool(maximize))
+    chosen = _backends.for_call(backend, params)
+    problem = chosen.rmsprop(streams, lr, alpha, eps, weight_decay, momentum, centered,
+                             bool(maximize))
     if problem is not None:
         raise _validate.buffer_error(problem, "rmsprop", streams)
 
@@ -82,7 +86,7 @@ def adagrad_(params, grads, state_sums, *, step, lr=1e-2, lr_decay=0.0, weight_d
     """
     step, lr, lr_decay, weight_decay, eps = _validate.adagrad(step, lr, lr_decay, weight_decay, eps)
     streams = (params, grads, state_sums)
-    problem = _backends.get(backend).adagrad(streams, step, lr, lr_decay, weight_decay, eps,
-                                             bool(maximize))
+    chosen = _backends.for_call(backend, params)
+    problem = chosen.adagrad(streams, step, lr, lr_decay, weight_decay, eps, bool(maximize))
     if problem is not None:
         raise _validate.buffer_error(problem, "adagrad", streams)

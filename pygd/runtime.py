@@ -38,8 +38,11 @@ def set_isa(isa):
 
 
 def info():
-    """What this installation runs: version, default backend, ISA chosen and supported, threads."""
+    """What this installation runs: version, default backend, ISA chosen and supported, threads;
+    whether the CUDA module is built (cuda_built), the CUDA devices it can use (cuda_devices: 0
+    without a GPU, a driver or the module) and, when there are none, why (cuda_error)."""
     built = _native is not None
+    cuda_devices, cuda_error = _backends.cuda.device_count()
     return {
         "version": __version__,
         "backend": _backends.default.name,
@@ -49,4 +52,7 @@ def info():
         "threads": get_num_threads(),
         "openmp": _native.has_openmp() if built else False,
         "native_error": _backends.native_error,
+        "cuda_built": _backends.cuda.built(),
+        "cuda_devices": cuda_devices,
+        "cuda_error": cuda_error,
     }

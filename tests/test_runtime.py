@@ -19,7 +19,7 @@ LEVELS = ("scalar", "avx2", "avx512")  # ascending
 def test_info_keys_and_types():
     info = pygd.info()
     assert set(info) == {"version", "backend", "isa", "isas", "compiled_isas", "threads", "openmp",
-                         "native_error"}
+                         "native_error", "cuda_built", "cuda_devices", "cuda_error"}
     assert info["version"] == pygd.__version__
     assert isinstance(info["threads"], int) and info["threads"] >= 1
     assert isinstance(info["openmp"], bool)

@@ -3,12 +3,15 @@
 "auto" is the default backend, chosen once at import: PYGD_BACKEND (native | numba | reference) if
 set, else native when the extension imports, else the NumPy reference with a warning. The numba
 backend is imported on first use, so `import pygd` never needs numba (an optional extra).
+Under "auto", a call whose params are on a GPU goes to the CUDA backend (cuda.py) instead.
 """
 
 import os
 import warnings
 
-from . import reference
+import numpy as np
+
+from . import cuda, reference
 
 try:
     from . import native
@@ -67,3 +70,13 @@ def get(name):
             raise RuntimeError(f"backend='native' is unavailable: {native_error}")
         raise ValueError(f"backend must be one of {NAMES}, got {name!r}")
     return backend
+
+
+def for_call(name, params):
+    """The backend for a call on `params`: get(name), except that "auto" sends params on a GPU to
+    the CUDA backend. NumPy arrays pass with one type check."""
+    if name == "auto":
+        first = params[0] if type(params) is list and params else params
+        if type(first) is not np.ndarray and cuda.cuda_arrays.is_gpu_call(params):
+            return cuda
+    return get(name)

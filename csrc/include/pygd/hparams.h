@@ -1,6 +1,8 @@
 // Hyperparameters of each optimizer (as the user gives them) and the per-call scalars derived from
 // them on the host in double precision, once per call, then narrowed to the element type T.
 // Drivers hand a Step<T> to the per-element update; nothing here depends on the instruction set.
+// make_step is also callable on a GPU (PYGD_HD): the CUDA kernels make the step there, still in
+// double, when the step count lives in device memory (torch's step tensors; see csrc/cuda/kernel.cuh).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -21,7 +23,7 @@ struct SgdStep {
 };
 
 template <class T>
-SgdStep<T> make_step(const SgdConfig& c, int64_t step) {
+PYGD_HD SgdStep<T> make_step(const SgdConfig& c, int64_t step) {
   return {T(-c.lr), T(c.momentum), T(1.0 - c.dampening), T(c.weight_decay),
           c.momentum != 0.0, step == 1, c.nesterov, c.maximize, c.weight_decay != 0.0};
 }
@@ -44,7 +46,7 @@ struct AdamStep {
 };
 
 template <class T>
-AdamStep<T> make_step(const AdamConfig& c, int64_t step) {
+PYGD_HD AdamStep<T> make_step(const AdamConfig& c, int64_t step) {
   const double t = double(step);
   const double bc1 = 1.0 - std::pow(c.beta1, t);
   const double bc2 = 1.0 - std::pow(c.beta2, t);
@@ -67,7 +69,7 @@ struct RmspropStep {
 };
 
 template <class T>
-RmspropStep<T> make_step(const RmspropConfig& c, int64_t /*step*/) {
+PYGD_HD RmspropStep<T> make_step(const RmspropConfig& c, int64_t /*step*/) {
   return {T(-c.lr), T(c.alpha), T(1.0 - c.alpha), T(c.eps), T(c.weight_decay), T(c.momentum),
           make_lerp_weight<T>(1.0 - c.alpha), c.centered, c.momentum > 0.0, c.maximize, c.weight_decay != 0.0};
 }
@@ -85,7 +87,7 @@ struct AdagradStep {
 };
 
 template <class T>
-AdagradStep<T> make_step(const AdagradConfig& c, int64_t step) {
+PYGD_HD AdagradStep<T> make_step(const AdagradConfig& c, int64_t step) {
   const double clr = c.lr / (1.0 + double(step - 1) * c.lr_decay);
   return {T(-clr), T(c.weight_decay), T(c.eps), c.maximize, c.weight_decay != 0.0};
 }
@@ -101,7 +103,7 @@ struct ProbeStep {
 };
 
 template <class T>
-ProbeStep<T> make_step(const ProbeConfig& c, int64_t /*step*/) {
+PYGD_HD ProbeStep<T> make_step(const ProbeConfig& c, int64_t /*step*/) {
   return {T(c.scale)};
 }
 

@@ -15,7 +15,7 @@ struct LerpWeight {
 
 // On the host, once per call.
 template <class T>
-LerpWeight<T> make_lerp_weight(double w) {
+PYGD_HD LerpWeight<T> make_lerp_weight(double w) {
   return {T(w), T(-(1.0 - w)), w >= 0.5};
 }
 

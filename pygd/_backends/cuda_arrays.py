@@ -1,0 +1,236 @@
+"""Arrays on a GPU as the CUDA backend takes them: read through __cuda_array_interface__ (CuPy
+arrays, Numba device arrays, torch CUDA tensors) or DLPack (any other producer of CUDA memory).
+
+`read` makes the checks of _validate.check_streams, in the same order and with the same problem
+tuples, on what the protocols say instead of NumPy's flags, so that _validate.buffer_error words
+the errors of both kinds of call alike. It touches no GPU: nothing here needs a driver. It returns
+what a launch needs: dtype, sizes, device addresses per stream, the stream to run on, the streams
+to wait for, and the device (None where only the CUDA runtime can tell, from the addresses).
+"""
+
+import collections
+import ctypes
+import math
+import sys
+
+import numpy as np
+
+from .. import _validate
+
+Problem = _validate.BufferProblem
+
+# Element types the kernels update, by NumPy dtype (__cuda_array_interface__'s typestr) and by
+# DLPack (type code, bits): float16 and bfloat16 are updated in float32 arithmetic.
+_DTYPE_NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64",
+                np.dtype(np.float16): "float16"}
+_DLPACK_DTYPES = {(2, 32): "float32", (2, 64): "float64", (2, 16): "float16", (4, 16): "bfloat16"}
+_DLPACK_TYPESTRS = {"float32": "<f4", "float64": "<f8", "float16": "<f2", "bfloat16": "<V2"}
+_ITEMSIZE = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2}
+# DLPack device types of memory a kernel can read: CUDA device memory, CUDA managed memory.
+_DLPACK_GPU = (2, 13)
+
+# One array as a launch sees it. dtype: a name above, or None for one the kernels do not take;
+# typestr: as __cuda_array_interface__ writes it (for messages). device: None where unknown.
+View = collections.namedtuple("View", "address shape dtype typestr strides read_only device")
+
+# What a launch needs from a checked call. addresses: one list per stream (None where absent).
+# stream: the cudaStream_t to launch on (0: the legacy default stream); wait_for: other streams the
+# arrays name, whose work must finish first; devices: each array's device, None where unknown (the
+# runtime is asked); keep: objects that must live until the launch is enqueued (DLPack capsules).
+DeviceCall = collections.namedtuple("DeviceCall", "dtype sizes addresses stream wait_for devices keep")
+
+
+def on_gpu(obj):
+    """Whether `obj` is an array in GPU memory (never a NumPy array)."""
+    if isinstance(obj, np.ndarray):
+        return False
+    if hasattr(obj, "__cuda_array_interface__"):
+        return True
+    dlpack_device = getattr(obj, "__dlpack_device__", None)
+    return dlpack_device is not None and dlpack_device()[0] in _DLPACK_GPU
+
+
+def is_gpu_call(params):
+    """Whether a call's params (an array or a list/tuple of them) live on a GPU, judged by the
+    first: then every array of the call must."""
+    if isinstance(params, (list, tuple)):
+        return bool(params) and on_gpu(params[0])
+    return on_gpu(params)
+
+
+def _torch_stream(obj):
+    """The current torch stream of a torch CUDA tensor's device (torch orders its work there; its
+    __cuda_array_interface__ names no stream), or None for anything else."""
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(obj, torch.Tensor):
+        return None
+    return torch.cuda.current_stream(obj.device).cuda_stream
+
+
+def _interface_stream(interface):
+    """The stream the producer's work on the array is ordered on, as a cudaStream_t (int), or None.
+    The protocol's 1 and 2 (legacy and per-thread default streams) are those streams' handles
+    (cudaStreamLegacy, cudaStreamPerThread); the legacy one is also 0, the spelling used here."""
+    stream = interface.get("stream")
+    return 0 if stream == 1 else stream
+
+
+def _dlpack_device_id(obj):
+    dlpack_device = getattr(obj, "__dlpack_device__", None)
+    if dlpack_device is None:
+        return None
+    kind, device = dlpack_device()
+    return int(device) if kind in _DLPACK_GPU else None
+
+
+class _DLDevice(ctypes.Structure):  # the DLPack ABI (dlpack.h), as far as it is read here
+    _fields_ = [("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32)]
+
+
+class _DLDataType(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
+
+
+class _DLTensor(ctypes.Structure):  # the head of a DLManagedTensor (DLPack < 1.0 capsules)
+    _fields_ = [("data", ctypes.c_void_p), ("device", _DLDevice), ("ndim", ctypes.c_int32),
+                ("dtype", _DLDataType), ("shape", ctypes.POINTER(ctypes.c_int64)),
+                ("strides", ctypes.POINTER(ctypes.c_int64)), ("byte_offset", ctypes.c_uint64)]
+
+
+# A prototype of its own: setting argtypes on ctypes.pythonapi's would change it for the process.
+_capsule_pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)(
+    ("PyCapsule_GetPointer", ctypes.pythonapi))
+
+
+def _dlpack_view(obj, device, stream, keep):
+    """The View of a DLPack array, exported for use on `stream` (its producer orders its own work
+    before that stream's). The capsule is left unconsumed, so its destructor releases the export;
+    it is kept in `keep` until the launch is enqueued."""
+    capsule = obj.__dlpack__(stream=stream or 1)  # DLPack spells the legacy default stream 1, never 0
+    keep.append(capsule)
+    t = _DLTensor.from_address(_capsule_pointer(capsule, b"dltensor"))
+    shape = tuple(t.shape[d] for d in range(t.ndim))
+    strides = None
+    if t.strides:  # in elements; the array interface's are in bytes
+        itemsize = t.dtype.bits // 8
+        strides = tuple(t.strides[d] * itemsize for d in range(t.ndim))
+    dtype = _DLPACK_DTYPES.get((t.dtype.code, t.dtype.bits)) if t.dtype.lanes == 1 else None
+    typestr = _DLPACK_TYPESTRS.get(dtype, f"<V{max(t.dtype.bits // 8, 1)}")
+    return View((t.data or 0) + t.byte_offset, shape, dtype, typestr, strides, False, device)
+
+
+def view(obj, stream, keep):
+    """`obj` as a View (see _dlpack_view for `stream` and `keep`), or None if it is not in GPU memory."""
+    if isinstance(obj, np.ndarray):
+        return None
+    interface = getattr(obj, "__cuda_array_interface__", None)
+    if interface is not None:
+        typestr = interface["typestr"]
+        dtype = np.dtype(typestr)
+        address, read_only = interface["data"]
+        return View(address, tuple(interface["shape"]), _DTYPE_NAMES.get(dtype) if dtype.isnative else None,
+                    typestr, interface.get("strides"), bool(read_only), _dlpack_device_id(obj))
+    device = _dlpack_device_id(obj)
+    return None if device is None else _dlpack_view(obj, device, stream, keep)
+
+
+def launch_stream(obj):
+    """The stream a call whose first param is `obj` runs on: the one its producer orders its work
+    on (torch's current stream, the array interface's stream), else the legacy default stream."""
+    stream = _torch_stream(obj)
+    if stream is None:
+        interface = getattr(obj, "__cuda_array_interface__", None)
+        stream = _interface_stream(interface) if interface is not None else None
+    return stream or 0
+
+
+def c_contiguous(shape, strides, itemsize):
+    """NumPy's rule: strides match a C layout, ignoring axes of length 1; an empty array is."""
+    if strides is None or 0 in shape:
+        return True
+    expected = itemsize
+    for n, stride in zip(reversed(shape), reversed(strides)):
+        if n != 1 and stride != expected:
+            return False
+        expected *= n
+    return True
+
+
+def _not_on_gpu(label, obj):
+    return TypeError(f"{label} must be on the GPU like params (an array exposing "
+                     f"__cuda_array_interface__ or DLPack on a CUDA device), got {type(obj).__name__}; "
+                     "one call updates the arrays of one device")
+
+
+def read(optimizer, streams):
+    """(problem, None) for the first unfit array, as _validate.check_streams reports it, or
+    (None, DeviceCall). TypeError for an array that is not on a GPU in a GPU call."""
+    names, optional = _validate.STREAMS[optimizer], _validate.OPTIONAL_STREAMS[optimizer]
+    read_only_stream = _validate.READ_ONLY_STREAMS[optimizer]
+    lists = []
+    for k, stream in enumerate(streams):
+        if stream is None and names[k] in optional:
+            lists.append(None)
+            continue
+        bare = not isinstance(stream, (list, tuple))
+        if bare and not on_gpu(stream):
+            return (Problem.NOT_SEQUENCE, k, -1, -1, -1), None
+        lists.append([stream] if bare else stream)
+        if k > 0 and len(lists[k]) != len(lists[0]):
+            return (Problem.LENGTH, k, -1, -1, -1), None
+
+    params = lists[0]
+    stream = launch_stream(params[0]) if params else 0
+    dtype, shapes, spans, addresses, devices, wait_for, keep = None, [], [], [], [], set(), []
+    for k, arrays in enumerate(lists):
+        if arrays is None:
+            addresses.append(None)
+            continue
+        bare = not isinstance(streams[k], (list, tuple))
+        row = []
+        for i, a in enumerate(arrays):
+            where = -1 if bare else i
+            v = view(a, stream, keep)
+            if v is None:
+                raise _not_on_gpu(names[k] if bare else f"{names[k]}[{i}]", a)
+            if v.dtype is None:
+                return (Problem.DTYPE, k, where, -1, -1), None
+            dtype = v.dtype if dtype is None else dtype
+            if v.dtype != dtype:
+                return (Problem.DTYPE_MISMATCH, k, where, -1, -1), None
+            if k == 0:
+                shapes.append(v.shape)
+            elif v.shape != shapes[i]:
+                return (Problem.SHAPE, k, where, -1, -1), None
+            itemsize = _ITEMSIZE[dtype]
+            if not c_contiguous(v.shape, v.strides, itemsize):
+                return (Problem.NOT_CONTIGUOUS, k, where, -1, -1), None
+            if v.address % itemsize:
+                return (Problem.MISALIGNED, k, where, -1, -1), None
+            written = k != read_only_stream
+            if written and v.read_only:
+                return (Problem.READ_ONLY, k, where, -1, -1), None
+            size = math.prod(v.shape)
+            if size:
+                spans.append((v.address, v.address + size * itemsize, k, where, written))
+            row.append(v.address)
+            devices.append(v.device)
+            own = _torch_stream(a)
+            own = own if own is not None else _interface_stream(getattr(a, "__cuda_array_interface__", {}))
+            if own not in (None, stream):
+                wait_for.add(own)
+        addresses.append(row)
+    problem = _validate._find_overlap(spans)
+    if problem is not None:
+        return problem, None
+    return None, DeviceCall(dtype, [math.prod(s) for s in shapes], addresses, stream, sorted(wait_for),
+                            devices, keep)
+
+
+class Described:
+    """A DLPack-only array as _validate.buffer_error reads arrays (through __cuda_array_interface__),
+    for the messages that quote an array's dtype or shape."""
+
+    def __init__(self, v):
+        self.__cuda_array_interface__ = {"version": 3, "shape": v.shape, "typestr": v.typestr,
+                                         "data": (v.address, v.read_only), "strides": v.strides}
