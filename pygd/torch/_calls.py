@@ -32,8 +32,10 @@ def make_call(spec, layout, members, step, state):
     params = [p for p, _, _ in members]
     steps = None
     if spec.has_step_state:
-        first = members[0][2]["step"]
-        steps = torch.full((len(params),), float(step), dtype=first.dtype, device=params[0].device)
+        # On a GPU the kernel reads the count as a float32 (as torch's fused kernels keep it).
+        device = params[0].device
+        dtype = members[0][2]["step"].dtype if device.type == "cpu" else torch.float32
+        steps = torch.full((len(params),), float(step), dtype=dtype, device=device)
         for i, (_, _, entry) in enumerate(members):
             entry["step"] = steps[i]
     state_addresses = [None if name is None else [entry[name].data_ptr() for _, _, entry in members]
