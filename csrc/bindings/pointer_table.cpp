@@ -38,14 +38,22 @@ void PointerTable::set(int stream, py::object addresses) {
     if (address == static_cast<unsigned long long>(-1) && PyErr_Occurred()) throw py::error_already_set();
     const int64_t size = list_.offsets[size_t(j) + 1] - list_.offsets[size_t(j)];
     if (address == 0 && size > 0) throw py::value_error("a null address for a non-empty tensor");
-    void*& slot = list_.pointers[size_t(j * list_.streams + stream)];
-    // New grads often land where the last ones were (the allocator reuses the freed blocks): the
-    // last overlap check then still holds.
-    if (slot != reinterpret_cast<void*>(uintptr_t(address))) {
-      slot = reinterpret_cast<void*>(uintptr_t(address));
-      checked_written_ = ~0u;
-    }
+    assign(stream, j, uintptr_t(address));
   }
+  mark_set(stream);
+}
+
+void PointerTable::assign(int stream, int64_t j, uintptr_t address) {
+  void*& slot = list_.pointers[size_t(j * list_.streams + stream)];
+  // New grads often land where the last ones were (the allocator reuses the freed blocks): the last
+  // overlap check then still holds.
+  if (slot != reinterpret_cast<void*>(address)) {
+    slot = reinterpret_cast<void*>(address);
+    checked_written_ = ~0u;
+  }
+}
+
+void PointerTable::mark_set(int stream) {
   if (!set_[size_t(stream)]) checked_written_ = ~0u;
   set_[size_t(stream)] = true;
 }
@@ -108,7 +116,7 @@ py::object PointerTable::gather_grads(py::handle params, int grad_stream, py::ha
     throw py::value_error("state must be a dict, names a tuple, held a list of len(params) * len(names)");
   const Py_ssize_t per_tensor = check_state ? PyTuple_GET_SIZE(names.ptr()) : 0;
   auto failure = [](GatherFailure why, int64_t j) { return py::make_tuple(int(why), j); };
-  set_[size_t(grad_stream)] = true;
+  mark_set(grad_stream);
   for (int64_t j = 0; j < tensors(); ++j) {
     PyObject* param = PyList_GET_ITEM(params.ptr(), j);
     uintptr_t address = 0;
@@ -128,11 +136,7 @@ py::object PointerTable::gather_grads(py::handle params, int grad_stream, py::ha
     if (!is_contiguous || !call_for_address(grad, kDataPtr, &address)) return failure(kGradNotContiguous, j);
     const int64_t size = list_.offsets[size_t(j) + 1] - list_.offsets[size_t(j)];
     if (address == 0 && size > 0) return failure(kGradNotContiguous, j);
-    void*& slot = list_.pointers[size_t(j * list_.streams + grad_stream)];
-    if (slot != reinterpret_cast<void*>(address)) {
-      slot = reinterpret_cast<void*>(address);
-      checked_written_ = ~0u;
-    }
+    assign(grad_stream, j, address);
   }
   return py::none();
 }

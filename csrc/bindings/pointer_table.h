@@ -45,6 +45,10 @@ class PointerTable {
   int64_t tensors() const { return list_.tensors(); }
 
  private:
+  // Sets tensor j's address in `stream`, forgetting the last overlap check if it changed.
+  void assign(int stream, int64_t j, uintptr_t address);
+  void mark_set(int stream);
+
   cpu::TensorList list_;
   cpu::Dtype dtype_;
   std::vector<bool> set_;
