@@ -5,6 +5,9 @@ the torch.Tensor protocol the table's gather uses (.grad, .data_ptr(), .is_conti
 import numpy as np
 import pytest
 
+import pygd
+from cases import ISAS
+
 
 SIZES = [1, 7, 4097, 33]
 ADAM_HPARAMS = (1e-2, 0.9, 0.999, 1e-8, 0.01, False, False, True)  # AdamW
@@ -44,8 +47,10 @@ def _table(native, streams, dtype):
     return table
 
 
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_a_table_runs_exactly_as_the_arrays_do(native, dtype):
+def test_a_table_runs_exactly_as_the_arrays_do(native, dtype, isa):
+    pygd.set_isa(isa)
     by_table = _adam_streams(dtype)
     by_arrays = tuple([a.copy() for a in s] for s in by_table)
     assert native.adam(_table(native, by_table, dtype), 3, *ADAM_HPARAMS) is None
@@ -55,9 +60,11 @@ def test_a_table_runs_exactly_as_the_arrays_do(native, dtype):
             np.testing.assert_array_equal(g, w)
 
 
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_grad_scale_divides_the_grads_in_the_pass_and_stores_them(native, dtype):
+def test_grad_scale_divides_the_grads_in_the_pass_and_stores_them(native, dtype, isa):
     """Unscaled<Op> (pygd/amp.h): the update on grad / scale, the grads left unscaled."""
+    pygd.set_isa(isa)
     scale = 1000.0  # not a power of two: a division, not a multiply by 1/scale
     scaled = _adam_streams(dtype)
     plain = tuple([a.copy() for a in s] for s in scaled)
