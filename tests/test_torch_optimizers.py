@@ -922,30 +922,99 @@ def test_bad_grad_in_a_later_group_changes_no_group(name):
     assert_unchanged(before, opt, params + [embedding.weight], "after a sparse grad in group 2")
 
 
+def dense_params_in_other_orders(dtype=torch.float32):
+    """Params whose elements fill their memory once each, not in row-major order: a transposed
+    matrix and a channels_last convolution weight (what model.to(memory_format=torch.channels_last)
+    makes), beside a row-major one."""
+    g = torch.Generator().manual_seed(7)
+    tensors = [torch.randn(5, 3, generator=g, dtype=torch.float64).t(),
+               torch.randn(4, 3, 2, 5, generator=g, dtype=torch.float64).to(memory_format=torch.channels_last),
+               torch.randn(6, generator=g, dtype=torch.float64)]
+    return [torch.nn.Parameter(t.to(dtype)) for t in tensors]
+
+
+@pytest.mark.parametrize("grads_from", ["backward", "assigned row-major"])
+@pytest.mark.parametrize("name", NAMES)
+def test_params_dense_in_another_order_train_like_torch(name, grads_from):
+    """Backward gives such params grads in their own layout, used as they are; a row-major grad
+    assigned by hand is read in the param's order through a copy. Either way the update is torch's,
+    and every param, grad and state keeps its layout."""
+    def script(opt, params):
+        strides = [p.stride() for p in params]
+        for t in range(1, 5):
+            opt.zero_grad()
+            if grads_from == "backward":
+                linear_loss(params, t).backward()
+            else:
+                set_grads(params, t)
+            opt.step()
+        assert [p.stride() for p in params] == strides
+
+    got, want = run_pair(name, HEAVY[name], script, params=dense_params_in_other_orders())
+    assert_same_run(got[0], got[1], want[0], want[1], 4, f"{name} {grads_from}")
+    # pygd's state lines up with its param (torch's SGD clones the first grad, in the grad's layout).
+    opt, params, _ = got
+    for p in params:
+        for value in opt.state.get(p, {}).values():
+            if value.dim():
+                assert value.stride() == p.stride()
+
+
 @pygd_only
 @pytest.mark.parametrize("name", NAMES)
-def test_non_contiguous_params_raise_and_leave_the_optimizer_as_it_was(name):
-    """pygd updates params in their own memory, which must be contiguous: a non-contiguous param is
-    refused with a ValueError saying so, when the optimizer is built or when its group is added."""
-    transposed = torch.nn.Parameter(torch.randn(3, 5).t())
-    with pytest.raises(ValueError, match="contiguous"):
-        getattr(pygd_torch, name)(make_params() + [transposed], **HEAVY[name])
+def test_params_with_gaps_raise_and_leave_the_optimizer_as_it_was(name):
+    """pygd updates params in their own memory as one block: a param with gaps (every other element
+    of a tensor) is refused with a ValueError saying so, when the optimizer is built or when its
+    group is added."""
+    strided = torch.nn.Parameter(torch.randn(10)[::2])
+    with pytest.raises(ValueError, match="gaps"):
+        getattr(pygd_torch, name)(make_params() + [strided], **HEAVY[name])
     params = make_params()
     opt = getattr(pygd_torch, name)(params, **HEAVY[name])
-    with pytest.raises(ValueError, match="contiguous"):
-        opt.add_param_group({"params": [transposed]})
+    with pytest.raises(ValueError, match="gaps"):
+        opt.add_param_group({"params": [strided]})
     assert len(opt.param_groups) == 1
     train(opt, params, 2)  # still works
+
+
+def _pygd_cuda_usable():
+    from pygd.torch import _checks
+    return _checks.cuda_unavailable() is None
 
 
 @pygd_only
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("name", NAMES)
-def test_cuda_params_raise_until_the_cuda_backend_exists(name):
-    param = torch.nn.Parameter(torch.randn(8, device="cuda"))
-    before = param.detach().clone()
-    with pytest.raises((TypeError, NotImplementedError, RuntimeError), match="(?i)cuda"):
-        opt = getattr(pygd_torch, name)([param], **HEAVY[name])
-        param.grad = torch.randn(8, device="cuda")
-        opt.step()
-    assert torch.equal(param.detach(), before)
+def test_cuda_params(name):
+    """On a GPU, pygd.torch steps CUDA params with pygd's CUDA kernels, as torch's fused step does
+    (torch's for-loop for RMSprop, which has no fused one); where pygd was built without them, it
+    refuses CUDA params with an error that says so, and changes nothing."""
+    if not _pygd_cuda_usable():
+        param = torch.nn.Parameter(torch.randn(8, device="cuda"))
+        before = param.detach().clone()
+        with pytest.raises((TypeError, NotImplementedError, RuntimeError), match="(?i)cuda"):
+            getattr(pygd_torch, name)([param], **HEAVY[name])
+        assert torch.equal(param.detach(), before)
+        return
+    steps = 5
+
+    def script(opt, params):
+        for t in range(1, steps + 1):
+            for i, p in enumerate(params):
+                p.grad = grad_for(p, t, i).to(p.device)
+            opt.step()
+
+    fused = {} if name == "RMSprop" else {"fused": True}
+    params = [torch.nn.Parameter(p.detach().cuda()) for p in make_params()]
+    got, want = run_pair(name, HEAVY[name], script, params=params, torch_kwargs=fused)
+    for i, (g, w) in enumerate(zip(got[1], want[1])):
+        dtype = numpy(w.cpu()).dtype
+        assert_close([numpy(g.cpu())], [numpy(w.cpu())], dtype, steps, f"{name} param {i}", sources=2)
+        got_state, want_state = got[0].state[g], want[0].state[w]
+        assert got_state.keys() == want_state.keys()
+        for k, v in want_state.items():
+            if k == "step":
+                assert float(got_state[k]) == float(v)
+            else:
+                assert_close([numpy(got_state[k].cpu())], [numpy(v.cpu())], dtype, steps,
+                             f"{name} param {i} {k}", sources=2)

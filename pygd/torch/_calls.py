@@ -61,7 +61,9 @@ class Call:
         self.indices = indices    # their indices in the optimizer, for messages
         self.steps = steps        # 1-D tensor whose elements are the params' state["step"], or None
         self.step = step          # the step count before this step, as the host sees it
-        self.copies = None        # this step's (grad, contiguous copy) pairs for strided grads
+        self.copies = None        # this step's (grad, copy in the param's layout) pairs
+        self.param_addresses = [p.data_ptr() for p in params]
+        self.contiguous = all(p.is_contiguous() for p in params)  # else dense in another order
 
     def watch(self, state, names, held):
         """Every step checks that state[param][name] is still the tensor the call was built on (a
@@ -90,9 +92,9 @@ class Call:
                 return False
         return True
 
-    def _contiguous_grads(self, grads):
-        """Grads that failed the fast test: the error for unusable ones, contiguous copies of dense
-        strided ones (torch accepts any strides). Returns the grads the kernel reads."""
+    def _grads_in_layout(self, grads):
+        """The grads the kernel reads: each grad itself when it lines up with its param, else a
+        copy that does (torch accepts grads of any strides); the error for an unusable grad."""
         usable, copies = [], []
         for param, grad, index in zip(self.params, grads, self.indices):
             if grad is None:
@@ -100,13 +102,29 @@ class Call:
             error = _checks.check_grad(param, grad, index)
             if error is not None:
                 raise error
-            if not grad.is_contiguous():
-                copy = grad.contiguous()
-                copies.append((grad, copy))
-                grad = copy
-            usable.append(grad)
+            lined_up = _checks.in_layout_of(param, grad)
+            if lined_up is not grad:
+                copies.append((grad, lined_up))
+            usable.append(lined_up)
         self.copies = copies
         return usable
+
+    def _gather_in_python(self):
+        """This step's grad addresses, with every check the native gather makes, in Python: for
+        calls on a GPU, and for params not in row-major order, whose grads the native test (is the
+        grad contiguous?) would not vet."""
+        params = self.params
+        if [p.data_ptr() for p in params] != self.param_addresses or not self._state_unchanged():
+            raise Rebuild
+        grads = [p.grad for p in params]
+        if self.contiguous:
+            try:
+                addresses = [g.data_ptr() for g in grads if g.is_contiguous()]
+            except AttributeError:  # a grad became None
+                raise Rebuild from None
+            if len(addresses) == len(grads):
+                return addresses
+        return [g.data_ptr() for g in self._grads_in_layout(grads)]
 
     def _finish(self, unscaled):
         if unscaled and self.copies:
@@ -129,14 +147,17 @@ class CpuCall(Call):
     def gather(self, unscaling):
         """This step's grads into the table, checked; raises Rebuild or the error for a bad grad."""
         self.copies = None
-        failure = self.table.gather_grads(self.params, GRAD, self._watched_state(), self.watched,
-                                          self.held)
-        if failure is not None:
-            reason, _ = failure
-            if reason != GRAD_NOT_CONTIGUOUS:
-                raise Rebuild   # a grad became None, a param's storage or the state was replaced
-            grads = self._contiguous_grads([p.grad for p in self.params])
-            self.table.set(GRAD, [g.data_ptr() for g in grads])
+        if not self.contiguous:
+            self.table.set(GRAD, self._gather_in_python())
+        else:
+            failure = self.table.gather_grads(self.params, GRAD, self._watched_state(),
+                                              self.watched, self.held)
+            if failure is not None:
+                reason, _ = failure
+                if reason != GRAD_NOT_CONTIGUOUS:
+                    raise Rebuild   # a grad became None, a param's storage or the state was replaced
+                grads = self._grads_in_layout([p.grad for p in self.params])
+                self.table.set(GRAD, [g.data_ptr() for g in grads])
         spec = self.spec
         problem = self.table.check(spec.written | (1 << GRAD if unscaling else 0), spec.optional)
         if problem is not None:
@@ -161,22 +182,12 @@ class CudaCall(Call):
         self.device = params[0].device
         self.dtype = str(params[0].dtype).replace("torch.", "")
         self.sizes = [p.numel() for p in params]
-        self.param_addresses = [p.data_ptr() for p in params]
         self.state_addresses = state_addresses
         self.grad_addresses = None
 
     def gather(self, unscaling):
         self.copies = None
-        grads = [p.grad for p in self.params]
-        if [p.data_ptr() for p in self.params] != self.param_addresses or not self._state_unchanged():
-            raise Rebuild
-        try:
-            addresses = [g.data_ptr() for g in grads if g.is_contiguous()]
-        except AttributeError:  # a grad became None
-            raise Rebuild from None
-        if len(addresses) != len(grads):
-            addresses = [g.data_ptr() for g in self._contiguous_grads(grads)]
-        self.grad_addresses = addresses
+        self.grad_addresses = self._gather_in_python()
 
     def run(self, hparams, amp):
         grad_scale, found_inf = amp.on(self.device)

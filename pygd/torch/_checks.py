@@ -49,14 +49,43 @@ def check_param(param, index):
                 "pygd updates floating-point params only")
         raise TypeError(f"{name_of(index)} is {param.dtype}; pygd.torch supports torch.float32 and "
                         f"torch.float64 CPU params: {what}. Use torch.optim for this param.")
-    if not param.is_contiguous():
-        raise ValueError(f"{name_of(index)} is not contiguous (strides {param.stride()} for shape "
-                         f"{tuple(param.shape)}); pygd.torch needs contiguous params")
+    if not is_dense(param):
+        raise ValueError(f"{name_of(index)} has gaps or overlaps in memory (strides {param.stride()} "
+                         f"for shape {tuple(param.shape)}); pygd.torch needs params whose elements "
+                         "fill their memory once each (contiguous in some order: row-major, "
+                         "transposed, channels_last)")
+
+
+def is_dense(tensor):
+    """Whether the elements fill one block of memory, each once (contiguous in some order of the
+    dimensions): an element-wise update may then run over that block as a flat array, and tensors
+    with equal strides line up element by element."""
+    if tensor.is_contiguous():
+        return True
+    expected = 1
+    for stride, size in sorted((s, n) for s, n in zip(tensor.stride(), tensor.shape) if n != 1):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
+
+
+def same_layout(tensor, param):
+    """Whether `tensor` (a grad or state of the dense `param`, same shape) lines up with it element
+    by element: equal strides, except along dimensions of size 1, where strides mean nothing."""
+    return all(a == b for a, b, n in zip(tensor.stride(), param.stride(), param.shape) if n != 1)
+
+
+def in_layout_of(param, tensor):
+    """`tensor` itself if it lines up with `param`, else a copy of it that does."""
+    if same_layout(tensor, param):
+        return tensor
+    return torch.empty_like(param, memory_format=torch.preserve_format).copy_(tensor)
 
 
 def check_grad(param, grad, index):
-    """The error for a grad that failed the fast path's test, or None if it is usable after a
-    contiguous copy (a non-contiguous dense grad; the caller makes the copy)."""
+    """The error for a grad that failed the fast path's test, or None if it is usable as it is or
+    after a copy in the param's layout (in_layout_of)."""
     where = f"{name_of(index)}.grad"
     if grad.is_sparse or grad.layout is not torch.strided:
         return TypeError(f"{where} is a sparse tensor ({grad.layout}); pygd.torch has no sparse "
@@ -73,7 +102,7 @@ def check_grad(param, grad, index):
 
 def check_state(param, state, name, index):
     """A state tensor (made here, or loaded by load_state_dict) usable in place: the param's dtype,
-    shape and device. Returns it contiguous (a copy only if it was not)."""
+    shape and device. Returns it in the param's layout (a copy only if it was not)."""
     value = state.get(name)
     where = f"state of {name_of(index)}: {name!r}"
     if not isinstance(value, torch.Tensor):
@@ -81,4 +110,4 @@ def check_state(param, state, name, index):
     if value.dtype != param.dtype or value.shape != param.shape or value.device != param.device:
         raise ValueError(f"{where} is {value.dtype} {tuple(value.shape)} on {value.device}, but the "
                          f"param is {param.dtype} {tuple(param.shape)} on {param.device}")
-    return value.contiguous()
+    return in_layout_of(param, value)
