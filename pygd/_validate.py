@@ -207,6 +207,19 @@ def _as_list(stream):
     return [stream] if _is_array(stream) else stream
 
 
+def c_contiguous(shape, strides, itemsize):
+    """Whether an array described by its interface (shape, strides in bytes or None) is C-contiguous.
+    NumPy's rule: strides match a C layout, ignoring axes of length 1; an empty array is."""
+    if strides is None or 0 in shape:
+        return True
+    expected = itemsize
+    for n, stride in zip(reversed(shape), reversed(strides)):
+        if n != 1 and stride != expected:
+            return False
+        expected *= n
+    return True
+
+
 def _dtype_and_shape(a):
     """The NumPy dtype and the shape tuple of an array; a GPU array's as its interface says (a
     torch tensor's dtype and shape are torch types)."""

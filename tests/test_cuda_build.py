@@ -209,8 +209,8 @@ def test_interface_parsing():
     v = cuda_arrays.view(FakeDlpackArray(base[1:], device=3), 1, keep)
     assert (v.address, v.shape, v.dtype, v.device) == (base[1:].ctypes.data, (2, 4), "float64", 3)
     assert len(keep) == 1  # the capsule, held until the launch is enqueued
-    assert cuda_arrays.c_contiguous((3, 1, 4), (16, 999, 4), 4)
-    assert not cuda_arrays.c_contiguous((3, 4), (4, 12), 4)
+    assert _validate.c_contiguous((3, 1, 4), (16, 999, 4), 4)
+    assert not _validate.c_contiguous((3, 4), (4, 12), 4)
 
 
 def test_launch_streams_and_waits():

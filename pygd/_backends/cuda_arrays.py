@@ -144,18 +144,6 @@ def launch_stream(obj):
     return stream or 0
 
 
-def c_contiguous(shape, strides, itemsize):
-    """NumPy's rule: strides match a C layout, ignoring axes of length 1; an empty array is."""
-    if strides is None or 0 in shape:
-        return True
-    expected = itemsize
-    for n, stride in zip(reversed(shape), reversed(strides)):
-        if n != 1 and stride != expected:
-            return False
-        expected *= n
-    return True
-
-
 def _not_on_gpu(label, obj):
     return TypeError(f"{label} must be on the GPU like params (an array exposing "
                      f"__cuda_array_interface__ or DLPack on a CUDA device), got {type(obj).__name__}; "
@@ -203,7 +191,7 @@ def read(optimizer, streams):
             elif v.shape != shapes[i]:
                 return (Problem.SHAPE, k, where, -1, -1), None
             itemsize = _ITEMSIZE[dtype]
-            if not c_contiguous(v.shape, v.strides, itemsize):
+            if not _validate.c_contiguous(v.shape, v.strides, itemsize):
                 return (Problem.NOT_CONTIGUOUS, k, where, -1, -1), None
             if v.address % itemsize:
                 return (Problem.MISALIGNED, k, where, -1, -1), None

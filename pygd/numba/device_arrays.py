@@ -39,18 +39,6 @@ def is_device_call(streams):
 DeviceCall = collections.namedtuple("DeviceCall", "dtype sizes addresses wait_for")
 
 
-def _c_contiguous(shape, strides, itemsize):
-    """NumPy's rule: strides match a C layout, ignoring axes of length 1; an empty array is."""
-    if strides is None or 0 in shape:
-        return True
-    expected = itemsize
-    for n, stride in zip(reversed(shape), reversed(strides)):
-        if n != 1 and stride != expected:
-            return False
-        expected *= n
-    return True
-
-
 def read(optimizer, streams):
     """(problem, None) for the first unfit array, as _validate.check_streams reports it, or
     (None, DeviceCall). TypeError for an array that is not on a GPU in a GPU call."""
@@ -92,7 +80,7 @@ def read(optimizer, streams):
                 shapes.append(shape)
             elif shape != shapes[i]:
                 return (Problem.SHAPE, k, where, -1, -1), None
-            if not _c_contiguous(shape, interface.get("strides"), dtype.itemsize):
+            if not _validate.c_contiguous(shape, interface.get("strides"), dtype.itemsize):
                 return (Problem.NOT_CONTIGUOUS, k, where, -1, -1), None
             address, read_only = interface["data"]
             if address % dtype.itemsize:
