@@ -67,7 +67,7 @@ def _backend_missing(name):
     def unavailable():
         if name not in _backends.NAMES:
             return f"this pygd has no {name!r} backend"
-        return _import(name)[1]  # the backend's own library
+        return import_module(name)[1]  # the backend's own library
     return unavailable
 
 
@@ -103,7 +103,7 @@ def _make_numpy(work):
 
 # --------------------------------------------------------------------------------------- torch
 
-def _import(module):
+def import_module(module):
     """(the module, None), or (None, why it does not import)."""
     try:
         return importlib.import_module(module), None
@@ -127,7 +127,7 @@ def _torch_tensors(torch, work):
 def _torch_optim(**implementation):
     """torch.optim's class, with foreach=False (the for-loop), foreach=True, or fused=True."""
     def make(work):
-        torch, _ = _import("torch")
+        torch, _ = import_module("torch")
         cls = getattr(torch.optim, work.optimizer.torch_class)
         missing = set(implementation) - set(inspect.signature(cls).parameters)
         if missing:
@@ -138,14 +138,14 @@ def _torch_optim(**implementation):
 
 
 def _deepspeed_missing():
-    return _import("deepspeed.ops.adam")[1]
+    return import_module("deepspeed.ops.adam")[1]
 
 
 def _make_deepspeed(work):
     if work.optimizer.key not in ("adam", "adamw"):
         raise Unsupported("DeepSpeedCPUAdam implements Adam and AdamW only")
-    torch, _ = _import("torch")
-    cpu_adam = _import("deepspeed.ops.adam")[0].DeepSpeedCPUAdam
+    torch, _ = import_module("torch")
+    cpu_adam = import_module("deepspeed.ops.adam")[0].DeepSpeedCPUAdam
     return _cycle([cpu_adam(_torch_tensors(torch, work), adamw_mode=work.optimizer.key == "adamw",
                             **work.optimizer.hparams).step
                    for _ in range(work.sets)])
@@ -164,11 +164,11 @@ CONTENDERS = {c.name: c for c in (
     Contender("numpy", "the update written the obvious way in NumPy, one tensor at a time",
               _make_numpy, lambda: None),
     Contender("torch-loop", "torch.optim, foreach=False (its for-loop)", _torch_optim(foreach=False),
-              lambda: _import("torch")[1]),
+              lambda: import_module("torch")[1]),
     Contender("torch-foreach", "torch.optim, foreach=True", _torch_optim(foreach=True),
-              lambda: _import("torch")[1]),
+              lambda: import_module("torch")[1]),
     Contender("torch-fused", "torch.optim, fused=True", _torch_optim(fused=True),
-              lambda: _import("torch")[1]),
+              lambda: import_module("torch")[1]),
     Contender("deepspeed", "DeepSpeedCPUAdam (Adam and AdamW)", _make_deepspeed, _deepspeed_missing),
 )}
 

@@ -7,7 +7,6 @@ optimizer. With several buffer sets (see workloads.buffer_sets) it keeps one opt
 steps them in turn, so that tensors that fit the cache are not timed cache-hot.
 """
 
-import importlib
 import itertools
 import math
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import probe
+from .contenders import import_module
 
 
 class Unsupported(Exception):
@@ -27,19 +27,6 @@ class TorchContender:
     description: str
     make: object         # (workloads.Optimizer, initial_values(...), buffer sets) -> step()
     unavailable: object  # () -> why it cannot run on this installation, or None
-
-
-def import_module(name):
-    """(the module, None), or (None, why it does not import)."""
-    try:
-        return importlib.import_module(name), None
-    except ImportError as error:
-        top = name.split(".")[0]
-        if error.name == top:
-            return None, f"{top} is not installed"
-        return None, f"{name} does not import: {error}"
-    except Exception as error:  # an installed package that fails to load
-        return None, f"{name} does not import: {type(error).__name__}: {error}"
 
 
 def initial_values(rng, shapes, dtype):
