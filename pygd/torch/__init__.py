@@ -16,6 +16,12 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without torch
     raise ImportError("pygd.torch needs PyTorch: pip install pygd[torch]") from exc
 
-from ._optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
+from .._backends import native_error as _native_error
+
+if _native_error is not None:  # pragma: no cover - exercised only where the build failed
+    raise ImportError(f"pygd.torch needs pygd's native extension, which is not available here "
+                      f"({_native_error}); reinstall pygd where a C++ compiler is found")
+
+from ._optimizers import SGD, Adagrad, Adam, AdamW, RMSprop  # noqa: E402
 
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
