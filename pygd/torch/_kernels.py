@@ -5,6 +5,8 @@ how torch initializes them, and the hyperparameters read from a param group at e
 itself is the kernels'; nothing here computes an update.
 """
 
+import abc
+
 import torch
 
 from .. import _native
@@ -29,7 +31,7 @@ def _zero_step(group):
     return torch.zeros((), dtype=_get_scalar_dtype(is_fused=group.get("fused")))
 
 
-class KernelSpec:
+class KernelSpec(abc.ABC):
     native = None          # the pygd._native function
     state = ()             # every state tensor's name, in stream order after (param, grad)
     has_step_state = True  # whether torch keeps state["step"]
@@ -51,8 +53,9 @@ class KernelSpec:
                     state[name] = torch.zeros_like(param, memory_format=torch.preserve_format)
         return int(state["step"].item())
 
+    @abc.abstractmethod
     def hparams(self, group):
-        raise NotImplementedError
+        """The kernel's hyperparameters after the step, positionally, read from a param group."""
 
     def run(self, table, step, hparams, grad_scale):
         return self.native(table, step, *hparams, grad_scale)
