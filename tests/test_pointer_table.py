@@ -1,6 +1,7 @@
 """The native PointerTable (csrc/bindings/pointer_table.h): a call's tensors as raw addresses, the
 path pygd.torch steps through. Runs without torch: tensors are stood in for by small objects with
-the torch.Tensor protocol the table's gather uses (.grad, .data_ptr(), .is_contiguous())."""
+the torch.Tensor protocol the table's gather reads (.grad, .data_ptr(), .nbytes, .dtype,
+.is_contiguous(), .stride(), .is_cpu, .is_conj(), .is_neg())."""
 
 import numpy as np
 import pytest
@@ -11,7 +12,11 @@ from cases import ISAS
 
 SIZES = [1, 7, 4097, 33]
 ADAM_HPARAMS = (1e-2, 0.9, 0.999, 1e-8, 0.01, False, False, True)  # AdamW
-NO_GRAD, GRAD_NOT_CONTIGUOUS, PARAM_MOVED, STATE_CHANGED = 1, 2, 3, 4
+# PointerTable.gather's results.
+NO_GRAD, GRAD_SLOW, PARAM_CHANGED, STATE_CHANGED, STEP_CHANGED = 1, 2, 3, 4, 5
+# Stand-ins for torch's dtype objects (the table compares them by identity).
+FLOAT32, FLOAT64, INT32 = object(), object(), object()
+DTYPES = {np.dtype(np.float32): FLOAT32, np.dtype(np.float64): FLOAT64, np.dtype(np.int32): INT32}
 
 
 class FakeTensor:
@@ -19,12 +24,30 @@ class FakeTensor:
 
     def __init__(self, array, grad=None, contiguous=True):
         self.array, self.grad, self.contiguous = array, grad, contiguous
+        self.is_cpu, self.conj = True, False
 
     def data_ptr(self):
         return self.array.ctypes.data
 
+    @property
+    def nbytes(self):
+        return self.array.nbytes
+
+    @property
+    def dtype(self):
+        return DTYPES[self.array.dtype]
+
     def is_contiguous(self):
         return self.contiguous
+
+    def stride(self):
+        return (1,)
+
+    def is_conj(self):
+        return self.conj
+
+    def is_neg(self):
+        return False
 
 
 def _arrays(dtype, seed):
@@ -115,35 +138,132 @@ def test_bad_tables_raise(native):
         native.adam(table, 1, *ADAM_HPARAMS)  # params and the rest never set
 
 
-def _gather_setup(native):
+NAMES = ("step", "exp_avg", "exp_avg_sq")
+NAME_STREAMS = (-1, 2, 3)
+
+
+def _gather_setup(native, step=3.0):
+    """A table of Adam streams, watched as pygd.torch watches one: params and grads as FakeTensors,
+    the state dict keyed by the params (hashed by identity, as torch's state dict is), with a step
+    tensor per param."""
     params, grads, exp_avgs, exp_avg_sqs = _adam_streams(np.float32)
     tensors = [FakeTensor(p, grad=FakeTensor(g)) for p, g in zip(params, grads)]
     table = _table(native, (params, grads, exp_avgs, exp_avg_sqs), np.float32)
-    # Keyed by the tensors, hashed by identity as torch's state dict is.
-    state = {t: {"exp_avg": m, "exp_avg_sq": v} for t, m, v in zip(tensors, exp_avgs, exp_avg_sqs)}
+    state = {t: {"step": FakeTensor(np.array([step], np.float32)), "exp_avg": FakeTensor(m),
+                 "exp_avg_sq": FakeTensor(v)}
+             for t, m, v in zip(tensors, exp_avgs, exp_avg_sqs)}
+    held = [state[t][n] for t in tensors for n in NAMES]
+    table.watch(tensors, FLOAT32, [None] * len(tensors), state, NAMES, NAME_STREAMS, held,
+                (FLOAT32, FLOAT64), step, False)
     return table, tensors, state
 
 
-def test_gather_grads_sets_the_grads_and_runs(native):
+def test_gather_sets_the_grads_runs_and_stores_the_steps(native):
     table, tensors, state = _gather_setup(native)
-    names = ("exp_avg", "exp_avg_sq")
-    held = [state[t][n] for t in tensors for n in names]
-    assert table.gather_grads(tensors, 1, state, names, held) is None
-    assert native.adam(table, 1, *ADAM_HPARAMS) is None
+    assert table.gather(1) is None
+    assert native.adam(table, 4, *ADAM_HPARAMS) is None
+    table.store_steps(4.0)
+    assert [float(state[t]["step"].array[0]) for t in tensors] == [4.0] * len(tensors)
+    assert table.gather(1) is None  # the count it wrote is the one it expects next
+
+
+def test_a_step_tensor_given_other_storage_is_read_and_written_there(native):
+    """`step.data = torch.tensor(3.0, dtype=torch.float64)`: the count is the same, in a double."""
+    table, tensors, state = _gather_setup(native)
+    step = state[tensors[2]]["step"]
+    step.array = np.array([3.0], np.float64)
+    assert table.gather(1) is None
+    table.store_steps(4.0)
+    assert step.array.dtype == np.float64 and step.array[0] == 4.0
+
+
+def _replace_state(key, value):
+    return lambda tensors, state: state[tensors[2]].__setitem__(key, value)
+
+
+def _with(attribute, value, on=lambda t, s: t[2]):
+    return lambda tensors, state: setattr(on(tensors, state), attribute, value)
 
 
 @pytest.mark.parametrize("edit, reason", [
-    (lambda tensors, state: setattr(tensors[2], "grad", None), NO_GRAD),
-    (lambda tensors, state: setattr(tensors[2].grad, "contiguous", False), GRAD_NOT_CONTIGUOUS),
-    (lambda tensors, state: setattr(tensors[2].grad, "is_contiguous", None), GRAD_NOT_CONTIGUOUS),
-    (lambda tensors, state: setattr(tensors[2], "array", tensors[2].array.copy()), PARAM_MOVED),
-    (lambda tensors, state: state[tensors[2]].__setitem__("exp_avg", np.zeros(SIZES[2])), STATE_CHANGED),
-    (lambda tensors, state: state.pop(tensors[2]), STATE_CHANGED),
-], ids=["grad None", "grad strided", "grad method raises", "param moved", "state tensor replaced",
-        "state removed"])
-def test_gather_grads_reports_what_needs_the_slow_path(native, edit, reason):
+    (_with("grad", None), NO_GRAD),
+    (_with("array", np.zeros(SIZES[2], np.float32)), PARAM_CHANGED),
+    (lambda t, s: setattr(t[2], "array", t[2].array[:4]), PARAM_CHANGED),   # same address, smaller
+    (lambda t, s: setattr(t[2], "array", t[2].array.view(np.int32)), PARAM_CHANGED),  # same bytes
+    (_with("contiguous", False), PARAM_CHANGED),
+    (_with("data_ptr", None), PARAM_CHANGED),                                 # data_ptr raises
+    (_replace_state("exp_avg", FakeTensor(np.zeros(SIZES[2], np.float32))), STATE_CHANGED),
+    (lambda t, s: s.pop(t[2]), STATE_CHANGED),
+    (lambda t, s: s[t[2]].pop("exp_avg_sq"), STATE_CHANGED),
+    (lambda t, s: setattr(s[t[2]]["exp_avg"], "array", s[t[2]]["exp_avg"].array[:3]), STATE_CHANGED),
+    (lambda t, s: s[t[2]]["step"].array.fill(0.0), STEP_CHANGED),             # zero_() in place
+    (lambda t, s: s[t[2]]["step"].array.fill(np.nan), STEP_CHANGED),
+    (lambda t, s: setattr(s[t[2]]["step"], "array", np.array([3], np.int32)), STEP_CHANGED),
+    (lambda t, s: setattr(s[t[2]]["step"], "array", np.array([3, 3], np.float32)), STEP_CHANGED),
+    (lambda t, s: setattr(s[t[2]]["step"], "is_cpu", False), STEP_CHANGED),
+    (_replace_state("step", FakeTensor(np.array([3.0], np.float32))), STATE_CHANGED),
+], ids=["grad None", "param moved", "param smaller at the same address", "param dtype",
+        "param layout", "param unreadable", "state tensor replaced", "state removed", "entry deleted",
+        "state storage smaller", "step zeroed", "step NaN", "step int32",
+        "step two elements", "step on another device", "step replaced"])
+def test_gather_reports_each_cached_fact_that_changed(native, edit, reason):
     table, tensors, state = _gather_setup(native)
-    names = ("exp_avg", "exp_avg_sq")
-    held = [state[t][n] for t in tensors for n in names]
     edit(tensors, state)
-    assert table.gather_grads(tensors, 1, state, names, held) == (reason, 2)
+    assert table.gather(1) == (reason, 2)
+
+
+@pytest.mark.parametrize("edit", [
+    _with("contiguous", False, on=lambda t, s: t[2].grad),
+    _with("is_contiguous", None, on=lambda t, s: t[2].grad),                 # the method raises
+    lambda t, s: setattr(t[2].grad, "array", t[2].grad.array[:5]),
+    lambda t, s: setattr(t[2].grad, "array", t[2].grad.array.astype(np.float64)),
+    _with("is_cpu", False, on=lambda t, s: t[2].grad),
+], ids=["strided", "method raises", "smaller", "float64", "on another device"])
+def test_grads_not_readable_in_place_are_listed_and_the_rest_still_checked(native, edit):
+    """A grad the kernel cannot read as it is goes to the caller's slow path; the tensors after it
+    are still checked (a later param moved is still reported)."""
+    table, tensors, state = _gather_setup(native)
+    edit(tensors, state)
+    assert table.gather(1) == (GRAD_SLOW, [2])
+    tensors[3].array = tensors[3].array.copy()
+    assert table.gather(1) == (PARAM_CHANGED, 3)
+
+
+def test_a_state_not_yet_committed_is_checked_through_the_held_tensors(native):
+    """The first step after a build: state=None, the held tensors are still checked."""
+    params, grads, exp_avgs, exp_avg_sqs = _adam_streams(np.float32)
+    tensors = [FakeTensor(p, grad=FakeTensor(g)) for p, g in zip(params, grads)]
+    table = _table(native, (params, grads, exp_avgs, exp_avg_sqs), np.float32)
+    held = [h for m, v in zip(exp_avgs, exp_avg_sqs)
+            for h in (FakeTensor(np.zeros(1, np.float32)), FakeTensor(m), FakeTensor(v))]
+    table.watch(tensors, FLOAT32, [None] * len(tensors), None, NAMES, NAME_STREAMS, held,
+                (FLOAT32, FLOAT64), 0.0, False)
+    assert table.gather(1) is None
+    held[3 * 1 + 2].array = held[3 * 1 + 2].array[:2]
+    assert table.gather(1) == (STATE_CHANGED, 1)
+
+
+def test_watch_rejects_malformed_arguments(native):
+    table, tensors, state = _gather_setup(native)
+    with pytest.raises(ValueError, match="one item per table entry"):
+        table.watch(tensors[:2], FLOAT32, [None] * 2, state, NAMES, NAME_STREAMS, [], (FLOAT32, FLOAT64),
+                    0.0, False)
+    with pytest.raises(ValueError, match="held"):
+        table.watch(tensors, FLOAT32, [None] * len(tensors), state, NAMES, NAME_STREAMS, [],
+                    (FLOAT32, FLOAT64), 0.0, False)
+    with pytest.raises(ValueError, match="stream"):
+        table.watch(tensors, FLOAT32, [None] * len(tensors), state, NAMES, (-1, 2, 9), [None] * 12,
+                    (FLOAT32, FLOAT64), 0.0, False)
+    fresh = native.PointerTable("float32", SIZES, 5)
+    with pytest.raises(ValueError, match="watch"):
+        fresh.gather(1)
+
+
+def test_same_objects_compares_identity(native):
+    a, b = FakeTensor(np.zeros(1)), FakeTensor(np.zeros(1))
+    assert native.same_objects([a, b], [a, b])
+    assert native.same_objects([a, b], (a, b))
+    assert not native.same_objects([a, b], [b, a])
+    assert not native.same_objects([a, b], [a])
+    with pytest.raises(TypeError):
+        native.same_objects([a], iter([a]))

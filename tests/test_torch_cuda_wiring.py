@@ -104,7 +104,8 @@ def test_cuda_calls_match_torch(fake_device, name, options):
 def test_grad_scaler_on_the_device_path(fake_device):
     reference, model = _model(), _model()
     torch_opt = torch.optim.Adam(reference.parameters(), lr=1e-2, fused=True)
-    opt = pygd_torch.Adam(model.parameters(), lr=1e-2)
+    # fused=True: GradScaler hands grad_scale and found_inf to the optimizer, as to torch's fused one.
+    opt = pygd_torch.Adam(model.parameters(), lr=1e-2, fused=True)
     scalers = [torch.amp.GradScaler("cpu", init_scale=2.0 ** 8) for _ in range(2)]
     x = torch.randn(16, 6)
     for step in range(4):

@@ -1,13 +1,14 @@
-"""One kernel call of a step: params of one device, dtype and step count, with their state.
+"""One kernel call of a step: params of one device, dtype, layout and step count, with their state.
 
 CpuCall runs pygd's native CPU kernel through a PointerTable (csrc/bindings/pointer_table.h): the
-addresses of params and state are set once, a step gathers the grads' in one native loop. CudaCall
-enqueues pygd's CUDA kernel (pygd/_backends/cuda.py `launch`) on the current torch stream, with the
-step count and GradScaler's tensors read on the device, never on the host.
+addresses of params and state are set once, and each step's gather re-checks, in one native loop,
+every fact the table relies on (the list is in pointer_table.cpp) before setting the grads'
+addresses. CudaCall enqueues pygd's CUDA kernel (pygd/_backends/cuda.py `launch`) on the current torch
+stream, with the step count and GradScaler's tensors read on the device, never on the host; its
+gather makes the same checks in Python.
 
-Both keep the call's `step` tensors (torch's state[p]["step"], one 0-dim tensor per param) as views
-into one 1-D tensor, so advancing every count is one add_ (torch's _foreach_add_ over 2000 0-dim CPU
-tensors costs ~9 ms).
+Each param keeps its own state["step"] tensor, as in torch. The CPU kernel reads the count from
+those tensors at each gather (so in-place edits are followed) and writes the new count back natively.
 """
 
 import torch
@@ -17,36 +18,35 @@ from .. import _native
 from . import _checks
 
 PARAM, GRAD = 0, 1
-# PointerTable.gather_grads's reason for leaving the fast path (csrc/bindings/pointer_table.h).
-GRAD_NOT_CONTIGUOUS = 2
+STEP_STREAM = -1  # a watched name that is the step tensor, not a stream of the table
+
+# PointerTable.gather's results (csrc/bindings/pointer_table.h).
+GRAD_SLOW = 2
 
 
 class Rebuild(Exception):
-    """The plan no longer matches the group (a grad appeared or vanished, a param moved)."""
+    """The plan no longer matches the group (a grad appeared or vanished, a param moved, the state
+    or a step count was edited): the group is planned again from what it holds now."""
+
+
+class Overlap(Exception):
+    """Buffers of a call overlap where the update writes: the params involved go through torch."""
+
+    def __init__(self, params, message):
+        super().__init__(message)
+        self.params = params
 
 
 def make_call(spec, layout, members, step, state):
-    """The call for `members` ((param, index in the optimizer, state entry) of one device, dtype and
-    step count); rebinds each entry's "step" to a view of the call's step tensor. `state` is the
-    optimizer's state dict, which the entries join at commit."""
+    """The call for `members` ((param, index in the optimizer, state entry) of one device, dtype,
+    layout and step count). `state` is the optimizer's state dict, which the entries join at commit."""
     params = [p for p, _, _ in members]
-    steps = None
-    if spec.has_step_state:
-        # On a GPU the kernel reads the count as a float32 (as torch's fused kernels keep it).
-        device = params[0].device
-        dtype = members[0][2]["step"].dtype if device.type == "cpu" else torch.float32
-        steps = torch.full((len(params),), float(step), dtype=dtype, device=device)
-        for i, (_, _, entry) in enumerate(members):
-            entry["step"] = steps[i]
+    watched = (("step",) if spec.has_step_state else ()) + tuple(n for n in layout if n is not None)
+    held = [entry[name] for _, _, entry in members for name in watched]
     state_addresses = [None if name is None else [entry[name].data_ptr() for _, _, entry in members]
                        for name in layout]
-    watched = tuple(name for name in ("step",) + tuple(layout)
-                    if name is not None and (name != "step" or steps is not None))
-    held = [entry[name] for _, _, entry in members for name in watched]
-    call = call_class_for(params[0].device)(spec, layout, params, [i for _, i, _ in members],
-                                            state_addresses, steps, step)
-    call.watch(state if watched else None, watched, held)
-    return call
+    return call_class_for(params[0].device)(spec, layout, params, [i for _, i, _ in members], state_addresses, step, state,
+               watched, held)
 
 
 def call_class_for(device):
@@ -54,169 +54,175 @@ def call_class_for(device):
 
 
 class Call:
-    def __init__(self, spec, layout, params, indices, state_addresses, steps, step):
+    def __init__(self, spec, layout, params, indices, state_addresses, step, state, watched, held):
         self.spec = spec
         self.stream_names = ("param", "grad") + tuple(layout)  # None where a stream is absent
         self.params = params      # in group order
         self.indices = indices    # their indices in the optimizer, for messages
-        self.steps = steps        # 1-D tensor whose elements are the params' state["step"], or None
-        self.step = step          # the step count before this step, as the host sees it
+        self.step = step          # every member's step count before this step
+        self.state, self.watched = state, watched
+        # The state tensors, params-major, watched each step and kept alive while the call may write
+        # them; the step tensors among them (first of each param's names) are advanced after a step.
+        self.held = held
+        self.steps = held[::len(watched)] if spec.has_step_state else []
         self.copies = None        # this step's (grad, copy in the param's layout) pairs
         self.param_addresses = [p.data_ptr() for p in params]
-        self.contiguous = all(p.is_contiguous() for p in params)  # else dense in another order
-
-    def watch(self, state, names, held):
-        """Every step checks that state[param][name] is still the tensor the call was built on (a
-        state edited or replaced since means a rebuild). `held` also keeps the tensors, and their
-        storage, alive as long as the call may write them."""
-        self.state, self.watched, self.held = state, names, held
-        self.storages = [t.untyped_storage() for t in held]
+        self.layouts = [_checks.layout_of(p) for p in params]
         # The first step after a build runs on what was just read (not yet committed to the state).
         self.fresh = True
 
     def _watched_state(self):
-        """The state dict to check against this step, None when there is nothing to check."""
+        """The state dict to check against this step, None when the entries are not committed yet."""
         if self.fresh:
             self.fresh = False
             return None
         return self.state
 
-    def _state_unchanged(self):
-        state = self._watched_state()
-        if state is None:
-            return True
-        held, names = iter(self.held), self.watched
-        for param in self.params:
-            entry = state.get(param)
-            if entry is None or any(entry.get(name) is not next(held) for name in names):
-                return False
-        return True
-
-    def _grads_in_layout(self, grads):
-        """The grads the kernel reads: each grad itself when it lines up with its param, else a
-        copy that does (torch accepts grads of any strides); the error for an unusable grad."""
-        usable, copies = [], []
-        for param, grad, index in zip(self.params, grads, self.indices):
-            if grad is None:
-                raise Rebuild
-            error = _checks.check_grad(param, grad, index)
-            if error is not None:
-                raise error
-            lined_up = _checks.in_layout_of(param, grad)
-            if lined_up is not grad:
-                copies.append((grad, lined_up))
-            usable.append(lined_up)
-        self.copies = copies
-        return usable
-
-    def _gather_in_python(self):
-        """This step's grad addresses, with every check the native gather makes, in Python: for
-        calls on a GPU, and for params not in row-major order, whose grads the native test (is the
-        grad contiguous?) would not vet."""
-        params = self.params
-        if [p.data_ptr() for p in params] != self.param_addresses or not self._state_unchanged():
+    def _grad_for_kernel(self, j):
+        """The grad of member j as the kernel reads it: the grad itself where it lines up with its
+        param, else a copy that does (torch accepts grads of any strides). Rebuild where torch's own
+        step must update the param instead."""
+        param = self.params[j]
+        grad = param.grad
+        if grad is None or _checks.grad_reason(param, grad) is not None:
             raise Rebuild
-        grads = [p.grad for p in params]
-        if self.contiguous:
-            try:
-                addresses = [g.data_ptr() for g in grads if g.is_contiguous()]
-            except AttributeError:  # a grad became None
-                raise Rebuild from None
-            if len(addresses) == len(grads):
-                return addresses
-        return [g.data_ptr() for g in self._grads_in_layout(grads)]
+        lined_up = _checks.in_layout_of(param, grad)
+        if lined_up is not grad:
+            self.copies.append((grad, lined_up))
+        return lined_up
 
     def _finish(self, unscaled):
         if unscaled and self.copies:
             for grad, copy in self.copies:
                 grad.copy_(copy)  # the unscaled grad, as torch's fused step leaves it
         self.copies = None
-        # The params changed in place: autograd must see it, as after torch's in-place updates.
-        increment_version(self.params)
+        # The params and step counts changed in place: autograd must see it, as after torch's
+        # in-place updates.
+        increment_version(self.params + self.steps)
 
 
 class CpuCall(Call):
-    def __init__(self, spec, layout, params, indices, state_addresses, steps, step):
-        super().__init__(spec, layout, params, indices, state_addresses, steps, step)
-        self.table = _native.PointerTable(str(params[0].dtype).replace("torch.", ""),
-                                          [p.numel() for p in params], 2 + len(state_addresses))
-        self.table.set(PARAM, [p.data_ptr() for p in params])
+    def __init__(self, spec, layout, params, indices, state_addresses, step, state, watched, held):
+        super().__init__(spec, layout, params, indices, state_addresses, step, state, watched, held)
+        dtype = _checks.kernel_dtype(params[0].dtype)
+        self.table = _native.PointerTable(str(dtype).replace("torch.", ""),
+                                          [_checks.kernel_numel(p) for p in params],
+                                          2 + len(state_addresses))
+        self.table.set(PARAM, self.param_addresses)
         for k, addresses in enumerate(state_addresses, start=2):
             self.table.set(k, addresses)
+        streams = {name: k for k, name in enumerate(self.stream_names) if name is not None}
+        self._watched = dict(
+            params=list(params), dtype=params[0].dtype, layouts=self.layouts, names=watched,
+            name_streams=tuple(STEP_STREAM if n == "step" else streams[n] for n in watched),
+            held=list(held), step_dtypes=_checks.STEP_DTYPES, check_conj=params[0].is_complex())
+        self.table.watch(state=None, step=float(step), **self._watched)
 
     def gather(self, unscaling):
-        """This step's grads into the table, checked; raises Rebuild or the error for a bad grad."""
-        self.copies = None
-        if not self.contiguous:
-            self.table.set(GRAD, self._gather_in_python())
-        else:
-            failure = self.table.gather_grads(self.params, GRAD, self._watched_state(),
-                                              self.watched, self.held)
-            if failure is not None:
-                reason, _ = failure
-                if reason != GRAD_NOT_CONTIGUOUS:
-                    raise Rebuild   # a grad became None, a param's storage or the state was replaced
-                grads = self._grads_in_layout([p.grad for p in self.params])
-                self.table.set(GRAD, [g.data_ptr() for g in grads])
+        """Checks every fact the table relies on and sets this step's grads; raises Rebuild when the
+        plan is stale, Overlap when a written buffer overlaps another."""
+        self.copies = []
+        if self._watched is not None and self._watched_state() is not None:
+            # From the second step on, the entries are in the state dict: check them there too.
+            self.table.watch(state=self.state, step=float(self.step), **self._watched)
+            self._watched = None
+        result = self.table.gather(GRAD)
+        if result is not None:
+            reason, which = result
+            if reason != GRAD_SLOW:
+                raise Rebuild
+            for j in which:
+                self.table.set_one(GRAD, j, self._grad_for_kernel(j).data_ptr())
         spec = self.spec
         problem = self.table.check(spec.written | (1 << GRAD if unscaling else 0), spec.optional)
         if problem is not None:
-            raise _overlap_error(self, problem)
+            raise _overlap(self, problem)
 
     def run(self, hparams, amp):
         grad_scale = amp.host_grad_scale()
-        problem = self.spec.run(self.table, self.step + 1, hparams, grad_scale)
+        step = self.step + 1
+        problem = self.spec.run(self.table, step, hparams, grad_scale)
         if problem is not None:  # gather() checked the call; reaching here is a pygd bug
             raise RuntimeError(f"pygd.torch: the kernel rejected a checked call: {problem}")
-        self.step += 1
-        if self.steps is not None:
-            self.steps.add_(1)
+        if self.steps:
+            self.table.store_steps(float(step))
+        self.step = step
         self._finish(grad_scale != 1.0)
 
 
 class CudaCall(Call):
-    def __init__(self, spec, layout, params, indices, state_addresses, steps, step):
-        super().__init__(spec, layout, params, indices, state_addresses, steps, step)
+    def __init__(self, spec, layout, params, indices, state_addresses, step, state, watched, held):
+        super().__init__(spec, layout, params, indices, state_addresses, step, state, watched, held)
         from .._backends import cuda
         self.launch = cuda.launch
         self.device = params[0].device
-        self.dtype = str(params[0].dtype).replace("torch.", "")
-        self.sizes = [p.numel() for p in params]
+        self.dtype = str(_checks.kernel_dtype(params[0].dtype)).replace("torch.", "")
+        self.sizes = [_checks.kernel_numel(p) for p in params]
         self.state_addresses = state_addresses
         self.grad_addresses = None
 
     def gather(self, unscaling):
-        self.copies = None
-        self.grad_addresses = self._gather_in_python()
+        """The checks CpuCall's native gather makes (pointer_table.cpp), in Python: a GPU step is
+        enqueued, so the host cost of these checks overlaps the device's work."""
+        self.copies = []
+        state = self._watched_state()
+        per = len(self.watched)
+        for j, param in enumerate(self.params):
+            if not _same_memory(param, self.param_addresses[j], self.layouts[j]):
+                raise Rebuild
+            entry = None if state is None else state.get(param)
+            if state is not None and not isinstance(entry, dict):
+                raise Rebuild
+            for i, name in enumerate(self.watched):
+                held = self.held[j * per + i]
+                if entry is not None and entry.get(name) is not held:
+                    raise Rebuild
+                if name == "step":
+                    if held.device != self.device or held.dtype != torch.float32 or held.numel() != 1:
+                        raise Rebuild
+                elif not _same_memory(held, self.state_addresses[self.stream_names.index(name) - 2][j],
+                                      self.layouts[j], param):
+                    raise Rebuild
+        self.grad_addresses = [self._grad_for_kernel(j).data_ptr() for j in range(len(self.params))]
 
     def run(self, hparams, amp):
         grad_scale, found_inf = amp.on(self.device)
         streams = (self.param_addresses, self.grad_addresses, *self.state_addresses)
         stream = torch.cuda.current_stream(self.device).cuda_stream
-        if self.steps is not None:
+        if self.steps:
             # torch's fused protocol: count the step on the device, let the kernel read it (and
-            # skip when found_inf), then take the count back where the step was skipped.
-            self.steps.add_(1)
-            step, step_address = None, self.steps.data_ptr()
+            # skip when found_inf), then take the count back where the step was skipped. The
+            # members' counts were equal when the plan was built (read there); the kernel reads the
+            # first member's.
+            torch._foreach_add_(self.steps, 1)
+            step, step_address = None, self.steps[0].data_ptr()
         else:
             step, step_address = self.step + 1, 0
         self.launch(self.spec.native.__name__, self.dtype, self.sizes, streams, step, step_address,
                     hparams, _address(grad_scale), _address(found_inf), stream, self.device.index)
-        if self.steps is not None and found_inf is not None:
-            self.steps.sub_(found_inf)
+        if self.steps and found_inf is not None:
+            torch._foreach_sub_(self.steps, found_inf)
         self.step += 1  # a host count for calls without step tensors (SGD: is the buffer new?)
         self._finish(grad_scale is not None)
+
+
+def _same_memory(tensor, address, layout, like=None):
+    like = tensor if like is None else like
+    return ((tensor.data_ptr() == address or tensor.numel() == 0) and tensor.dtype == like.dtype
+            and tensor.nbytes == like.nbytes and _checks.layout_of(tensor) == layout
+            and not tensor.is_conj() and not tensor.is_neg())
 
 
 def _address(tensor):
     return 0 if tensor is None else tensor.data_ptr()
 
 
-def _overlap_error(call, problem):
+def _overlap(call, problem):
     _, stream, index, other_stream, other_index = problem
 
     def where(s, i):
         return f"{call.stream_names[s]} of {_checks.name_of(call.indices[i])}"
 
-    return ValueError(f"{where(stream, index)} overlaps {where(other_stream, other_index)} in "
-                      "memory, and the update writes one of them")
+    return Overlap([call.params[index], call.params[other_index]],
+                   f"its {where(stream, index)} overlaps the {where(other_stream, other_index)} in "
+                   "memory, and the update writes one of them")

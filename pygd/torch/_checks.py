@@ -1,21 +1,38 @@
-"""Every check pygd.torch makes on tensors, and the message the user sees for each.
+"""Which params pygd.torch updates natively, and why the others go through torch's own code.
 
-Params are checked when they join the optimizer (construction, add_param_group) and again when a
-group's plan is rebuilt; grads at each step, through a cheap test on the fast path (see _plan.py)
-and through `check_grad` below when that test fails. All of a step's checks run before its first
-kernel call, so a rejected step leaves every tensor as it was.
+pygd.torch never refuses what torch.optim accepts (DESIGN.md §3): a param the native kernels cannot
+update (its dtype, device, layout, tensor subclass, grad or state) is stepped by torch.optim's own
+implementation in the same step() (see _fallback.py). Each function here returns None where the native
+kernels apply, else the reason, in words the user sees (the fallback warning and `pygd_routes`).
+
+A plan checks a param when it is built (_plan.py); at each step the native gather re-checks what
+the plan relied on (csrc/bindings/pointer_table.cpp) and the plan re-checks the grads it did not
+vet natively (`grad_reason`).
 """
 
 import torch
 
-SUPPORTED_DTYPES = (torch.float32, torch.float64)
+CPU_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
+CUDA_DTYPES = CPU_DTYPES + (torch.float16, torch.bfloat16)  # low precision: fp32 math
+# The dtype the kernel runs on: complex tensors are updated as their real view (as torch.optim does
+# through torch.view_as_real), each complex element two real ones.
+KERNEL_DTYPE = {torch.complex64: torch.float32, torch.complex128: torch.float64}
+STEP_DTYPES = (torch.float32, torch.float64)
+# Largest step count the kernels take exactly (their step is an int64 and its scalars doubles).
+MAX_STEP = 2.0 ** 53
 
 
 def name_of(index):
     return f"params[{index}]"
 
 
-CUDA_DTYPES = SUPPORTED_DTYPES + (torch.float16, torch.bfloat16)  # low precision: fp32 math
+def kernel_dtype(dtype):
+    return KERNEL_DTYPE.get(dtype, dtype)
+
+
+def kernel_numel(tensor):
+    """Elements the kernel updates: twice the numel of a complex tensor."""
+    return tensor.numel() * (2 if tensor.is_complex() else 1)
 
 
 def cuda_unavailable():
@@ -25,35 +42,82 @@ def cuda_unavailable():
     return None if count > 0 else why
 
 
-def check_param(param, index):
-    """TypeError/ValueError/NotImplementedError for a param pygd.torch cannot update."""
-    if not isinstance(param, torch.Tensor):
-        raise TypeError(f"{name_of(index)} must be a torch.Tensor, got {type(param).__name__}")
+def is_plain(tensor):
+    """A torch.Tensor (or nn.Parameter) whose data_ptr() is its own memory: not a tensor subclass that
+    dispatches on its own (DTensor, FakeTensor, functional wrappers)."""
+    return type(tensor).__torch_dispatch__ is torch.Tensor.__torch_dispatch__
+
+
+def param_reason(param):
+    """Why `param` is not updated natively, or None."""
+    if not is_plain(param):
+        return f"is a {type(param).__name__}, a tensor subclass pygd does not update natively"
     if param.layout is not torch.strided:
-        raise TypeError(f"{name_of(index)} has layout {param.layout}; pygd.torch updates dense "
-                        "(strided) tensors only")
-    on_cuda = param.device.type == "cuda"
-    if param.device.type not in ("cpu", "cuda"):
-        raise NotImplementedError(f"{name_of(index)} is on {param.device}; pygd.torch updates CPU "
-                                  "and CUDA tensors")
-    if on_cuda:
+        return f"has layout {param.layout}"
+    device = param.device.type
+    if device == "cuda":
         why = cuda_unavailable()
         if why is not None:
-            raise NotImplementedError(
-                f"{name_of(index)} is on {param.device}, but pygd's CUDA kernels cannot run here: "
-                f"{why}. Build pygd where nvcc is found (PYGD_CUDA=1), or use torch.optim "
-                "(fused=True) for GPU params.")
-    if param.dtype not in (CUDA_DTYPES if on_cuda else SUPPORTED_DTYPES):
-        what = ("pygd has no float16/bfloat16 CPU kernels yet (on CUDA it has)"
-                if param.dtype in (torch.float16, torch.bfloat16) else
-                "pygd updates floating-point params only")
-        raise TypeError(f"{name_of(index)} is {param.dtype}; pygd.torch supports torch.float32 and "
-                        f"torch.float64 CPU params: {what}. Use torch.optim for this param.")
+            return f"is on {param.device}, but pygd's CUDA kernels cannot run here: {why}"
+    elif device != "cpu":
+        return f"is on {param.device}; pygd's kernels update CPU and CUDA tensors"
+    if param.dtype not in (CUDA_DTYPES if device == "cuda" else CPU_DTYPES):
+        if param.dtype in (torch.float16, torch.bfloat16):
+            return f"is {param.dtype} on the CPU: pygd has no float16/bfloat16 CPU kernels yet"
+        return f"is {param.dtype}"
+    if param.is_conj() or param.is_neg():
+        return "is a lazily conjugated or negated view"
     if not is_dense(param):
-        raise ValueError(f"{name_of(index)} has gaps or overlaps in memory (strides {param.stride()} "
-                         f"for shape {tuple(param.shape)}); pygd.torch needs params whose elements "
-                         "fill their memory once each (contiguous in some order: row-major, "
-                         "transposed, channels_last)")
+        return (f"has gaps or overlaps in memory (strides {param.stride()} for shape "
+                f"{tuple(param.shape)})")
+    return None
+
+
+def grad_reason(param, grad):
+    """Why the grad of a natively updated `param` cannot be read by the kernel (torch's own step then
+    updates the param, raising torch's own error if torch cannot either), or None."""
+    if not is_plain(grad):
+        return f"has a grad of type {type(grad).__name__}"
+    if grad.layout is not torch.strided:
+        return f"has a {'sparse' if grad.is_sparse else str(grad.layout)} grad"
+    if grad.dtype != param.dtype:
+        return f"has a {grad.dtype} grad"
+    if grad.shape != param.shape:
+        return f"has a grad of shape {tuple(grad.shape)}"
+    if grad.device != param.device:
+        return f"has a grad on {grad.device}"
+    if grad.is_conj() or grad.is_neg():
+        return "has a lazily conjugated or negated grad"
+    return None
+
+
+def state_reason(param, state, name):
+    """Why state[name] (made by torch or loaded by load_state_dict) cannot be updated in place by the
+    kernel for `param`, or None."""
+    value = state.get(name)
+    if not isinstance(value, torch.Tensor) or not is_plain(value):
+        return f"has state {name!r} of type {type(value).__name__}"
+    if value.dtype != param.dtype or value.shape != param.shape or value.device != param.device:
+        return (f"has state {name!r} of {value.dtype} {tuple(value.shape)} on {value.device}, unlike "
+                "the param")
+    if value.is_conj() or value.is_neg() or not is_dense(value):
+        return f"has state {name!r} that is not dense in memory"
+    return None
+
+
+def step_reason(param, step):
+    """Why a param's state["step"] cannot be the native kernel's count, or None. The kernels take a
+    whole count below 2**53 on the param's device; torch's own step uses any value."""
+    if not isinstance(step, torch.Tensor) or not is_plain(step):
+        return f"has a step count of type {type(step).__name__}"
+    if step.numel() != 1 or step.dtype not in STEP_DTYPES:
+        return f"has a step tensor of {step.dtype} with {step.numel()} elements"
+    if step.device.type != "cpu" and step.device != param.device:
+        return f"has its step tensor on {step.device}"
+    value = float(step)
+    if not (0 <= value < MAX_STEP and value == int(value)):
+        return f"has step count {value!r}, not a whole number in [0, 2**53)"
+    return None
 
 
 def is_dense(tensor):
@@ -70,6 +134,12 @@ def is_dense(tensor):
     return True
 
 
+def layout_of(tensor):
+    """What the native gather compares a tensor's layout with: None for row-major contiguous, else
+    the strides."""
+    return None if tensor.is_contiguous() else tuple(tensor.stride())
+
+
 def same_layout(tensor, param):
     """Whether `tensor` (a grad or state of the dense `param`, same shape) lines up with it element
     by element: equal strides, except along dimensions of size 1, where strides mean nothing."""
@@ -81,33 +151,3 @@ def in_layout_of(param, tensor):
     if same_layout(tensor, param):
         return tensor
     return torch.empty_like(param, memory_format=torch.preserve_format).copy_(tensor)
-
-
-def check_grad(param, grad, index):
-    """The error for a grad that failed the fast path's test, or None if it is usable as it is or
-    after a copy in the param's layout (in_layout_of)."""
-    where = f"{name_of(index)}.grad"
-    if grad.is_sparse or grad.layout is not torch.strided:
-        return TypeError(f"{where} is a sparse tensor ({grad.layout}); pygd.torch has no sparse "
-                         "update (use torch.optim.SparseAdam, or a dense embedding)")
-    if grad.dtype != param.dtype:
-        return TypeError(f"{where} is {grad.dtype} but the param is {param.dtype}")
-    if grad.shape != param.shape:
-        return ValueError(f"{where} has shape {tuple(grad.shape)} but the param has shape "
-                          f"{tuple(param.shape)}")
-    if grad.device != param.device:
-        return ValueError(f"{where} is on {grad.device} but the param is on {param.device}")
-    return None
-
-
-def check_state(param, state, name, index):
-    """A state tensor (made here, or loaded by load_state_dict) usable in place: the param's dtype,
-    shape and device. Returns it in the param's layout (a copy only if it was not)."""
-    value = state.get(name)
-    where = f"state of {name_of(index)}: {name!r}"
-    if not isinstance(value, torch.Tensor):
-        raise ValueError(f"{where} is missing or not a tensor (got {type(value).__name__})")
-    if value.dtype != param.dtype or value.shape != param.shape or value.device != param.device:
-        raise ValueError(f"{where} is {value.dtype} {tuple(value.shape)} on {value.device}, but the "
-                         f"param is {param.dtype} {tuple(param.shape)} on {param.device}")
-    return in_layout_of(param, value)

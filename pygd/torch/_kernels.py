@@ -10,6 +10,7 @@ import abc
 import torch
 
 from .. import _native
+from . import _checks
 
 try:
     from torch.optim.optimizer import _get_scalar_dtype
@@ -25,10 +26,13 @@ def _scalar(value):
     return float(value)
 
 
-def _zero_step(group):
+def _zero_step(param, group):
     """torch's initial state["step"]: a 0-dim float tensor (float32 when fused, else the default
-    float dtype's width), on the CPU unless capturable/fused put it on the param's device."""
-    return torch.zeros((), dtype=_get_scalar_dtype(is_fused=group.get("fused")))
+    float dtype's width), on the CPU unless fused/capturable put it on the param's device. pygd's CUDA
+    kernels read the count on the device, as torch's fused ones do."""
+    if group.get("fused") or group.get("capturable") or param.device.type != "cpu":
+        return torch.zeros((), dtype=_get_scalar_dtype(is_fused=True), device=param.device)
+    return torch.tensor(0.0, dtype=_get_scalar_dtype())
 
 
 class KernelSpec(abc.ABC):
@@ -44,14 +48,35 @@ class KernelSpec(abc.ABC):
         """This group's streams after (param, grad): a name, or None where the stream is absent."""
         return self.state
 
+    def signature(self, group):
+        """What a plan is built for besides the params: the stream layout, and the flags under which
+        torch's own step runs the whole group."""
+        return self.state_names(group), group.get("differentiable"), group.get("capturable")
+
+    def group_reason(self, group):
+        """Why torch's own step must run every param of `group`, or None."""
+        for flag in ("differentiable", "capturable"):
+            if group.get(flag):
+                return f"the group has {flag}=True, which pygd's kernels do not implement"
+        return None
+
     def init_state(self, optimizer, param, state, group):
-        """Creates what torch creates at a param's first step; returns the param's step count."""
-        if "step" not in state:
-            state["step"] = _zero_step(group)
-            for name in self.state_names(group):
-                if name is not None:
-                    state[name] = torch.zeros_like(param, memory_format=torch.preserve_format)
-        return int(state["step"].item())
+        """Creates in `state` (a copy of the param's entry) what torch creates at a param's first
+        step; returns whether it did."""
+        if len(state) != 0:
+            return False
+        state["step"] = _zero_step(param, group)
+        for name in self.state_names(group):
+            if name is not None:
+                state[name] = torch.zeros_like(param, memory_format=torch.preserve_format)
+        return True
+
+    def count(self, param, state, created):
+        """(the kernel's step count before this step, None), or (None, why torch's own step must
+        update the param)."""
+        step = state.get("step")
+        reason = _checks.step_reason(param, step)
+        return (None, reason) if reason else (int(float(step)), None)
 
     @abc.abstractmethod
     def hparams(self, group):
@@ -71,12 +96,13 @@ class SgdKernel(KernelSpec):
     def init_state(self, optimizer, param, state, group):
         # torch has no step count for SGD: the kernel's step only says whether the momentum buffer
         # is new (step 1: the buffer takes the grad, with no dampening).
-        if group["momentum"] == 0:
-            return 0
-        if "momentum_buffer" not in state or state["momentum_buffer"] is None:
-            state["momentum_buffer"] = torch.zeros_like(param, memory_format=torch.preserve_format)
-            return 0
-        return 1
+        if group["momentum"] == 0 or state.get("momentum_buffer") is not None:
+            return False
+        state["momentum_buffer"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+        return True
+
+    def count(self, param, state, created):
+        return (0 if created or state.get("momentum_buffer") is None else 1), None
 
     def hparams(self, group):
         return (_scalar(group["lr"]), float(group["momentum"]), float(group["dampening"]),
@@ -119,12 +145,15 @@ class AdagradKernel(KernelSpec):
     state = ("sum",)
 
     def init_state(self, optimizer, param, state, group):
-        # torch.optim.Adagrad creates its state in __init__; a param added later gets it here.
-        if "step" not in state:
-            state["step"] = _zero_step(group)
-            state["sum"] = torch.full_like(param, group["initial_accumulator_value"],
-                                           memory_format=torch.preserve_format)
-        return int(state["step"].item())
+        # torch.optim.Adagrad creates its state in __init__; a param added later gets it at its
+        # first step, from the optimizer's defaults (not the group's), as torch's _init_group does.
+        if len(state) != 0:
+            return False
+        state["step"] = _zero_step(param, group)
+        value = optimizer.defaults["initial_accumulator_value"]
+        state["sum"] = torch.full_like(param, complex(value, value) if param.is_complex() else value,
+                                       memory_format=torch.preserve_format)
+        return True
 
     def hparams(self, group):
         return (_scalar(group["lr"]), float(group["lr_decay"]), float(group["weight_decay"]),

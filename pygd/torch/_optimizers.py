@@ -1,10 +1,10 @@
 """pygd.torch's optimizers: torch.optim's classes with pygd's fused kernel as their step.
 
 Each class subclasses the torch.optim class of the same name and calls its __init__ unchanged, so
-argument checks, defaults, param groups, hooks, state_dict and load_state_dict are torch's own. Only
-`step` is pygd's (in _Stepper), plus a dtype/device check on params as they join. `foreach` and
-`fused` are accepted and recorded like torch does (they choose among torch's implementations; pygd
-always runs its own fused kernel); `differentiable` and `capturable` are not implemented.
+argument checks, defaults, param groups, hooks, state_dict and load_state_dict are torch's own, and
+so is `_step_supports_amp_scaling` (set by torch's __init__ when fused=True). Only `step` is pygd's
+(in _Stepper): the params pygd's kernels can update run natively, the others through torch's own
+implementation (_fallback.py), in the same step.
 """
 
 from typing import Optional, Union
@@ -13,23 +13,17 @@ import torch
 from torch import Tensor
 from torch.optim.optimizer import ParamsT
 
-from . import _checks
 from ._amp import AmpScalars
-from ._calls import CpuCall, Rebuild
+from ._calls import CpuCall
+from ._fallback import Routes, TorchFallbackWarning, routes_of, torch_class, torch_step, warn_new_routes
 from ._kernels import AdagradKernel, AdamKernel, RmspropKernel, SgdKernel
-from ._plan import GroupPlan
+from ._plan import plan_group
 
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Routes", "TorchFallbackWarning"]
 
 # The annotations are torch's own, so help() and IDEs show the same signatures as for torch.optim.
 Scalar = Union[float, Tensor]
 Betas = tuple[Union[float, Tensor], Union[float, Tensor]]
-
-
-def _refuse(**flags):
-    for name, value in flags.items():
-        if value:
-            raise NotImplementedError(f"pygd.torch does not implement {name}=True; use torch.optim "
-                                      f"for a {name} optimizer")
 
 
 class _Stepper:
@@ -37,19 +31,6 @@ class _Stepper:
     plans in _plan.py hold the pointer tables, the kernels in csrc/ do the math."""
 
     kernel = None  # the class's KernelSpec
-    # GradScaler hands such optimizers `grad_scale` and `found_inf` instead of unscaling the grads
-    # itself, as it does for torch's fused optimizers: the kernel unscales in its one pass.
-    _step_supports_amp_scaling = True
-
-    def add_param_group(self, param_group):
-        super().add_param_group(param_group)
-        first = sum(len(g["params"]) for g in self.param_groups[:-1])
-        try:
-            for i, param in enumerate(self.param_groups[-1]["params"]):
-                _checks.check_param(param, first + i)
-        except Exception:
-            self.param_groups.pop()
-            raise
 
     def step(self, closure=None):
         """One optimizer step over every param group (see torch.optim.Optimizer.step)."""
@@ -58,7 +39,11 @@ class _Stepper:
             with torch.enable_grad():
                 loss = closure()
         amp = AmpScalars(self)
-        prepared = self._prepare(amp.unscaling)
+        prepared, subsets = self._prepare(amp.unscaling)
+        if subsets:
+            # After every native call was checked (nothing written yet), before any native write:
+            # an error torch raises for its params leaves pygd's untouched.
+            torch_step(self, subsets)
         if amp.found_inf is not None and any(type(c) is CpuCall for c, _ in prepared) \
                 and amp.host_found_inf():
             # GradScaler found inf/NaN grads: no update. The state this step made stays at step 0,
@@ -69,39 +54,55 @@ class _Stepper:
             call.run(hparams, amp)
         return loss
 
+    @property
+    def pygd_routes(self) -> Routes:
+        """Where the params of the last step ran: `native` (pygd's kernels), `torch` (torch.optim's
+        own implementation, with the reason) and `skipped` (no grad), by index in the optimizer."""
+        return self.__dict__.get("_pygd_routes", Routes())
+
     def _prepare(self, unscaling):
-        """(call, hyperparameters) for every call of the step, every group checked and its grads
-        gathered; nothing is written before all pass."""
+        """(call, hyperparameters) for every native call of the step, and the (group, params) torch
+        must step; every group checked and its grads gathered; nothing is written before all pass."""
         plans = self.__dict__.setdefault("_pygd_plans", [])
         del plans[len(self.param_groups):]
-        prepared = []
+        before = list(plans)
+        prepared, subsets = [], []
         first = 0
         for g, group in enumerate(self.param_groups):
-            plan = plans[g] if g < len(plans) else None
-            if plan is None or not plan.matches(self, group, first):
-                plan = GroupPlan(self.kernel, self, group, first)
-            hparams = self.kernel.hparams(group)
-            try:
-                calls = plan.prepare(unscaling)
-            except Rebuild:
-                plan = GroupPlan(self.kernel, self, group, first)
-                calls = plan.prepare(unscaling)
+            plan, calls = plan_group(self.kernel, self, group, first,
+                                     plans[g] if g < len(plans) else None, unscaling)
             if g < len(plans):
                 plans[g] = plan
             else:
                 plans.append(plan)
-            prepared.extend((call, hparams) for call in calls)
+            if calls:
+                hparams = self.kernel.hparams(group)
+                prepared.extend((call, hparams) for call in calls)
+            if plan.to_torch:
+                subsets.append((group, plan.torch_params()))
             first += len(group["params"])
         for plan in plans:
             plan.commit()
-        return prepared
+        if len(before) != len(plans) or any(a is not b for a, b in zip(before, plans)):
+            routes = routes_of(plans)
+            self.__dict__["_pygd_routes"] = routes
+            warn_new_routes(self, routes, self.__dict__.setdefault("_pygd_warned", set()))
+        return prepared, subsets
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_pygd_plans", None)  # pointer tables are rebuilt, never pickled
-        return state
+
+def _document(cls):
+    """torch's documentation of the class, then what pygd changes."""
+    base = torch_class(cls)
+    cls.__doc__ = (f"pygd's drop-in for :class:`{base.__module__}.{base.__name__}`: the same "
+                   "arguments, state, state_dict and hooks; `step()` runs pygd's fused multi-tensor "
+                   "kernel on the params it can update natively (float32/float64 and complex, CPU, "
+                   "and CUDA where pygd._cuda is built), and torch's own implementation on the "
+                   "others, with a TorchFallbackWarning naming them; `pygd_routes` says which ran "
+                   f"where.\n\n{base.__doc__ or ''}")
+    return cls
 
 
+@_document
 class SGD(_Stepper, torch.optim.SGD):
     kernel = SgdKernel()
 
@@ -109,11 +110,11 @@ class SGD(_Stepper, torch.optim.SGD):
                  weight_decay: Scalar = 0, nesterov: bool = False, *, maximize: bool = False,
                  foreach: Optional[bool] = None, differentiable: bool = False,
                  fused: Optional[bool] = None) -> None:
-        _refuse(differentiable=differentiable)
         super().__init__(params, lr, momentum, dampening, weight_decay, nesterov, maximize=maximize,
                          foreach=foreach, differentiable=differentiable, fused=fused)
 
 
+@_document
 class Adam(_Stepper, torch.optim.Adam):
     kernel = AdamKernel()
 
@@ -122,12 +123,12 @@ class Adam(_Stepper, torch.optim.Adam):
                  foreach: Optional[bool] = None, maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False, fused: Optional[bool] = None,
                  decoupled_weight_decay: bool = False) -> None:
-        _refuse(capturable=capturable, differentiable=differentiable)
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
                          maximize=maximize, capturable=capturable, differentiable=differentiable,
                          fused=fused, decoupled_weight_decay=decoupled_weight_decay)
 
 
+@_document
 class AdamW(_Stepper, torch.optim.AdamW):
     kernel = AdamKernel()
 
@@ -135,12 +136,12 @@ class AdamW(_Stepper, torch.optim.AdamW):
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
                  maximize: bool = False, foreach: Optional[bool] = None, capturable: bool = False,
                  differentiable: bool = False, fused: Optional[bool] = None) -> None:
-        _refuse(capturable=capturable, differentiable=differentiable)
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
                          foreach=foreach, capturable=capturable, differentiable=differentiable,
                          fused=fused)
 
 
+@_document
 class RMSprop(_Stepper, torch.optim.RMSprop):
     kernel = RmspropKernel()
 
@@ -148,11 +149,11 @@ class RMSprop(_Stepper, torch.optim.RMSprop):
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False,
                  capturable: bool = False, foreach: Optional[bool] = None, maximize: bool = False,
                  differentiable: bool = False) -> None:
-        _refuse(capturable=capturable, differentiable=differentiable)
         super().__init__(params, lr, alpha, eps, weight_decay, momentum, centered, capturable,
                          foreach, maximize, differentiable)
 
 
+@_document
 class Adagrad(_Stepper, torch.optim.Adagrad):
     kernel = AdagradKernel()
 
@@ -160,6 +161,5 @@ class Adagrad(_Stepper, torch.optim.Adagrad):
                  weight_decay: float = 0, initial_accumulator_value: float = 0, eps: float = 1e-10,
                  foreach: Optional[bool] = None, *, maximize: bool = False,
                  differentiable: bool = False, fused: Optional[bool] = None) -> None:
-        _refuse(differentiable=differentiable)
         super().__init__(params, lr, lr_decay, weight_decay, initial_accumulator_value, eps, foreach,
                          maximize=maximize, differentiable=differentiable, fused=fused)
