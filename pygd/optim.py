@@ -26,6 +26,7 @@ without a .grad.
 import abc
 import json
 import math
+import operator
 
 import numpy as np
 
@@ -168,7 +169,7 @@ class Optimizer(abc.ABC):
             plan = self._make_plan(grads)
             self._plan = None
         else:
-            if self._plan is None:
+            if self._plan is None or not self._plan_holds(self._plan):
                 self._plan = self._make_plan(grads)
             plan = self._plan
         if len(plan) != 1 or plan[0].start != 0 or plan[0].stop != count:
@@ -204,6 +205,29 @@ class Optimizer(abc.ABC):
                 arrays = {name: [s[name] for s in states] for name in needed}
                 plan.append(_Call(group, indices, [p for _, p in members], arrays, states))
         return plan
+
+    def _plan_holds(self, plan):
+        """Whether a cached plan still names what the optimizer holds (the plan key has checked the
+        groups, their params lists' identities and lengths, and the states their options need):
+        each call's params are still in their groups' lists, each param's state dict and state
+        arrays are still the ones in self.state (a user may put new arrays there, or replace a whole
+        entry), and the call's params are still at one step count. What the arrays are (memory,
+        shape, dtype) is checked again by the functional call itself."""
+        params, state = self.params, self.state
+        for call in plan:
+            if not _same(call.params, params[call.start:call.stop] if call.start is not None
+                         else [params[i] for i in call.indices]):
+                return False
+            entries = [state.get(i) for i in call.indices]
+            if not _same(entries, call.step_states):
+                return False
+            for name, arrays in call.states.items():
+                if not _same([entry.get(name) for entry in entries], arrays):
+                    return False
+            step = entries[0]["step"]
+            if any(entry["step"] != step for entry in entries):
+                return False
+        return True
 
     def _check_plan(self, plan, grads):
         backend = _backends.get(self.backend)
@@ -333,6 +357,11 @@ def _validated(where, check, *args):
         return check(*args)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{where}{exc}") from None
+
+
+def _same(a, b):
+    """Whether two lists hold the same objects, in order (identity)."""
+    return len(a) == len(b) and all(map(operator.is_, a, b))
 
 
 def _check_param(p, where):

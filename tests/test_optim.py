@@ -334,3 +334,76 @@ def test_unknown_backend_fails_at_construction():
 def test_repr_lists_the_groups():
     text = repr(optim.AdamW([np.zeros(2)]))
     assert "AdamW (" in text and "weight_decay: 0.01" in text and "decoupled_weight_decay: True" in text
+
+
+# Issue 12, found 7: what a user puts into opt.state or param_groups between steps is what the next
+# step updates (the cached plan named the old arrays, and state_dict() then returned arrays the run
+# had not used).
+
+def _adam_pair(edit):
+    """Two Adam runs over equal params: in `edited`, edit(opt) puts new objects in place between
+    steps 2 and 3; in `reference`, the same values are copied into the existing arrays. Both must
+    end bit for bit equal, and `edited`'s state_dict must hold its new objects."""
+    runs = []
+    for in_place in (False, True):
+        params = [initial_params(s, np.float64) for s in SHAPES]
+        opt = optim.Adam(params, lr=0.01, amsgrad=True)
+        for t in range(1, 6):
+            if t == 3:
+                edit(opt, in_place)
+            opt.step([grads_at(s, np.float64, t) for s in SHAPES])
+        runs.append(opt)
+    return runs
+
+
+def _put(opt, in_place, i, name, value):
+    if in_place:
+        np.copyto(opt.state[i][name], value)
+    else:
+        opt.state[i][name] = value
+
+
+def test_a_state_array_put_into_state_is_the_one_updated():
+    new = np.full(SHAPES[1], 0.5)
+    edited, reference = _adam_pair(lambda opt, in_place: _put(opt, in_place, 1, "exp_avg", new.copy()))
+    assert_bitwise(edited.params, reference.params, "params")
+    state = edited.state_dict()["state"][1]
+    assert state["exp_avg"] is edited.state[1]["exp_avg"] and not np.array_equal(state["exp_avg"], new)
+    assert_bitwise([state["exp_avg"]], [reference.state[1]["exp_avg"]], "exp_avg")
+
+
+def test_a_state_entry_replaced_whole_is_the_one_updated():
+    def edit(opt, in_place):
+        entry = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in opt.state[2].items()}
+        entry["exp_avg_sq"] *= 2.0
+        if in_place:
+            np.copyto(opt.state[2]["exp_avg_sq"], entry["exp_avg_sq"])
+        else:
+            opt.state[2] = entry
+    edited, reference = _adam_pair(edit)
+    assert_bitwise(edited.params, reference.params, "params")
+    assert_bitwise([edited.state[2]["exp_avg_sq"]], [reference.state[2]["exp_avg_sq"]], "exp_avg_sq")
+
+
+def test_a_step_count_edited_for_one_param_splits_the_call():
+    def edit(opt, in_place):
+        opt.state[0]["step"] = 0  # as if restarting that param's bias correction
+    edited, _ = _adam_pair(edit)
+    counts = [edited.state[i]["step"] for i in range(len(SHAPES))]
+    assert counts == [3, 5, 5, 5]
+    want = optim.Adam([initial_params(SHAPES[0], np.float64)], lr=0.01, amsgrad=True)
+    for t in range(1, 6):
+        if t == 3:
+            want.state[0]["step"] = 0
+        want.step([grads_at(SHAPES[0], np.float64, t)])
+    assert_bitwise(edited.params[:1], want.params, "param 0")
+
+
+def test_a_param_replaced_in_its_group_list_is_the_one_updated():
+    params = [initial_params(s, np.float64) for s in SHAPES]
+    opt = optim.SGD(params, lr=0.1)
+    opt.step([np.ones(s) for s in SHAPES])
+    new = np.zeros(SHAPES[1])
+    opt.param_groups[0]["params"][1] = new
+    opt.step([np.ones(s) for s in SHAPES])
+    assert np.array_equal(new, np.full(SHAPES[1], -0.1))

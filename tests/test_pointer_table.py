@@ -34,6 +34,10 @@ class FakeTensor:
         return self.array.nbytes
 
     @property
+    def shape(self):
+        return self.array.shape
+
+    @property
     def dtype(self):
         return DTYPES[self.array.dtype]
 
@@ -153,7 +157,7 @@ def _gather_setup(native, step=3.0):
                  "exp_avg_sq": FakeTensor(v)}
              for t, m, v in zip(tensors, exp_avgs, exp_avg_sqs)}
     held = [state[t][n] for t in tensors for n in NAMES]
-    table.watch(tensors, FLOAT32, [None] * len(tensors), state, NAMES, NAME_STREAMS, held,
+    table.watch(tensors, FLOAT32, [t.shape for t in tensors], [None] * len(tensors), state, NAMES, NAME_STREAMS, held,
                 (FLOAT32, FLOAT64), step, False)
     return table, tensors, state
 
@@ -236,7 +240,7 @@ def test_a_state_not_yet_committed_is_checked_through_the_held_tensors(native):
     table = _table(native, (params, grads, exp_avgs, exp_avg_sqs), np.float32)
     held = [h for m, v in zip(exp_avgs, exp_avg_sqs)
             for h in (FakeTensor(np.zeros(1, np.float32)), FakeTensor(m), FakeTensor(v))]
-    table.watch(tensors, FLOAT32, [None] * len(tensors), None, NAMES, NAME_STREAMS, held,
+    table.watch(tensors, FLOAT32, [t.shape for t in tensors], [None] * len(tensors), None, NAMES, NAME_STREAMS, held,
                 (FLOAT32, FLOAT64), 0.0, False)
     assert table.gather(1) is None
     held[3 * 1 + 2].array = held[3 * 1 + 2].array[:2]
@@ -246,13 +250,13 @@ def test_a_state_not_yet_committed_is_checked_through_the_held_tensors(native):
 def test_watch_rejects_malformed_arguments(native):
     table, tensors, state = _gather_setup(native)
     with pytest.raises(ValueError, match="one item per table entry"):
-        table.watch(tensors[:2], FLOAT32, [None] * 2, state, NAMES, NAME_STREAMS, [], (FLOAT32, FLOAT64),
+        table.watch(tensors[:2], FLOAT32, [t.shape for t in tensors[:2]], [None] * 2, state, NAMES, NAME_STREAMS, [], (FLOAT32, FLOAT64),
                     0.0, False)
     with pytest.raises(ValueError, match="held"):
-        table.watch(tensors, FLOAT32, [None] * len(tensors), state, NAMES, NAME_STREAMS, [],
+        table.watch(tensors, FLOAT32, [t.shape for t in tensors], [None] * len(tensors), state, NAMES, NAME_STREAMS, [],
                     (FLOAT32, FLOAT64), 0.0, False)
     with pytest.raises(ValueError, match="stream"):
-        table.watch(tensors, FLOAT32, [None] * len(tensors), state, NAMES, (-1, 2, 9), [None] * 12,
+        table.watch(tensors, FLOAT32, [t.shape for t in tensors], [None] * len(tensors), state, NAMES, (-1, 2, 9), [None] * 12,
                     (FLOAT32, FLOAT64), 0.0, False)
     fresh = native.PointerTable("float32", SIZES, 5)
     with pytest.raises(ValueError, match="watch"):

@@ -70,12 +70,13 @@ int64_t PointerTable::bytes(int64_t j) const {
   return (list_.offsets[size_t(j) + 1] - list_.offsets[size_t(j)]) * itemsize;
 }
 
-void PointerTable::watch(py::list params, py::object dtype, py::list layouts, py::object state, py::tuple names,
+void PointerTable::watch(py::list params, py::object dtype, py::list shapes, py::list layouts, py::object state,
+                         py::tuple names,
                          py::tuple name_streams, py::list held, py::tuple step_dtypes, double step,
                          bool check_conj) {
   const auto n = Py_ssize_t(tensors());
-  if (PyList_GET_SIZE(params.ptr()) != n || PyList_GET_SIZE(layouts.ptr()) != n)
-    throw py::value_error("params and layouts must have one item per table entry");
+  if (PyList_GET_SIZE(params.ptr()) != n || PyList_GET_SIZE(shapes.ptr()) != n || PyList_GET_SIZE(layouts.ptr()) != n)
+    throw py::value_error("params, shapes and layouts must have one item per table entry");
   if (!state.is_none() && !PyDict_Check(state.ptr())) throw py::type_error("state must be a dict or None");
   if (PyTuple_GET_SIZE(name_streams.ptr()) != PyTuple_GET_SIZE(names.ptr()) ||
       PyList_GET_SIZE(held.ptr()) != n * PyTuple_GET_SIZE(names.ptr()))
@@ -89,6 +90,7 @@ void PointerTable::watch(py::list params, py::object dtype, py::list layouts, py
   if (PyTuple_GET_SIZE(step_dtypes.ptr()) != 2) throw py::value_error("step_dtypes must be (float32, float64)");
   params_ = params;
   torch_dtype_ = dtype;
+  shapes_ = shapes;
   layouts_ = layouts;
   state_ = state;
   names_ = names;
@@ -126,6 +128,7 @@ struct TensorNames {
   PyObject* dtype = interned("dtype");
   PyObject* is_contiguous = interned("is_contiguous");
   PyObject* stride = interned("stride");
+  PyObject* shape = interned("shape");
   PyObject* is_cpu = interned("is_cpu");
   PyObject* is_conj = interned("is_conj");
   PyObject* is_neg = interned("is_neg");
@@ -204,15 +207,15 @@ PyObject* state_entry(PyObject* state, PyObject* param, Py_hash_t hash) {
 // edits change what an object holds while it stays the same object.
 //  1. Each param still has the memory the table writes: data_ptr() equals stream 0's address,
 //     nbytes equals the table's size (so a same-address, smaller storage is caught), dtype is the
-//     call's, and its layout is the one recorded (is_contiguous(), or equal strides); for complex
+//     call's, and its shape and layout are the ones recorded (is_contiguous(), or equal strides); for complex
 //     params it is no conjugate or negative view.
 //  2. Each state tensor the table writes is still state[param][name] (the entry may be replaced or
-//     deleted) and still has the address, nbytes, dtype and layout of its stream (`state.data =`,
+//     deleted) and still has the address, nbytes, dtype, shape and layout of its stream (`state.data =`,
 //     `set_()`); when `state` is None (a build's first step) the held tensors are checked alone.
 //  3. Each step tensor is still state[param]["step"], on the CPU, float32 or float64, one element, and
 //     holds the count the call was built for (in-place edits such as zero_(), fill_(), += are read).
-//  4. Each grad exists, and is read in place only if it is a CPU tensor of the param's dtype, nbytes
-//     and layout (not a conjugate or negative view); every other grad is reported for the caller's
+//  4. Each grad exists, and is read in place only if it is a CPU tensor of the param's dtype, nbytes,
+//     shape and layout (not a conjugate or negative view); every other grad is reported for the caller's
 //     slow path, and the remaining tensors are still checked.
 //  The group's "params" list (contents, not identity) and the stream layout are checked by the
 //  caller (pygd/torch/_plan.py) before gather(); the overlap of written buffers by check().
@@ -227,8 +230,14 @@ py::object PointerTable::gather(int grad_stream) {
   const Py_ssize_t per_tensor = PyTuple_GET_SIZE(names_.ptr());
   auto failure = [](GatherResult why, int64_t j) { return py::make_tuple(int(why), j); };
 
-  // Whether `obj` has the recorded layout: row-major contiguous (None), or exactly these strides.
-  auto laid_out = [&](PyObject* obj, PyObject* layout) {
+  // Whether `obj` has the recorded shape and layout: row-major contiguous (None), or exactly these
+  // strides.
+  auto laid_out = [&](PyObject* obj, PyObject* shape, PyObject* layout) {
+    Owned obj_shape(PyObject_GetAttr(obj, name.shape));
+    if (!obj_shape.p || PyObject_RichCompareBool(obj_shape.p, shape, Py_EQ) != 1) {
+      PyErr_Clear();
+      return false;
+    }
     if (layout == Py_None) return call_is_true(obj, name.is_contiguous);
     Owned strides(PyObject_CallMethodNoArgs(obj, name.stride));
     if (strides.p && PyObject_RichCompareBool(strides.p, layout, Py_EQ) == 1) return true;
@@ -241,11 +250,11 @@ py::object PointerTable::gather(int grad_stream) {
   };
   // Whether `obj` still has `bytes` bytes at `address` (any address when empty), the call's dtype and
   // the recorded layout.
-  auto same_memory = [&](PyObject* obj, void* address, int64_t bytes, PyObject* layout) {
+  auto same_memory = [&](PyObject* obj, void* address, int64_t bytes, PyObject* shape, PyObject* layout) {
     unsigned long long ptr = 0, nbytes = 0;
     if (!call_unsigned(obj, name.data_ptr, &ptr) || (bytes > 0 && reinterpret_cast<void*>(ptr) != address)) return false;
     if (!attr_unsigned(obj, name.nbytes, &nbytes) || int64_t(nbytes) != bytes) return false;
-    return attr_is(obj, name.dtype, dtype) && laid_out(obj, layout) && plain_view(obj);
+    return attr_is(obj, name.dtype, dtype) && laid_out(obj, shape, layout) && plain_view(obj);
   };
 
   // Checks the step tensor of tensor j and records where it is; false if it is not a usable count.
@@ -268,9 +277,10 @@ py::object PointerTable::gather(int grad_stream) {
   mark_set(grad_stream);
   for (int64_t j = 0; j < tensors(); ++j) {
     PyObject* param = PyList_GET_ITEM(params_.ptr(), j);
+    PyObject* shape = PyList_GET_ITEM(shapes_.ptr(), j);
     PyObject* layout = PyList_GET_ITEM(layouts_.ptr(), j);
     const int64_t size = bytes(j);
-    if (!same_memory(param, address(0, j), size, layout)) return failure(kParamChanged, j);
+    if (!same_memory(param, address(0, j), size, shape, layout)) return failure(kParamChanged, j);
 
     PyObject* entry = nullptr;
     if (state) {
@@ -289,7 +299,7 @@ py::object PointerTable::gather(int grad_stream) {
       const int stream = name_streams_[size_t(i)];
       if (stream < 0) {
         if (!step_holds_count(held, j)) return failure(kStepChanged, j);
-      } else if (!same_memory(held, address(stream, j), size, layout)) {
+      } else if (!same_memory(held, address(stream, j), size, shape, layout)) {
         return failure(kStateChanged, j);
       }
     }
@@ -300,7 +310,7 @@ py::object PointerTable::gather(int grad_stream) {
     unsigned long long ptr = 0, nbytes = 0;
     const bool in_place = attr_is(grad.p, name.is_cpu, Py_True) && attr_is(grad.p, name.dtype, dtype) &&
                           attr_unsigned(grad.p, name.nbytes, &nbytes) && int64_t(nbytes) == size &&
-                          laid_out(grad.p, layout) && plain_view(grad.p) &&
+                          laid_out(grad.p, shape, layout) && plain_view(grad.p) &&
                           call_unsigned(grad.p, name.data_ptr, &ptr) && (ptr != 0 || size == 0);
     if (in_place) {
       assign(grad_stream, j, uintptr_t(ptr));
@@ -368,7 +378,8 @@ void register_pointer_table(py::module_& m) {
            py::arg("sizes"), py::arg("streams"))
       .def("set", &PointerTable::set, py::arg("stream"), py::arg("addresses"))
       .def("set_one", &PointerTable::set_one, py::arg("stream"), py::arg("j"), py::arg("address"))
-      .def("watch", &PointerTable::watch, py::arg("params"), py::arg("dtype"), py::arg("layouts"),
+      .def("watch", &PointerTable::watch, py::arg("params"), py::arg("dtype"), py::arg("shapes"),
+           py::arg("layouts"),
            py::arg("state"), py::arg("names"), py::arg("name_streams"), py::arg("held"),
            py::arg("step_dtypes"), py::arg("step"), py::arg("check_conj"),
            "Records the torch objects whose facts gather() re-checks at each step (see pointer_table.h).")

@@ -33,6 +33,7 @@ class PointerTable {
   // What gather() checks at each step (see pointer_table.cpp):
   //  params      the list of torch tensors, one per table entry, whose memory is stream 0;
   //  dtype       the torch dtype every param, grad and state tensor must have;
+  //  shapes      per tensor, the shape (torch.Size) its param, grad and state tensors must have;
   //  layouts     per tensor, None when the param is row-major contiguous, else its strides (a tuple),
   //              which its state tensors share and a grad must share to be read in place;
   //  state       the optimizer's state dict (param -> dict), or None to skip the dict lookups (the
@@ -42,7 +43,7 @@ class PointerTable {
   //  held        the state tensors, len(params) * len(names), params-major, kept alive by the table;
   //  step_dtypes the dtypes a step tensor may have (torch.float32, torch.float64);
   //  check_conj  whether conjugate and negative views must be refused (complex params).
-  void watch(py::list params, py::object dtype, py::list layouts, py::object state, py::tuple names,
+  void watch(py::list params, py::object dtype, py::list shapes, py::list layouts, py::object state, py::tuple names,
              py::tuple name_streams, py::list held, py::tuple step_dtypes, double step, bool check_conj);
 
   // The step's check and gather: returns None when every fact holds and every grad was set;
@@ -85,7 +86,7 @@ class PointerTable {
   unsigned checked_written_ = ~0u;  // the `written` mask of the last successful check, ~0: none
 
   // What watch() recorded.
-  py::list params_, layouts_, held_;
+  py::list params_, shapes_, layouts_, held_;
   py::object torch_dtype_, state_;
   py::tuple names_, step_dtypes_;
   std::vector<int> name_streams_;

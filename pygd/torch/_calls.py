@@ -113,7 +113,8 @@ class CpuCall(Call):
             self.table.set(k, addresses)
         streams = {name: k for k, name in enumerate(self.stream_names) if name is not None}
         self._watched = dict(
-            params=list(params), dtype=params[0].dtype, layouts=self.layouts, names=watched,
+            params=list(params), dtype=params[0].dtype, shapes=[p.shape for p in params],
+            layouts=self.layouts, names=watched,
             name_streams=tuple(STEP_STREAM if n == "step" else streams[n] for n in watched),
             held=list(held), step_dtypes=_checks.STEP_DTYPES, check_conj=params[0].is_complex())
         self.table.watch(state=None, step=float(step), **self._watched)
@@ -159,6 +160,8 @@ class CudaCall(Call):
         self.dtype = str(_checks.kernel_dtype(params[0].dtype)).replace("torch.", "")
         self.sizes = [_checks.kernel_numel(p) for p in params]
         self.state_addresses = state_addresses
+        self.shapes = [p.shape for p in params]
+        self.dtypes = [p.dtype for p in params]
         self.grad_addresses = None
 
     def gather(self, unscaling):
@@ -168,7 +171,8 @@ class CudaCall(Call):
         state = self._watched_state()
         per = len(self.watched)
         for j, param in enumerate(self.params):
-            if not _same_memory(param, self.param_addresses[j], self.layouts[j]):
+            shape, layout, dtype = self.shapes[j], self.layouts[j], self.dtypes[j]
+            if not _same_memory(param, self.param_addresses[j], shape, layout, dtype):
                 raise Rebuild
             entry = None if state is None else state.get(param)
             if state is not None and not isinstance(entry, dict):
@@ -181,7 +185,7 @@ class CudaCall(Call):
                     if held.device != self.device or held.dtype != torch.float32 or held.numel() != 1:
                         raise Rebuild
                 elif not _same_memory(held, self.state_addresses[self.stream_names.index(name) - 2][j],
-                                      self.layouts[j], param):
+                                      shape, layout, dtype):
                     raise Rebuild
         self.grad_addresses = [self._grad_for_kernel(j).data_ptr() for j in range(len(self.params))]
 
@@ -206,10 +210,10 @@ class CudaCall(Call):
         self._finish(grad_scale is not None)
 
 
-def _same_memory(tensor, address, layout, like=None):
-    like = tensor if like is None else like
-    return ((tensor.data_ptr() == address or tensor.numel() == 0) and tensor.dtype == like.dtype
-            and tensor.nbytes == like.nbytes and _checks.layout_of(tensor) == layout
+def _same_memory(tensor, address, shape, layout, dtype):
+    """Whether `tensor` still has the memory, shape, layout and dtype recorded for it."""
+    return ((tensor.data_ptr() == address or tensor.numel() == 0) and tensor.dtype == dtype
+            and tensor.shape == shape and _checks.layout_of(tensor) == layout
             and not tensor.is_conj() and not tensor.is_neg())
 
 
