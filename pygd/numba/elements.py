@@ -45,7 +45,8 @@ def fmadd(a, b, c):
 @_element
 def lerp(start, end, weight, neg_one_minus_weight, from_end):
     """torch.lerp(start, end, weight), exact at both ends: start + w (end - start) for |w| < 0.5,
-    end + (w - 1)(end - start) from there on, each one fused multiply-add. The moving averages are lerps toward the gradient."""
+    end + (w - 1)(end - start) from there on, each one fused multiply-add. The moving averages are
+    lerps toward the gradient."""
     diff = end - start
     if from_end:
         return fmadd(neg_one_minus_weight, diff, end)
