@@ -1,8 +1,10 @@
 // Width-1 lane pack: the tail of every sweep runs the same update as the SIMD body, one element at a
 // time. Included once per ISA translation unit, inside that unit's namespace, so each instruction
 // set gets its own type and no compiled copy is shared between units built with different flags.
-// Before including, define PYGD_LANE_FMA to 1 where the unit may use the hardware fused multiply-add:
-// the tail then rounds exactly as the SIMD body does.
+// fmadd is always the correctly rounded fused multiply-add (one rounding), at every ISA level, so
+// the tail rounds exactly as the SIMD body does and every level gives torch's bits. Where the unit
+// is compiled without FMA instructions (the baseline), the builtin becomes a call to libm's fma,
+// which glibc itself dispatches to the hardware instruction where the CPU has one.
 // (No include guard on purpose.)
 
 template <class T>
@@ -23,13 +25,7 @@ struct Lane {
   friend PYGD_INLINE Lane operator*(Lane a, Lane b) { return a.v * b.v; }
   friend PYGD_INLINE Lane operator/(Lane a, Lane b) { return a.v / b.v; }
   friend PYGD_INLINE Lane operator-(Lane a) { return -a.v; }
-  friend PYGD_INLINE Lane fmadd(Lane a, Lane b, Lane c) {
-#if PYGD_LANE_FMA
-    return fma_builtin(a.v, b.v, c.v);
-#else
-    return a.v * b.v + c.v;
-#endif
-  }
+  friend PYGD_INLINE Lane fmadd(Lane a, Lane b, Lane c) { return fma_builtin(a.v, b.v, c.v); }
   // Builtins, not std::sqrt: an inline library function would be compiled once per ISA unit and
   // merged by the linker. -fno-math-errno lets the builtin become one instruction.
   friend PYGD_INLINE Lane sqrt(Lane a) { return sqrt_builtin(a.v); }

@@ -4,7 +4,6 @@
 #include "vec_avx2.h"
 
 namespace pygd::cpu::avx2 {
-#define PYGD_LANE_FMA 1
 #include "lane.inl"
 #include "sweep.inl"
 #include "reduce.inl"

@@ -4,7 +4,6 @@
 #include "vec_avx512.h"
 
 namespace pygd::cpu::avx512 {
-#define PYGD_LANE_FMA 1
 #include "lane.inl"
 #include "sweep.inl"
 #include "reduce.inl"

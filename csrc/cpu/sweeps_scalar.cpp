@@ -1,9 +1,9 @@
 // Baseline sweeps: portable C++ with no ISA flags, for any CPU (and the only level off x86-64).
-// Multiply-adds stay unfused so every element rounds the same whether or not the compiler vectorizes.
+// fmadd is the correctly rounded fused multiply-add here too (a libm call where the target has no FMA
+// instruction): every ISA level rounds alike, as torch's vectorized kernels do.
 #include "sweeps.h"
 
 namespace pygd::cpu::scalar {
-#define PYGD_LANE_FMA 0
 #include "lane.inl"
 template <class T>
 using Vec = Lane<T>;

@@ -9,26 +9,48 @@ The arithmetic stays in the type of the values as long as the scalars have that 
 made by the factories with the arrays' dtype): no float literal appears below, since Numba would
 widen a float32 expression that meets a Python float to float64. A state that the options do not
 use (e.g. max_exp_avg_sq without AMSGrad) may be passed as any value of the element type, such as the
-parameter itself; it comes back unchanged and need not be stored. Mirrors csrc/include/pygd/*.h.
+parameter itself; it comes back unchanged and need not be stored. Mirrors csrc/include/pygd/*.h
+operation for operation: torch's order and rounding (its fused CPU kernels; RMSprop's for-loop), each
+operation rounded once, fused only through `fmadd` (LLVM never contracts without fastmath).
 """
 
 import math
 
-from numba import njit
+from numba import njit, types
+from numba.core.extending import intrinsic
 
 # error_model="numpy": a division by zero gives inf/NaN, as in C++, instead of a raised exception
 # (and no check per division). fastmath stays off: IEEE rounding, NaN and inf are part of the rules.
 _element = njit(cache=True, error_model="numpy")
 
 
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c with one rounding (LLVM's llvm.fma: the FMA instruction where the CPU has one, a
+    correctly rounded libm call elsewhere), as the C++ lane packs' fmadd."""
+    if not (isinstance(a, types.Float) and a == b == c):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+    return a(a, b, c), codegen
+
+
+@_element
+def fmadd(a, b, c):
+    """a * b + c, rounded once (csrc/cpu/lane.inl's fmadd)."""
+    return _fma(a, b, c)
+
+
 @_element
 def lerp(start, end, weight, neg_one_minus_weight, from_end):
-    """torch.lerp(start, end, weight), exact at both ends: start + w (end - start) for w < 0.5,
-    end - (1 - w)(end - start) from there on. The moving averages are lerps toward the gradient."""
+    """torch.lerp(start, end, weight), exact at both ends: start + w (end - start) for |w| < 0.5,
+    end + (w - 1)(end - start) from there on, each one fused multiply-add. The moving averages are
+    lerps toward the gradient."""
     diff = end - start
     if from_end:
-        return neg_one_minus_weight * diff + end
-    return weight * diff + start
+        return fmadd(neg_one_minus_weight, diff, end)
+    return fmadd(weight, diff, start)
 
 
 @_element
@@ -45,15 +67,15 @@ def sgd_element(param, grad, momentum_buffer, s):
     """
     g = -grad if s.maximize else grad
     if s.has_weight_decay:
-        g = s.weight_decay * param + g
+        g = fmadd(param, s.weight_decay, g)
     if s.has_momentum:
         # The first step takes the gradient as the buffer, without dampening (as torch).
         if s.first_step:
             momentum_buffer = g
         else:
-            momentum_buffer = s.momentum * momentum_buffer + s.one_minus_dampening * g
-        g = s.momentum * momentum_buffer + g if s.nesterov else momentum_buffer
-    return s.neg_lr * g + param, momentum_buffer
+            momentum_buffer = fmadd(s.one_minus_dampening, g, momentum_buffer * s.momentum)
+        g = fmadd(momentum_buffer, s.momentum, g) if s.nesterov else momentum_buffer
+    return fmadd(g, s.neg_lr, param), momentum_buffer
 
 
 @_element
@@ -66,17 +88,17 @@ def adam_element(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, s):
     if s.decoupled_decay:
         param = param * s.param_scale
     if s.coupled_decay:
-        g = s.weight_decay * param + g
+        g = fmadd(param, s.weight_decay, g)
     exp_avg = lerp(exp_avg, g, s.exp_avg_weight, s.exp_avg_neg_one_minus_weight, s.exp_avg_from_end)
-    exp_avg_sq = s.beta2 * exp_avg_sq + s.one_minus_beta2 * g * g
+    exp_avg_sq = fmadd(s.one_minus_beta2 * g, g, exp_avg_sq * s.beta2)
     second_moment = exp_avg_sq
     if s.amsgrad:
         # The running maximum is kept on the raw (not bias-corrected) second moment, as torch does.
         max_exp_avg_sq = nan_max(max_exp_avg_sq, exp_avg_sq)
         second_moment = max_exp_avg_sq
     # eps is added outside the square root, after bias correction.
-    denom = math.sqrt(second_moment) * s.inv_bc2_sqrt + s.eps
-    return param - s.step_size * exp_avg / denom, exp_avg, exp_avg_sq, max_exp_avg_sq
+    denom = math.sqrt(second_moment) / s.bc2_sqrt + s.eps
+    return param + s.neg_step_size * exp_avg / denom, exp_avg, exp_avg_sq, max_exp_avg_sq
 
 
 @_element
@@ -87,17 +109,17 @@ def rmsprop_element(param, grad, square_avg, momentum_buffer, grad_avg, s):
     """
     g = -grad if s.maximize else grad
     if s.has_weight_decay:
-        g = s.weight_decay * param + g
-    square_avg = s.alpha * square_avg + s.one_minus_alpha * g * g
+        g = fmadd(param, s.weight_decay, g)
+    square_avg = fmadd(s.one_minus_alpha * g, g, square_avg * s.alpha)
     if s.centered:
         grad_avg = lerp(grad_avg, g, s.grad_avg_weight, s.grad_avg_neg_one_minus_weight,
                         s.grad_avg_from_end)
-        avg = math.sqrt(square_avg - grad_avg * grad_avg) + s.eps
+        avg = math.sqrt(fmadd(-grad_avg, grad_avg, square_avg)) + s.eps
     else:
         avg = math.sqrt(square_avg) + s.eps
     if s.has_momentum:
-        momentum_buffer = s.momentum * momentum_buffer + g / avg
-        return s.neg_lr * momentum_buffer + param, square_avg, momentum_buffer, grad_avg
+        momentum_buffer = momentum_buffer * s.momentum + g / avg
+        return fmadd(momentum_buffer, s.neg_lr, param), square_avg, momentum_buffer, grad_avg
     return param + s.neg_lr * g / avg, square_avg, momentum_buffer, grad_avg
 
 
@@ -109,6 +131,6 @@ def adagrad_element(param, grad, state_sum, s):
     """
     g = -grad if s.maximize else grad
     if s.has_weight_decay:
-        g = s.weight_decay * param + g
-    state_sum = g * g + state_sum
+        g = fmadd(param, s.weight_decay, g)
+    state_sum = fmadd(g, g, state_sum)
     return param + s.neg_clr * g / (math.sqrt(state_sum) + s.eps), state_sum

@@ -20,14 +20,14 @@ SgdScalars = collections.namedtuple("SgdScalars", (
     "neg_lr", "momentum", "one_minus_dampening", "weight_decay",
     "has_momentum", "first_step", "nesterov", "maximize", "has_weight_decay"))
 
-# Lerp weights are three fields (w, -(1 - w), w >= 0.5) rather than a nested tuple: Numba's parallel
+# Lerp weights are three fields (w, w - 1, !(|w| < 0.5)) rather than a nested tuple: Numba's parallel
 # loops cannot take nested tuples as loop-invariant arguments.
 AdamScalars = collections.namedtuple("AdamScalars", (
     # exp_avg's lerp toward the gradient, w = 1 - beta1
     "exp_avg_weight", "exp_avg_neg_one_minus_weight", "exp_avg_from_end",
     "beta2", "one_minus_beta2",
-    "step_size",     # lr / (1 - beta1^t)
-    "inv_bc2_sqrt",  # 1 / sqrt(1 - beta2^t): a multiply per element instead of a divide
+    "neg_step_size",  # -lr / (1 - beta1^t)
+    "bc2_sqrt",       # sqrt(1 - beta2^t), divided by per element as torch does
     "eps", "weight_decay",
     "param_scale",   # 1 - lr * weight_decay (AdamW)
     "amsgrad", "maximize", "coupled_decay", "decoupled_decay"))
@@ -40,6 +40,14 @@ RmspropScalars = collections.namedtuple("RmspropScalars", (
 AdagradScalars = collections.namedtuple("AdagradScalars", (
     "neg_clr",  # -lr / (1 + (t - 1) * lr_decay)
     "weight_decay", "eps", "maximize", "has_weight_decay"))
+
+
+@register_jitable
+def _lerp_weight(dtype, weight):
+    """(w, w - 1, !(|w| < 0.5)) with w rounded to dtype and w - 1 computed in dtype, as torch's
+    lerp (make_lerp_weight in csrc/include/pygd/lerp.h)."""
+    w = dtype(weight)
+    return w, w - dtype(1.0), not (abs(w) < 0.5)
 
 
 @register_jitable
@@ -59,11 +67,11 @@ def adam_scalars(dtype, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_
     t = float(step)
     bias_correction1 = 1.0 - math.pow(beta1, t)
     bias_correction2 = 1.0 - math.pow(beta2, t)
-    weight = 1.0 - beta1
+    w, w_minus_one, from_end = _lerp_weight(dtype, 1.0 - beta1)
     decay = weight_decay != 0.0
-    return AdamScalars(dtype(weight), dtype(-(1.0 - weight)), weight >= 0.5,
+    return AdamScalars(w, w_minus_one, from_end,
                        dtype(beta2), dtype(1.0 - beta2),
-                       dtype(lr / bias_correction1), dtype(1.0 / math.sqrt(bias_correction2)),
+                       dtype(-(lr / bias_correction1)), dtype(math.sqrt(bias_correction2)),
                        dtype(eps), dtype(weight_decay), dtype(1.0 - lr * weight_decay),
                        amsgrad, maximize, decay and not decoupled, decay and decoupled)
 
@@ -72,10 +80,10 @@ def adam_scalars(dtype, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_
 def rmsprop_scalars(dtype, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
                     centered=False, maximize=False):
     """The scalars of an RMSprop step (it has no step count) for arrays of `dtype`."""
-    weight = 1.0 - alpha
+    w, w_minus_one, from_end = _lerp_weight(dtype, 1.0 - alpha)
     return RmspropScalars(dtype(-lr), dtype(alpha), dtype(1.0 - alpha), dtype(eps),
                           dtype(weight_decay), dtype(momentum),
-                          dtype(weight), dtype(-(1.0 - weight)), weight >= 0.5,
+                          w, w_minus_one, from_end,
                           centered, momentum > 0.0, maximize, weight_decay != 0.0)
 
 

@@ -21,7 +21,10 @@ struct Adagrad {
     const V p = x[kParam];
     V g = x[kGrad];
     if (s.maximize) g = -g;
-    if (s.has_weight_decay) g = fmadd(V(s.weight_decay), p, g);
+    // Operation order and rounding of torch's fused CPU kernel (ATen FusedAdagradKernel.cpp) as its
+    // vectorized body is compiled: the compiler contracts g + p*wd and sum + g*g into fused
+    // multiply-adds; the rest is rounded once per operation.
+    if (s.has_weight_decay) g = fmadd(p, V(s.weight_decay), g);
     const V sum = fmadd(g, g, x[kStateSum]);
     x[kStateSum] = sum;
     x[kParam] = p + V(s.neg_clr) * g / (sqrt(sum) + V(s.eps));

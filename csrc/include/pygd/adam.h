@@ -19,22 +19,26 @@ struct Adam {
 
   template <class V, class T>
   static PYGD_HD PYGD_INLINE void update(const AdamStep<T>& s, V* x) {
+    // Operation order and rounding of torch's fused CPU kernel (ATen FusedAdamKernel.cpp) as its
+    // vectorized body is compiled: fused where it calls fmadd (the lerp) and where the compiler
+    // contracts a product into the sum that follows (g + p*wd; v*beta2 + ((1-beta2)*g)*g, whose
+    // second product is the one fused), every other operation rounded once.
     V p = x[kParam];
     V g = x[kGrad];
     if (s.maximize) g = -g;
     if (s.decoupled_decay) p = p * V(s.param_scale);
-    if (s.coupled_decay) g = fmadd(V(s.weight_decay), p, g);
+    if (s.coupled_decay) g = fmadd(p, V(s.weight_decay), g);
     const V m = lerp(x[kExpAvg], g, s.exp_avg_weight);
-    const V v = fmadd(V(s.beta2), x[kExpAvgSq], V(s.one_minus_beta2) * g * g);
+    const V v = fmadd(V(s.one_minus_beta2) * g, g, x[kExpAvgSq] * V(s.beta2));
     V v_used = v;
     if (s.amsgrad) {
       // The running maximum is kept on the raw (not bias-corrected) second moment, as torch does.
       v_used = max(x[kMaxExpAvgSq], v);
       x[kMaxExpAvgSq] = v_used;
     }
-    // eps is added outside the square root, after bias correction.
-    const V denom = fmadd(sqrt(v_used), V(s.inv_bc2_sqrt), V(s.eps));
-    x[kParam] = p - V(s.step_size) * m / denom;
+    // eps is added outside the square root, after bias correction: sqrt(v) / sqrt(bc2) + eps.
+    const V denom = sqrt(v_used) / V(s.bc2_sqrt) + V(s.eps);
+    x[kParam] = p + V(s.neg_step_size) * m / denom;
     x[kExpAvg] = m;
     x[kExpAvgSq] = v;
   }

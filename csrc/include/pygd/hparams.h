@@ -38,8 +38,9 @@ template <class T>
 struct AdamStep {
   LerpWeight<T> exp_avg_weight;  // 1 - beta1
   T beta2, one_minus_beta2;
-  T step_size;       // lr / (1 - beta1^t)
-  T inv_bc2_sqrt;    // 1 / sqrt(1 - beta2^t): a multiply in the loop, where a divide costs 5x more
+  T neg_step_size;   // -lr / (1 - beta1^t)
+  T bc2_sqrt;        // sqrt(1 - beta2^t): divided by in the loop, as torch does (not a multiply by
+                     // its reciprocal, which rounds differently)
   T eps, weight_decay;
   T param_scale;     // 1 - lr * weight_decay (AdamW)
   bool amsgrad, maximize, coupled_decay, decoupled_decay;
@@ -51,7 +52,7 @@ PYGD_HD AdamStep<T> make_step(const AdamConfig& c, int64_t step) {
   const double bc1 = 1.0 - std::pow(c.beta1, t);
   const double bc2 = 1.0 - std::pow(c.beta2, t);
   const bool decay = c.weight_decay != 0.0;
-  return {make_lerp_weight<T>(1.0 - c.beta1), T(c.beta2), T(1.0 - c.beta2), T(c.lr / bc1), T(1.0 / std::sqrt(bc2)),
+  return {make_lerp_weight<T>(1.0 - c.beta1), T(c.beta2), T(1.0 - c.beta2), T(-(c.lr / bc1)), T(std::sqrt(bc2)),
           T(c.eps), T(c.weight_decay), T(1.0 - c.lr * c.weight_decay),
           c.amsgrad, c.maximize, decay && !c.decoupled, decay && c.decoupled};
 }

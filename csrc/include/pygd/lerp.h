@@ -1,5 +1,7 @@
-// Linear interpolation as torch.lerp computes it: start + w (end - start) below w = 0.5, and
-// end - (end - start)(1 - w) from there on, so the result is exact at both ends (w = 0 and w = 1).
+// Linear interpolation as torch.lerp computes it (ATen's lerp_vec, also inlined in the fused Adam
+// kernel): with w rounded to the element type first, start + w (end - start) where |w| < 0.5, and
+// end + (w - 1)(end - start) from there on, each a single fused multiply-add, so the result is exact
+// at both ends (w = 0 and w = 1). w - 1 is computed in the element type, as torch does.
 // The moving averages (Adam's exp_avg, centered RMSprop's grad_avg) are lerps toward the gradient.
 #pragma once
 #include "config.h"
@@ -8,15 +10,17 @@ namespace pygd {
 
 template <class T>
 struct LerpWeight {
-  T weight;                // w
-  T neg_one_minus_weight;  // -(1 - w)
-  bool from_end;           // w >= 0.5: interpolate back from `end`
+  T weight;                // w, rounded to T
+  T neg_one_minus_weight;  // w - 1, rounded in T
+  bool from_end;           // !(|w| < 0.5): interpolate back from `end`
 };
 
 // On the host, once per call.
 template <class T>
 PYGD_HD LerpWeight<T> make_lerp_weight(double w) {
-  return {T(w), T(-(1.0 - w)), w >= 0.5};
+  const T wt = T(w);
+  const T magnitude = wt < T(0) ? -wt : wt;
+  return {wt, T(wt - T(1)), !(magnitude < T(0.5))};
 }
 
 template <class V, class T>

@@ -20,24 +20,28 @@ struct Rmsprop {
 
   template <class V, class T>
   static PYGD_HD PYGD_INLINE void update(const RmspropStep<T>& s, V* x) {
+    // Operation order and rounding of torch's for-loop RMSprop (torch/optim/rmsprop.py), one ATen
+    // op at a time as their vectorized loops are compiled: add(.., alpha) is a fused multiply-add,
+    // addcmul(t1, t2, value) is fma(value*t1, t2, self) (the compiler contracts it), addcdiv
+    // self + value*t1/t2 is not fused, mul_ rounds on its own, lerp_ as in lerp.h.
     const V p = x[kParam];
     V g = x[kGrad];
     if (s.maximize) g = -g;
-    if (s.has_weight_decay) g = fmadd(V(s.weight_decay), p, g);
-    const V v = fmadd(V(s.alpha), x[kSquareAvg], V(s.one_minus_alpha) * g * g);
+    if (s.has_weight_decay) g = fmadd(p, V(s.weight_decay), g);
+    const V v = fmadd(V(s.one_minus_alpha) * g, g, x[kSquareAvg] * V(s.alpha));
     x[kSquareAvg] = v;
     V avg;
     if (s.centered) {
       const V g_avg = lerp(x[kGradAvg], g, s.grad_avg_weight);
       x[kGradAvg] = g_avg;
-      avg = sqrt(v - g_avg * g_avg) + V(s.eps);
+      avg = sqrt(fmadd(-g_avg, g_avg, v)) + V(s.eps);
     } else {
       avg = sqrt(v) + V(s.eps);
     }
     if (s.has_momentum) {
-      const V b = fmadd(V(s.momentum), x[kMomentumBuffer], g / avg);
+      const V b = x[kMomentumBuffer] * V(s.momentum) + g / avg;
       x[kMomentumBuffer] = b;
-      x[kParam] = fmadd(V(s.neg_lr), b, p);
+      x[kParam] = fmadd(b, V(s.neg_lr), p);
     } else {
       x[kParam] = p + V(s.neg_lr) * g / avg;
     }

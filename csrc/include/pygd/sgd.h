@@ -20,16 +20,20 @@ struct Sgd {
 
   template <class V, class T>
   static PYGD_HD PYGD_INLINE void update(const SgdStep<T>& s, V* x) {
+    // Operation order and rounding of torch's fused CPU kernel (ATen FusedSGDKernel.cpp) as its
+    // vectorized body is compiled: fused where it calls fmadd and where the compiler contracts
+    // param += g * (-lr) into one.
     V p = x[kParam];
     V g = x[kGrad];
     if (s.maximize) g = -g;
-    if (s.has_weight_decay) g = fmadd(V(s.weight_decay), p, g);
+    if (s.has_weight_decay) g = fmadd(p, V(s.weight_decay), g);
     if (s.has_momentum) {
-      V b = s.first_step ? g : fmadd(V(s.momentum), x[kMomentumBuffer], V(s.one_minus_dampening) * g);
+      V b = s.first_step ? g
+                         : fmadd(V(s.one_minus_dampening), g, x[kMomentumBuffer] * V(s.momentum));
       x[kMomentumBuffer] = b;
-      g = s.nesterov ? fmadd(V(s.momentum), b, g) : b;
+      g = s.nesterov ? fmadd(b, V(s.momentum), g) : b;
     }
-    x[kParam] = fmadd(V(s.neg_lr), g, p);
+    x[kParam] = fmadd(g, V(s.neg_lr), p);
   }
 };
 

@@ -1,0 +1,303 @@
+"""pygd's functional steps give torch.optim's bits: bit for bit against torch's fused CPU kernels
+(Adam, AdamW, SGD, Adagrad: fused=True) and its for-loop RMSprop (foreach=False), float32 and float64,
+every option combination, a few steps on random data of odd sizes, at every ISA level this machine
+runs, on 1 and 2 threads (with a small grain, so that the work really splits, mid-SIMD-width), and
+with the Numba backend.
+
+pygd computes every element as torch's *vectorized* loop body does (DESIGN.md §1). torch computes the
+last elements of each tensor (fewer than one SIMD width; for RMSprop's TensorIterator ops, fewer than
+two) in a scalar loop of its own, which its compiler may contract differently (a*b + c into one FMA).
+Those elements are compared too: they must agree bit for bit where torch's tail rounds as its body
+does, and are within `TAIL_EPS` roundings of it otherwise; the share that differs is reported by
+`PYGD_BITS_REPORT=1 pytest -s tests/test_torch_bits.py`. Every other element must be identical.
+
+RMSprop: torch's for-loop takes square roots with Tensor.sqrt, which torch builds with MKL compute
+through MKL's vector math library (vsSqrt/vdSqrt), not correctly rounded: about 17% (float32) and
+1% (float64) of its roots are 1 ulp off the IEEE square root that pygd (and torch's own fused
+kernels) compute. The RMSprop reference here is torch's for-loop with Tensor.sqrt replaced by the
+IEEE root (every other operation torch's own); the report also counts the share that differs from
+unmodified torch.
+"""
+
+import contextlib
+import functools
+import itertools
+import os
+
+import numpy as np
+import pytest
+
+import pygd
+from cases import ISAS, NATIVE, NUMBA, SMALL_GRAIN
+
+torch = pytest.importorskip("torch")
+
+SIZES = (1, 7, 33, 4097, 100003)
+STEPS = 4
+DTYPES = (np.float32, np.float64)
+THREADS = (1, 2)
+# torch's scalar tail may round differently from its vectorized body (see the module docstring):
+# there pygd may differ by this many machine epsilons relative to |torch| + rms(torch) of the tensor
+# (the rms term covers cancellation, e.g. momentum buffers near zero).
+TAIL_EPS = 64
+REPORT = os.environ.get("PYGD_BITS_REPORT") == "1"
+
+# pygd's state argument -> torch.optim's per-parameter state key.
+TORCH_STATE = {"momentum_buffers": "momentum_buffer", "exp_avgs": "exp_avg",
+               "exp_avg_sqs": "exp_avg_sq", "max_exp_avg_sqs": "max_exp_avg_sq",
+               "square_avgs": "square_avg", "grad_avgs": "grad_avg", "state_sums": "sum"}
+
+
+def _grid(**axes):
+    return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
+
+
+class Spec:
+    """One optimizer: its pygd function, its torch.optim class and implementation, and how an
+    option set (in pygd's terms) translates to both."""
+
+    def __init__(self, name, fn, torch_cls, impl, options, fused, extra_torch=None):
+        self.name, self.fn, self.torch_cls, self.impl = name, fn, torch_cls, impl
+        self.options, self.fused, self.extra_torch = options, fused, extra_torch or {}
+
+    def state_names(self, o):
+        if self.name == "sgd":
+            return ("momentum_buffers",) if o["momentum"] != 0 else ()
+        if self.name.startswith("adam"):
+            return ("exp_avgs", "exp_avg_sqs") + (("max_exp_avg_sqs",) if o["amsgrad"] else ())
+        if self.name == "rmsprop":
+            return (("square_avgs",) + (("momentum_buffers",) if o["momentum"] > 0 else ())
+                    + (("grad_avgs",) if o["centered"] else ()))
+        return ("state_sums",)
+
+    def torch_kwargs(self, o):
+        return {**o, **self.extra_torch, **self.impl}
+
+    def pygd_kwargs(self, o, step):
+        o = dict(o)
+        o.pop("initial_accumulator_value", None)
+        if self.name.startswith("adam"):
+            o["max_exp_avg_sqs"] = None  # filled in by the caller when amsgrad
+        return o if self.name == "rmsprop" else {**o, "step": step}
+
+
+FUSED = {"fused": True}
+ADAM = _grid(lr=[1e-2], betas=[(0.9, 0.999), (0.3, 0.8)], eps=[1e-8], weight_decay=[0.0, 0.1],
+             amsgrad=[False, True], maximize=[False, True])
+SGD = ([o for o in _grid(lr=[0.05], momentum=[0.0], dampening=[0.0], nesterov=[False],
+                         weight_decay=[0.0, 0.1], maximize=[False, True])]
+       + _grid(lr=[0.05], momentum=[0.9], dampening=[0.0, 0.3], nesterov=[False],
+               weight_decay=[0.0, 0.1], maximize=[False, True])
+       + _grid(lr=[0.05], momentum=[0.9], dampening=[0.0], nesterov=[True],
+               weight_decay=[0.0, 0.1], maximize=[False, True]))
+ADAGRAD = _grid(lr=[0.05], lr_decay=[0.0, 0.01], weight_decay=[0.0, 0.1], eps=[1e-10],
+                initial_accumulator_value=[0.0, 0.5], maximize=[False, True])
+RMSPROP = _grid(lr=[1e-2], alpha=[0.99, 0.3], eps=[1e-8], weight_decay=[0.0, 0.1],
+                momentum=[0.0, 0.9], centered=[False, True], maximize=[False, True])
+
+SPECS = [
+    Spec("adam", pygd.adam_, torch.optim.Adam, FUSED, ADAM, True),
+    # Adam's own decoupled_weight_decay=True is torch's AdamW kernel: pygd.adamw_.
+    Spec("adam_decoupled", pygd.adamw_, torch.optim.Adam, FUSED, ADAM, True,
+         {"decoupled_weight_decay": True}),
+    Spec("adamw", pygd.adamw_, torch.optim.AdamW, FUSED,
+         ADAM + _grid(lr=[1e-2], betas=[(0.9, 0.999)], eps=[1e-8], weight_decay=[1e-2],
+                      amsgrad=[False, True], maximize=[False]), True),
+    Spec("sgd", pygd.sgd_, torch.optim.SGD, FUSED, SGD, True),
+    Spec("adagrad", pygd.adagrad_, torch.optim.Adagrad, FUSED, ADAGRAD, True),
+    Spec("rmsprop", pygd.rmsprop_, torch.optim.RMSprop, {"foreach": False}, RMSPROP, False),
+]
+
+
+def _case_id(spec, o):
+    parts = [spec.name]
+    for k, v in o.items():
+        if k in ("lr", "eps"):
+            continue
+        if isinstance(v, bool):
+            if v:
+                parts.append(k)
+        elif k == "betas":
+            parts.append(f"b1_{v[0]}")
+        elif v != 0:
+            parts.append(f"{k}_{v}")
+    return "-".join(parts)
+
+
+CASES = [(spec, o) for spec in SPECS for o in spec.options]
+CASE_IDS = [_case_id(s, o) for s, o in CASES]
+
+
+def _data(dtype):
+    rng = np.random.default_rng(1234)
+    params = [rng.standard_normal(n).astype(dtype) for n in SIZES]
+    # Gradients of mixed scale, some exact zeros, so tiny and large second moments both occur.
+    grads = []
+    for _ in range(STEPS):
+        step = []
+        for n in SIZES:
+            g = rng.standard_normal(n) * np.exp(rng.uniform(-6, 2, n))
+            g[rng.random(n) < 0.02] = 0.0
+            step.append(g.astype(dtype))
+        grads.append(step)
+    return params, grads
+
+
+@functools.lru_cache(maxsize=2)
+def data(dtype):
+    params, grads = _data(dtype)
+    for a in params + [g for step in grads for g in step]:
+        a.setflags(write=False)
+    return params, grads
+
+
+@contextlib.contextmanager
+def ieee_sqrt():
+    """Tensor.sqrt and Tensor.sqrt_ as the correctly rounded square root (NumPy's)."""
+    saved = torch.Tensor.sqrt, torch.Tensor.sqrt_
+
+    def sqrt(t):
+        return torch.from_numpy(np.sqrt(t.detach().numpy()))
+
+    def sqrt_(t):
+        return t.copy_(sqrt(t))
+
+    torch.Tensor.sqrt, torch.Tensor.sqrt_ = sqrt, sqrt_
+    try:
+        yield
+    finally:
+        torch.Tensor.sqrt, torch.Tensor.sqrt_ = saved
+
+
+@functools.lru_cache(maxsize=2)
+def torch_run(case_index, dtype, exact_sqrt=True):
+    """torch.optim's state after STEPS steps; exact_sqrt: RMSprop with the IEEE square root."""
+    spec, o = CASES[case_index]
+    params0, grads = data(dtype)
+    threads = torch.get_num_threads()
+    # One thread: RMSprop's TensorIterator ops then run their scalar remainder at the end of each
+    # tensor only (the fused kernels split in whole cache lines on any thread count).
+    torch.set_num_threads(1)
+    try:
+        params = [torch.nn.Parameter(torch.from_numpy(p.copy())) for p in params0]
+        opt = spec.torch_cls(params, **spec.torch_kwargs(o))
+        for t in range(STEPS):
+            for p, g in zip(params, grads[t]):
+                p.grad = torch.from_numpy(g.copy())
+            with ieee_sqrt() if exact_sqrt and spec.name == "rmsprop" else contextlib.nullcontext():
+                opt.step()
+    finally:
+        torch.set_num_threads(threads)
+    out = {"params": [p.detach().numpy().copy() for p in params]}
+    for name in spec.state_names(o):
+        out[name] = [opt.state[p][TORCH_STATE[name]].detach().numpy().copy() for p in params]
+    return out
+
+
+def pygd_run(spec, o, dtype, backend):
+    params0, grads = data(dtype)
+    params = [p.copy() for p in params0]
+    states = {}
+    for name in spec.state_names(o):
+        fill = o.get("initial_accumulator_value", 0.0) if name == "state_sums" else 0.0
+        states[name] = [np.full(n, fill, dtype) for n in SIZES]
+    for t in range(STEPS):
+        kwargs = spec.pygd_kwargs(o, t + 1)
+        if spec.name.startswith("adam"):
+            kwargs["max_exp_avg_sqs"] = states.get("max_exp_avg_sqs")
+            spec.fn(params, [g for g in grads[t]], states["exp_avgs"], states["exp_avg_sqs"],
+                    backend=backend, **kwargs)
+        else:
+            positional = [states[n] for n in spec.state_names(o) if n in ("square_avgs", "state_sums")]
+            named = {n: states[n] for n in spec.state_names(o)
+                     if n not in ("square_avgs", "state_sums")}
+            spec.fn(params, [g for g in grads[t]], *positional, backend=backend, **kwargs, **named)
+    return {"params": params, **states}
+
+
+def torch_tail(spec, n, dtype):
+    """Where torch's scalar tail starts in a tensor of n elements (on one thread)."""
+    width = {"AVX512": 64, "AVX2": 32}.get(torch.backends.cpu.get_cpu_capability(), 32)
+    lanes = width // np.dtype(dtype).itemsize
+    block = lanes if spec.fused else 2 * lanes  # cpu_kernel_vec unrolls twice
+    return n - n % block
+
+
+def compare(spec, want, got, dtype, label, stats):
+    """Problems found (a list of strings); counts differing elements in `stats`."""
+    problems = []
+    for name, arrays in want.items():
+        for i, (w, g) in enumerate(zip(arrays, got[name])):
+            n = w.size
+            differ = w.view(np.uint8).reshape(n, -1) != g.view(np.uint8).reshape(n, -1)
+            differ = differ.any(axis=1)
+            tail = torch_tail(spec, n, dtype)
+            body_bad = np.flatnonzero(differ[:tail])
+            tail_bad = np.flatnonzero(differ[tail:]) + tail
+            key = (name, "body")
+            stats[key] = stats.get(key, (0, 0))
+            stats[key] = (stats[key][0] + body_bad.size, stats[key][1] + tail)
+            key = (name, "tail")
+            stats[key] = stats.get(key, (0, 0))
+            stats[key] = (stats[key][0] + tail_bad.size, stats[key][1] + n - tail)
+            if body_bad.size:
+                k = body_bad[0]
+                problems.append(f"{label}: {name}[{i}] (n={n}) differs at {body_bad.size} of {tail} "
+                                f"vectorized-body elements, first [{k}]: torch {w[k]!r} pygd {g[k]!r}")
+            if tail_bad.size:
+                eps = np.finfo(dtype).eps
+                scale = np.abs(w[tail_bad]) + np.sqrt(np.mean(np.square(w, dtype=np.float64)))
+                worst = (np.abs(w[tail_bad] - g[tail_bad].astype(np.float64)) / (eps * scale)).max()
+                if worst > TAIL_EPS:
+                    problems.append(f"{label}: {name}[{i}] (n={n}) differs from torch's scalar tail "
+                                    f"by {worst:.1f} eps (> {TAIL_EPS})")
+    return problems
+
+
+VARIANTS = ([("native", isa, threads) for isa in ISAS for threads in THREADS] if NATIVE else [])
+VARIANTS += [("numba", None, None)] if NUMBA else []
+
+
+@pytest.fixture
+def run_variant(request):
+    def set_(backend, isa, threads):
+        if backend == "native":
+            from pygd import _backends
+            pygd.set_isa(isa)
+            pygd.set_num_threads(threads)
+            _backends.native._native.set_grain(SMALL_GRAIN if threads > 1 else 1 << 15)
+    return set_
+
+
+_totals = {}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("case_index", range(len(CASES)), ids=CASE_IDS)
+def test_bits_match_torch(case_index, dtype, run_variant):
+    if not VARIANTS:
+        pytest.skip("neither the native extension nor numba is available")
+    spec, o = CASES[case_index]
+    want = torch_run(case_index, dtype)
+    problems = []
+    for backend, isa, threads in VARIANTS:
+        run_variant(backend, isa, threads)
+        got = pygd_run(spec, o, dtype, backend)
+        label = f"{backend}" + (f"/{isa}/{threads} threads" if isa else "")
+        stats = _totals.setdefault((spec.name, np.dtype(dtype).name, label), {})
+        problems += compare(spec, want, got, dtype, label, stats)
+        if REPORT and spec.name == "rmsprop":
+            stats = _totals.setdefault(("rmsprop (MKL sqrt)", np.dtype(dtype).name, label), {})
+            compare(spec, torch_run(case_index, dtype, False), got, dtype, label, stats)
+    assert not problems, "\n".join(problems[:20])
+
+
+def teardown_module(module):
+    if not REPORT:
+        return
+    print("\nshare of elements that differ from torch (vectorized body | torch's scalar tail):")
+    for (opt, dtype, label), stats in sorted(_totals.items()):
+        cells = []
+        for (name, part), (bad, total) in sorted(stats.items()):
+            cells.append(f"{name}.{part} {bad}/{total}")
+        print(f"  {opt:15s} {dtype:8s} {label:26s} " + "; ".join(cells))
