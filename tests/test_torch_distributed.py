@@ -116,9 +116,39 @@ def run_rank(rank, port, outdir):
             optimizer.consolidate_state_dict(to=0)  # a collective: every rank takes part
             if rank == 0:
                 results[name]["state_dict"] = optimizer.state_dict()
+    results.update(run_fsdp2(inputs[:, half], targets[:, half]))
     torch.save(results, os.path.join(outdir, f"rank{rank}.pt"))
     dist.barrier()
     dist.destroy_process_group()
+
+
+FSDP2 = ("fsdp2-pygd", "fsdp2-torch")
+
+
+def run_fsdp2(inputs, targets):
+    """FSDP2 (fully_shard): each param becomes a DTensor holding this rank's shard. pygd.torch hands
+    DTensors to torch's own step (they are tensor subclasses); trained with pygd.torch.AdamW and with
+    torch.optim.AdamW, the full params must agree bitwise, and equal one process's."""
+    import pygd.torch
+    try:
+        from torch.distributed.device_mesh import init_device_mesh
+        from torch.distributed.fsdp import fully_shard
+    except ImportError:  # pragma: no cover - torch without FSDP2
+        return {}
+    mesh = init_device_mesh("cpu", (WORLD_SIZE,))
+    results = {}
+    for name, optimizer_class in zip(FSDP2, (pygd.torch.AdamW, torch.optim.AdamW)):
+        model = make_model()
+        for layer in model:
+            if isinstance(layer, torch.nn.Linear):
+                fully_shard(layer, mesh=mesh)
+        fully_shard(model, mesh=mesh)
+        optimizer = optimizer_class(model.parameters(), **ADAMW)
+        train(model, optimizer, inputs, targets)
+        results[name] = {"params": [p.full_tensor().detach().clone() for p in model.parameters()]}
+        if name == FSDP2[0]:
+            results[name]["routed"] = dict(optimizer.pygd_routes.torch)
+    return results
 
 
 # --------------------------------------------------------------------------------------- the job
@@ -210,6 +240,21 @@ def test_two_processes_equal_one(job, references, config, reference):
         torch.testing.assert_close(got, want, atol=PARAM_ATOL, rtol=0)
         # the training moved the params far beyond the tolerance: the comparison has teeth
         assert (want - start).abs().max() > 1000 * PARAM_ATOL
+
+
+def test_fsdp2_dtensor_params_step_as_with_torch(job, references):
+    """fully_shard over 2 ranks: pygd.torch.AdamW equals torch.optim.AdamW bitwise (torch's own step
+    runs the DTensor shards), and both equal one process on the full batches within rounding."""
+    if FSDP2[0] not in job[0]:
+        pytest.skip("this torch has no FSDP2 (torch.distributed.fsdp.fully_shard)")
+    got, want = job[0][FSDP2[0]], job[0][FSDP2[1]]
+    assert got["routed"] and all("DTensor" in why for why in got["routed"].values())
+    for rank in range(WORLD_SIZE):
+        for a, b in zip(job[rank][FSDP2[0]]["params"], job[rank][FSDP2[1]]["params"]):
+            assert torch.equal(a, b)
+    expected, _ = references["torch.optim"]
+    for a, b in zip(got["params"], expected):
+        torch.testing.assert_close(a, b, atol=PARAM_ATOL, rtol=0)
 
 
 @pytest.mark.parametrize("config", ZERO_CONFIGS)

@@ -20,6 +20,9 @@ from cases import assert_close
 torch = pytest.importorskip("torch")
 import pygd.torch as pygd_torch  # noqa: E402
 
+# Many of these edits send a param through torch's own step, which pygd says once per optimizer.
+pytestmark = pytest.mark.filterwarnings("ignore::pygd.torch.TorchFallbackWarning")
+
 NAMES = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
 HEAVY = {
     "SGD": dict(lr=0.1, momentum=0.9, weight_decay=0.01),
