@@ -45,8 +45,8 @@ def make_call(spec, layout, members, step, state):
     held = [entry[name] for _, _, entry in members for name in watched]
     state_addresses = [None if name is None else [entry[name].data_ptr() for _, _, entry in members]
                        for name in layout]
-    return call_class_for(params[0].device)(spec, layout, params, [i for _, i, _ in members], state_addresses, step, state,
-               watched, held)
+    return call_class_for(params[0].device)(spec, layout, params, [i for _, i, _ in members],
+                                            state_addresses, step, state, watched, held)
 
 
 def call_class_for(device):

@@ -112,8 +112,11 @@ def step_reason(param, step):
         return f"has a step count of type {type(step).__name__}"
     if step.numel() != 1 or step.dtype not in STEP_DTYPES:
         return f"has a step tensor of {step.dtype} with {step.numel()} elements"
-    if step.device.type != "cpu" and step.device != param.device:
+    # The CPU kernels read the count on the host; the CUDA kernels read a float32 on the device.
+    if param.device.type == "cpu" and step.device.type != "cpu":
         return f"has its step tensor on {step.device}"
+    if param.device.type != "cpu" and (step.device != param.device or step.dtype != torch.float32):
+        return f"has a {step.dtype} step tensor on {step.device}, not float32 on the param's device"
     value = float(step)
     if not (0 <= value < MAX_STEP and value == int(value)):
         return f"has step count {value!r}, not a whole number in [0, 2**53)"

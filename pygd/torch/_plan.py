@@ -15,6 +15,8 @@ picked up, and step counts that diverge (a param whose grad was None is not adva
 in place) split the call.
 """
 
+import torch
+
 from .. import _native
 from . import _checks
 from ._calls import Overlap, Rebuild, make_call
@@ -85,6 +87,12 @@ class GroupPlan:
             if reason is None:
                 entry = dict(state.get(param, ()))
                 created = spec.init_state(optimizer, param, entry, group)
+                step = entry.get("step")
+                on_gpu = param.device.type != "cpu"
+                if on_gpu and isinstance(step, torch.Tensor) and step.device.type == "cpu":
+                    # A count from a for-loop checkpoint: the CUDA kernels read it on the device, as
+                    # torch's fused optimizers do after load_state_dict.
+                    entry["step"] = step.to(device=param.device, dtype=torch.float32)
                 reason = self._state_reason(param, entry)
                 if reason is None:
                     step, reason = spec.count(param, entry, created)
