@@ -15,6 +15,8 @@ Float64 params, so that a stale pointer or an ignored edit shows as a difference
 the operation orders of pygd's kernel and torch's for-loop differ by ulps.
 """
 
+import atexit
+import collections
 import copy
 import os
 import warnings
@@ -30,6 +32,11 @@ import pygd.torch as pygd_torch  # noqa: E402
 
 EXAMPLES = int(os.environ.get("PYGD_FUZZ_EXAMPLES", "25"))
 STEPS = int(os.environ.get("PYGD_FUZZ_STEPS", "30"))
+# What a campaign did (PYGD_FUZZ_REPORT=1 prints it at exit): edits made, errors both sides raised
+# alike, steps compared, sequences ended early.
+COUNTS = collections.Counter()
+if os.environ.get("PYGD_FUZZ_REPORT"):
+    atexit.register(lambda: print("\npygd fuzz campaign:", dict(sorted(COUNTS.items()))))
 
 OPTIMIZERS = [
     ("SGD", dict(lr=0.05)),
@@ -78,6 +85,7 @@ class Twins(RuleBasedStateMachine):
         self.seed = seed
         self.steps = 0
         self.ended = False
+        COUNTS["sequences"] += 1
 
     def each(self, edit):
         """edit(opt, params) on both sides; both must raise alike or neither."""
@@ -85,7 +93,9 @@ class Twins(RuleBasedStateMachine):
             return
         errors = [outcome(lambda o=opt, p=params: edit(o, p)) for opt, params in self.sides]
         assert (errors[0] is None) == (errors[1] is None), f"pygd: {errors[0]}, torch: {errors[1]}"
+        COUNTS["rules"] += 1
         if errors[0] is not None:
+            COUNTS["errors raised alike"] += 1
             assert issubclass(errors[0], errors[1]) or issubclass(errors[1], errors[0]), errors
             self.resync()
 
@@ -97,6 +107,7 @@ class Twins(RuleBasedStateMachine):
         held = {id(q) for q in ref_params}
         if len(params) != len(ref_params) or any(id(k) not in held for k in ref.state):
             self.ended = True  # torch keeps state for a param no group holds: nothing to map it to
+            COUNTS["sequences ended early"] += 1
             return
         opt.state.clear()
         for p, q in zip(params, ref_params):
@@ -116,6 +127,7 @@ class Twins(RuleBasedStateMachine):
             opt.step()
         self.each(fill_and_step)
         self.steps += 1
+        COUNTS["steps"] += 1
 
     @rule(i=st.integers(0, 10))
     def grad_none(self, i):
@@ -264,6 +276,7 @@ class Twins(RuleBasedStateMachine):
             return
         (opt, params), (ref, ref_params) = self.sides
         assert len(params) == len(ref_params)
+        COUNTS["comparisons"] += 1
         for i, (p, q) in enumerate(zip(params, ref_params)):
             assert p.shape == q.shape and p.dtype == q.dtype, f"param {i}"
             assert torch.allclose(p, q, **_tolerance(q), equal_nan=True), \
