@@ -955,3 +955,15 @@ def test_cuda_params(name):
             else:
                 assert_close([numpy(got_state[k].cpu())], [numpy(v.cpu())], dtype, steps,
                              f"{name} param {i} {k}", sources=2)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_profiler_sees_the_step_as_torch_names_it(name):
+    """torch's hook runner opens an "Optimizer.step#<class>.step" range; pygd.torch's opens it
+    whenever a profiler runs (and skips its cost otherwise)."""
+    params = make_params()
+    opt = getattr(pygd_torch, name)(params, **HEAVY[name])
+    set_grads(params, 1)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        opt.step()
+    assert f"Optimizer.step#{name}.step" in {event.name for event in prof.events()}

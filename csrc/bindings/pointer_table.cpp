@@ -70,48 +70,6 @@ int64_t PointerTable::bytes(int64_t j) const {
   return (list_.offsets[size_t(j) + 1] - list_.offsets[size_t(j)]) * itemsize;
 }
 
-void PointerTable::watch(py::list params, py::object dtype, py::list shapes, py::list layouts, py::object state,
-                         py::tuple names,
-                         py::tuple name_streams, py::list held, py::tuple step_dtypes, double step,
-                         bool check_conj) {
-  const auto n = Py_ssize_t(tensors());
-  if (PyList_GET_SIZE(params.ptr()) != n || PyList_GET_SIZE(shapes.ptr()) != n || PyList_GET_SIZE(layouts.ptr()) != n)
-    throw py::value_error("params, shapes and layouts must have one item per table entry");
-  if (!state.is_none() && !PyDict_Check(state.ptr())) throw py::type_error("state must be a dict or None");
-  if (PyTuple_GET_SIZE(name_streams.ptr()) != PyTuple_GET_SIZE(names.ptr()) ||
-      PyList_GET_SIZE(held.ptr()) != n * PyTuple_GET_SIZE(names.ptr()))
-    throw py::value_error("names, name_streams and held must agree: held has len(params) * len(names) items");
-  std::vector<int> streams;
-  for (py::handle s : name_streams) {
-    const int k = s.cast<int>();
-    if (k != -1 && (k < 1 || k >= list_.streams)) throw py::value_error("a name's stream is out of range");
-    streams.push_back(k);
-  }
-  if (PyTuple_GET_SIZE(step_dtypes.ptr()) != 2) throw py::value_error("step_dtypes must be (float32, float64)");
-  params_ = params;
-  torch_dtype_ = dtype;
-  shapes_ = shapes;
-  layouts_ = layouts;
-  state_ = state;
-  names_ = names;
-  name_streams_ = std::move(streams);
-  held_ = held;
-  step_dtypes_ = step_dtypes;
-  step_ = step;
-  check_conj_ = check_conj;
-  watching_ = true;
-  step_addresses_.assign(size_t(n), nullptr);
-  step_is_double_.assign(size_t(n), false);
-  hashes_.assign(size_t(n), 0);
-  if (!state.is_none()) {
-    for (Py_ssize_t j = 0; j < n; ++j) {
-      const Py_hash_t hash = PyObject_Hash(PyList_GET_ITEM(params.ptr(), j));
-      if (hash == -1) throw py::error_already_set();
-      hashes_[size_t(j)] = hash;
-    }
-  }
-}
-
 namespace {
 
 PyObject* interned(const char* name) {
@@ -126,9 +84,7 @@ struct TensorNames {
   PyObject* data_ptr = interned("data_ptr");
   PyObject* nbytes = interned("nbytes");
   PyObject* dtype = interned("dtype");
-  PyObject* is_contiguous = interned("is_contiguous");
   PyObject* stride = interned("stride");
-  PyObject* shape = interned("shape");
   PyObject* is_cpu = interned("is_cpu");
   PyObject* is_conj = interned("is_conj");
   PyObject* is_neg = interned("is_neg");
@@ -202,23 +158,84 @@ PyObject* state_entry(PyObject* state, PyObject* param, Py_hash_t hash) {
 
 }  // namespace
 
+void PointerTable::watch(py::list params, py::object dtype, py::list strides, py::object state, py::tuple names,
+                         py::tuple name_streams, py::list held, py::tuple step_dtypes, double step,
+                         bool check_conj) {
+  const auto n = Py_ssize_t(tensors());
+  if (PyList_GET_SIZE(params.ptr()) != n || PyList_GET_SIZE(strides.ptr()) != n)
+    throw py::value_error("params and strides must have one item per table entry");
+  if (!state.is_none() && !PyDict_Check(state.ptr())) throw py::type_error("state must be a dict or None");
+  if (PyTuple_GET_SIZE(name_streams.ptr()) != PyTuple_GET_SIZE(names.ptr()) ||
+      PyList_GET_SIZE(held.ptr()) != n * PyTuple_GET_SIZE(names.ptr()))
+    throw py::value_error("names, name_streams and held must agree: held has len(params) * len(names) items");
+  std::vector<int> streams;
+  for (py::handle s : name_streams) {
+    const int k = s.cast<int>();
+    if (k != -1 && (k < 1 || k >= list_.streams)) throw py::value_error("a name's stream is out of range");
+    streams.push_back(k);
+  }
+  if (PyTuple_GET_SIZE(step_dtypes.ptr()) != 2) throw py::value_error("step_dtypes must be (float32, float64)");
+  params_ = params;
+  torch_dtype_ = dtype;
+  strides_ = strides;
+  state_ = state;
+  names_ = names;
+  name_streams_ = std::move(streams);
+  held_ = held;
+  step_dtypes_ = step_dtypes;
+  step_ = step;
+  check_conj_ = check_conj;
+  watching_ = true;
+  step_addresses_.assign(size_t(n), nullptr);
+  step_is_double_.assign(size_t(n), false);
+  // The step tensors, checked in full here (where, what and on which device) and then, at each
+  // gather, for what torch lets change without moving them (see gather()).
+  const TensorNames& name = tensor_names();
+  for (size_t i = 0; i < name_streams_.size(); ++i) {
+    if (name_streams_[i] != -1) continue;
+    for (Py_ssize_t j = 0; j < n; ++j) {
+      PyObject* step = PyList_GET_ITEM(held.ptr(), j * PyTuple_GET_SIZE(names.ptr()) + Py_ssize_t(i));
+      Owned step_dtype(PyObject_GetAttr(step, name.dtype));
+      const bool is_double = step_dtype.p == PyTuple_GET_ITEM(step_dtypes.ptr(), 1);
+      unsigned long long ptr = 0, nbytes = 0;
+      if ((is_double || step_dtype.p == PyTuple_GET_ITEM(step_dtypes.ptr(), 0)) && attr_is(step, name.is_cpu, Py_True) &&
+          attr_unsigned(step, name.nbytes, &nbytes) && nbytes == (is_double ? 8u : 4u) &&
+          call_unsigned(step, name.data_ptr, &ptr) && ptr != 0) {
+        step_addresses_[size_t(j)] = reinterpret_cast<void*>(ptr);
+        step_is_double_[size_t(j)] = is_double;
+      }
+    }
+  }
+  hashes_.assign(size_t(n), 0);
+  if (!state.is_none()) {
+    for (Py_ssize_t j = 0; j < n; ++j) {
+      const Py_hash_t hash = PyObject_Hash(PyList_GET_ITEM(params.ptr(), j));
+      if (hash == -1) throw py::error_already_set();
+      hashes_[size_t(j)] = hash;
+    }
+  }
+}
+
 // The facts a table relies on between steps, and how gather() re-checks each before the kernel
 // writes. Identity alone proves nothing here: torch lets `.data =`, `set_()`, `resize_()` and in-place
 // edits change what an object holds while it stays the same object.
 //  1. Each param still has the memory the table writes: data_ptr() equals stream 0's address,
-//     nbytes equals the table's size (so a same-address, smaller storage is caught), dtype is the
-//     call's, and its shape and layout are the ones recorded (is_contiguous(), or equal strides); for complex
-//     params it is no conjugate or negative view.
+//     nbytes equals the table's size (so a same-address, smaller view is caught), dtype is the call's,
+//     and stride() is the one recorded (with the size, its shape and layout); for complex params it
+//     is no conjugate or negative view.
 //  2. Each state tensor the table writes is still state[param][name] (the entry may be replaced or
-//     deleted) and still has the address, nbytes, dtype, shape and layout of its stream (`state.data =`,
-//     `set_()`); when `state` is None (a build's first step) the held tensors are checked alone.
-//  3. Each step tensor is still state[param]["step"], on the CPU, float32 or float64, one element, and
-//     holds the count the call was built for (in-place edits such as zero_(), fill_(), += are read).
-//  4. Each grad exists, and is read in place only if it is a CPU tensor of the param's dtype, nbytes,
-//     shape and layout (not a conjugate or negative view); every other grad is reported for the caller's
+//     deleted) and still has the address, nbytes and dtype of its stream (`state.data =`, `set_()`);
+//     when `state` is None (a build's first step) the held tensors are checked alone.
+//  3. Each step tensor is still state[param]["step"], where watch() found it (on the CPU, float32 or
+//     float64, one element; a new storage has another address), of that dtype, and holds the count
+//     the call was built for: in-place edits such as zero_(), fill_(), += are read.
+//  4. Each grad exists, and is read in place only if it is a CPU tensor of the param's dtype, nbytes
+//     and strides (not a conjugate or negative view); every other grad is reported for the caller's
 //     slow path, and the remaining tensors are still checked.
 //  The group's "params" list (contents, not identity) and the stream layout are checked by the
 //  caller (pygd/torch/_plan.py) before gather(); the overlap of written buffers by check().
+//  Not checked at each step, as no change of them can make a write unsafe: a state tensor's own
+//  shape and strides (the kernel pairs elements by memory, as torch's fused kernels do).
 py::object PointerTable::gather(int grad_stream) {
   const TensorNames& name = tensor_names();
   if (!watching_) throw py::value_error("gather() needs watch() first");
@@ -230,17 +247,11 @@ py::object PointerTable::gather(int grad_stream) {
   const Py_ssize_t per_tensor = PyTuple_GET_SIZE(names_.ptr());
   auto failure = [](GatherResult why, int64_t j) { return py::make_tuple(int(why), j); };
 
-  // Whether `obj` has the recorded shape and layout: row-major contiguous (None), or exactly these
-  // strides.
-  auto laid_out = [&](PyObject* obj, PyObject* shape, PyObject* layout) {
-    Owned obj_shape(PyObject_GetAttr(obj, name.shape));
-    if (!obj_shape.p || PyObject_RichCompareBool(obj_shape.p, shape, Py_EQ) != 1) {
-      PyErr_Clear();
-      return false;
-    }
-    if (layout == Py_None) return call_is_true(obj, name.is_contiguous);
-    Owned strides(PyObject_CallMethodNoArgs(obj, name.stride));
-    if (strides.p && PyObject_RichCompareBool(strides.p, layout, Py_EQ) == 1) return true;
+  // Whether `obj` has exactly the param's strides: with its numel, they fix its shape and layout
+  // (up to the strides of size-1 dimensions, which mean nothing).
+  auto laid_out = [&](PyObject* obj, PyObject* strides) {
+    Owned obj_strides(PyObject_CallMethodNoArgs(obj, name.stride));
+    if (obj_strides.p && PyObject_RichCompareBool(obj_strides.p, strides, Py_EQ) == 1) return true;
     PyErr_Clear();
     return false;
   };
@@ -248,39 +259,41 @@ py::object PointerTable::gather(int grad_stream) {
   auto plain_view = [&](PyObject* obj) {
     return !check_conj_ || (call_is_false(obj, name.is_conj) && call_is_false(obj, name.is_neg));
   };
-  // Whether `obj` still has `bytes` bytes at `address` (any address when empty), the call's dtype and
-  // the recorded layout.
-  auto same_memory = [&](PyObject* obj, void* address, int64_t bytes, PyObject* shape, PyObject* layout) {
+  // Whether `obj` still has `bytes` bytes of the call's dtype at `address` (any address when empty).
+  auto same_memory = [&](PyObject* obj, void* address, int64_t bytes) {
     unsigned long long ptr = 0, nbytes = 0;
-    if (!call_unsigned(obj, name.data_ptr, &ptr) || (bytes > 0 && reinterpret_cast<void*>(ptr) != address)) return false;
-    if (!attr_unsigned(obj, name.nbytes, &nbytes) || int64_t(nbytes) != bytes) return false;
-    return attr_is(obj, name.dtype, dtype) && laid_out(obj, shape, layout) && plain_view(obj);
+    return call_unsigned(obj, name.data_ptr, &ptr) && (bytes == 0 || reinterpret_cast<void*>(ptr) == address) &&
+           attr_unsigned(obj, name.nbytes, &nbytes) && int64_t(nbytes) == bytes && attr_is(obj, name.dtype, dtype) &&
+           plain_view(obj);
   };
-
-  // Checks the step tensor of tensor j and records where it is; false if it is not a usable count.
+  // Whether step tensor j is still where watch() found it, of its dtype, holding the call's count.
   auto step_holds_count = [&](PyObject* step, int64_t j) {
-    if (!attr_is(step, name.is_cpu, Py_True)) return false;
-    Owned step_dtype(PyObject_GetAttr(step, name.dtype));
-    const bool is_double = step_dtype.p == float64;
-    if (!is_double && step_dtype.p != float32) return false;
-    unsigned long long ptr = 0, nbytes = 0;
-    if (!attr_unsigned(step, name.nbytes, &nbytes) || nbytes != (is_double ? 8u : 4u)) return false;
-    if (!call_unsigned(step, name.data_ptr, &ptr) || ptr == 0) return false;
-    const double value = is_double ? *reinterpret_cast<const double*>(ptr) : double(*reinterpret_cast<const float*>(ptr));
-    if (value != step_) return false;  // NaN never equals: the caller rebuilds and decides
-    step_addresses_[size_t(j)] = reinterpret_cast<void*>(ptr);
-    step_is_double_[size_t(j)] = is_double;
-    return true;
+    unsigned long long ptr = 0;
+    void* const address = step_addresses_[size_t(j)];
+    if (!address || !call_unsigned(step, name.data_ptr, &ptr) || reinterpret_cast<void*>(ptr) != address) return false;
+    const bool is_double = step_is_double_[size_t(j)];
+    if (!attr_is(step, name.dtype, is_double ? float64 : float32)) return false;
+    const double value = is_double ? *static_cast<const double*>(address) : double(*static_cast<const float*>(address));
+    return value == step_;  // NaN never equals: the caller rebuilds and decides
   };
 
+  // The loop makes and frees small objects (ints, stride tuples); no cyclic garbage collection is
+  // worth starting in between, over the (often many thousand) tensors the process holds.
+  struct GcPause {
+#if PY_VERSION_HEX >= 0x030A0000  // PyGC_Disable is new in Python 3.10
+    int was_enabled = PyGC_Disable();
+    ~GcPause() {
+      if (was_enabled) PyGC_Enable();
+    }
+#endif
+  } gc_pause;
   py::list slow;
   mark_set(grad_stream);
   for (int64_t j = 0; j < tensors(); ++j) {
     PyObject* param = PyList_GET_ITEM(params_.ptr(), j);
-    PyObject* shape = PyList_GET_ITEM(shapes_.ptr(), j);
-    PyObject* layout = PyList_GET_ITEM(layouts_.ptr(), j);
+    PyObject* strides = PyList_GET_ITEM(strides_.ptr(), j);
     const int64_t size = bytes(j);
-    if (!same_memory(param, address(0, j), size, shape, layout)) return failure(kParamChanged, j);
+    if (!same_memory(param, address(0, j), size) || !laid_out(param, strides)) return failure(kParamChanged, j);
 
     PyObject* entry = nullptr;
     if (state) {
@@ -299,7 +312,7 @@ py::object PointerTable::gather(int grad_stream) {
       const int stream = name_streams_[size_t(i)];
       if (stream < 0) {
         if (!step_holds_count(held, j)) return failure(kStepChanged, j);
-      } else if (!same_memory(held, address(stream, j), size, shape, layout)) {
+      } else if (!same_memory(held, address(stream, j), size)) {
         return failure(kStateChanged, j);
       }
     }
@@ -310,7 +323,7 @@ py::object PointerTable::gather(int grad_stream) {
     unsigned long long ptr = 0, nbytes = 0;
     const bool in_place = attr_is(grad.p, name.is_cpu, Py_True) && attr_is(grad.p, name.dtype, dtype) &&
                           attr_unsigned(grad.p, name.nbytes, &nbytes) && int64_t(nbytes) == size &&
-                          laid_out(grad.p, shape, layout) && plain_view(grad.p) &&
+                          laid_out(grad.p, strides) && plain_view(grad.p) &&
                           call_unsigned(grad.p, name.data_ptr, &ptr) && (ptr != 0 || size == 0);
     if (in_place) {
       assign(grad_stream, j, uintptr_t(ptr));
@@ -378,8 +391,7 @@ void register_pointer_table(py::module_& m) {
            py::arg("sizes"), py::arg("streams"))
       .def("set", &PointerTable::set, py::arg("stream"), py::arg("addresses"))
       .def("set_one", &PointerTable::set_one, py::arg("stream"), py::arg("j"), py::arg("address"))
-      .def("watch", &PointerTable::watch, py::arg("params"), py::arg("dtype"), py::arg("shapes"),
-           py::arg("layouts"),
+      .def("watch", &PointerTable::watch, py::arg("params"), py::arg("dtype"), py::arg("strides"),
            py::arg("state"), py::arg("names"), py::arg("name_streams"), py::arg("held"),
            py::arg("step_dtypes"), py::arg("step"), py::arg("check_conj"),
            "Records the torch objects whose facts gather() re-checks at each step (see pointer_table.h).")

@@ -33,9 +33,8 @@ class PointerTable {
   // What gather() checks at each step (see pointer_table.cpp):
   //  params      the list of torch tensors, one per table entry, whose memory is stream 0;
   //  dtype       the torch dtype every param, grad and state tensor must have;
-  //  shapes      per tensor, the shape (torch.Size) its param, grad and state tensors must have;
-  //  layouts     per tensor, None when the param is row-major contiguous, else its strides (a tuple),
-  //              which its state tensors share and a grad must share to be read in place;
+  //  strides     per tensor, the param's strides (a tuple), which a grad must share to be read in
+  //              place;
   //  state       the optimizer's state dict (param -> dict), or None to skip the dict lookups (the
   //              first step after a build, whose entries are not committed yet);
   //  names       the state names watched per param; `name_streams` gives each one's stream in the
@@ -43,7 +42,7 @@ class PointerTable {
   //  held        the state tensors, len(params) * len(names), params-major, kept alive by the table;
   //  step_dtypes the dtypes a step tensor may have (torch.float32, torch.float64);
   //  check_conj  whether conjugate and negative views must be refused (complex params).
-  void watch(py::list params, py::object dtype, py::list shapes, py::list layouts, py::object state, py::tuple names,
+  void watch(py::list params, py::object dtype, py::list strides, py::object state, py::tuple names,
              py::tuple name_streams, py::list held, py::tuple step_dtypes, double step, bool check_conj);
 
   // The step's check and gather: returns None when every fact holds and every grad was set;
@@ -86,14 +85,14 @@ class PointerTable {
   unsigned checked_written_ = ~0u;  // the `written` mask of the last successful check, ~0: none
 
   // What watch() recorded.
-  py::list params_, shapes_, layouts_, held_;
+  py::list params_, strides_, held_;
   py::object torch_dtype_, state_;
   py::tuple names_, step_dtypes_;
   std::vector<int> name_streams_;
   double step_ = 0;
   bool check_conj_ = false;
   bool watching_ = false;
-  // The step tensors as the last gather() found them: address and whether they hold a double.
+  // The step tensors as watch() found them: address (null: unusable) and whether they hold a double.
   std::vector<void*> step_addresses_;
   std::vector<bool> step_is_double_;
   std::vector<Py_hash_t> hashes_;  // each param's hash, for its state lookup

@@ -113,8 +113,8 @@ class CpuCall(Call):
             self.table.set(k, addresses)
         streams = {name: k for k, name in enumerate(self.stream_names) if name is not None}
         self._watched = dict(
-            params=list(params), dtype=params[0].dtype, shapes=[p.shape for p in params],
-            layouts=self.layouts, names=watched,
+            params=list(params), dtype=params[0].dtype, strides=[p.stride() for p in params],
+            names=watched,
             name_streams=tuple(STEP_STREAM if n == "step" else streams[n] for n in watched),
             held=list(held), step_dtypes=_checks.STEP_DTYPES, check_conj=params[0].is_complex())
         self.table.watch(state=None, step=float(step), **self._watched)

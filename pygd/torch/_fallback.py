@@ -49,7 +49,7 @@ def warn_new_routes(optimizer, routes, warned):
     warnings.warn(f"pygd.torch.{cls.__name__}: {len(new)} param(s) are updated by "
                   f"{base.__module__}.{base.__name__}'s own implementation, not pygd's kernels "
                   f"({listed}). See the optimizer's `pygd_routes`.", TorchFallbackWarning,
-                  stacklevel=5)  # the caller of optimizer.step()
+                  stacklevel=6)  # the caller of optimizer.step()
 
 
 def torch_class(cls):

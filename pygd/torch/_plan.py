@@ -87,12 +87,12 @@ class GroupPlan:
             if reason is None:
                 entry = dict(state.get(param, ()))
                 created = spec.init_state(optimizer, param, entry, group)
-                step = entry.get("step")
+                count = entry.get("step")
                 on_gpu = param.device.type != "cpu"
-                if on_gpu and isinstance(step, torch.Tensor) and step.device.type == "cpu":
+                if on_gpu and isinstance(count, torch.Tensor) and count.device.type == "cpu":
                     # A count from a for-loop checkpoint: the CUDA kernels read it on the device, as
                     # torch's fused optimizers do after load_state_dict.
-                    entry["step"] = step.to(device=param.device, dtype=torch.float32)
+                    entry["step"] = count.to(device=param.device, dtype=torch.float32)
                 reason = self._state_reason(param, entry)
                 if reason is None:
                     step, reason = spec.count(param, entry, created)
