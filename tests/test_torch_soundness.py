@@ -327,3 +327,22 @@ def test_help_shows_torch_s_documentation_and_what_pygd_changes(name):
     assert f"torch.optim.{name.lower()}.{name}" in doc
     assert getattr(torch.optim, name).__doc__.strip()[:200] in doc
     assert "_Stepper" not in doc and "pygd_routes" in doc
+
+
+PLAIN = {"SGD": dict(lr=0.1), "Adam": dict(lr=0.01), "AdamW": dict(lr=0.01), "RMSprop": dict(lr=0.01),
+         "Adagrad": dict(lr=0.1)}
+
+
+@pytest.mark.parametrize("options", ["plain", "heavy"])
+@pytest.mark.parametrize("name", NAMES)
+def test_a_plan_is_reused_while_nothing_changes(name, options):
+    """The checks must not mistake an unchanged group for a changed one: one plan, steps after
+    steps (SGD without momentum, which keeps no state, rebuilt at every step before)."""
+    params = make_params()
+    opt = getattr(pygd_torch, name)(params, **(PLAIN if options == "plain" else HEAVY)[name])
+    plans = []  # held, so that a rebuilt plan cannot reuse a freed one's id
+    for t in range(1, 6):
+        set_grads(params, t)
+        opt.step()
+        plans.append(opt._pygd_plans[0])
+    assert all(plan is plans[0] for plan in plans)

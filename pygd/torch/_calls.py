@@ -124,8 +124,10 @@ class CpuCall(Call):
         plan is stale, Overlap when a written buffer overlaps another."""
         self.copies = []
         if self._watched is not None and self._watched_state() is not None:
-            # From the second step on, the entries are in the state dict: check them there too.
-            self.table.watch(state=self.state, step=float(self.step), **self._watched)
+            # From the second step on, the entries are in the state dict: check them there too
+            # (where there are any: torch keeps no state for SGD without momentum).
+            if self.watched:
+                self.table.watch(state=self.state, step=float(self.step), **self._watched)
             self._watched = None
         result = self.table.gather(GRAD)
         if result is not None:
