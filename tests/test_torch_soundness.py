@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from cases import assert_close
+from torch_cases import HEAVY, NAMES
 
 torch = pytest.importorskip("torch")
 import pygd.torch as pygd_torch  # noqa: E402
@@ -23,14 +24,6 @@ import pygd.torch as pygd_torch  # noqa: E402
 # Many of these edits send a param through torch's own step, which pygd says once per optimizer.
 pytestmark = pytest.mark.filterwarnings("ignore::pygd.torch.TorchFallbackWarning")
 
-NAMES = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
-HEAVY = {
-    "SGD": dict(lr=0.1, momentum=0.9, weight_decay=0.01),
-    "Adam": dict(lr=0.01, amsgrad=True, weight_decay=0.01),
-    "AdamW": dict(lr=0.01, weight_decay=0.1),
-    "RMSprop": dict(lr=0.01, centered=True, momentum=0.9),
-    "Adagrad": dict(lr=0.1, lr_decay=0.01),
-}
 SHAPES = ((5, 3), (33,), (7,), (4097,))
 
 

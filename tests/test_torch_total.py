@@ -9,18 +9,10 @@ import numpy as np
 import pytest
 
 from cases import assert_close
+from torch_cases import HEAVY as OPTIONS, NAMES
 
 torch = pytest.importorskip("torch")
 import pygd.torch as pygd_torch  # noqa: E402
-
-NAMES = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
-OPTIONS = {
-    "SGD": dict(lr=0.1, momentum=0.9, weight_decay=0.01),
-    "Adam": dict(lr=0.01, amsgrad=True, weight_decay=0.01),
-    "AdamW": dict(lr=0.01, weight_decay=0.1),
-    "RMSprop": dict(lr=0.01, centered=True, momentum=0.9),
-    "Adagrad": dict(lr=0.1, lr_decay=0.01),
-}
 
 
 def dense(seed=0):

@@ -67,7 +67,6 @@ class Call:
         self.steps = held[::len(watched)] if spec.has_step_state else []
         self.copies = None        # this step's (grad, copy in the param's layout) pairs
         self.param_addresses = [p.data_ptr() for p in params]
-        self.layouts = [_checks.layout_of(p) for p in params]
         # The first step after a build runs on what was just read (not yet committed to the state).
         self.fresh = True
 
@@ -163,7 +162,8 @@ class CudaCall(Call):
         self.sizes = [_checks.kernel_numel(p) for p in params]
         self.state_addresses = state_addresses
         self.shapes = [p.shape for p in params]
-        self.dtypes = [p.dtype for p in params]
+        self.layouts = [_checks.layout_of(p) for p in params]
+        self.param_dtype = params[0].dtype  # every member's, when the plan was built
         self.grad_addresses = None
 
     def gather(self, unscaling):
@@ -173,7 +173,7 @@ class CudaCall(Call):
         state = self._watched_state()
         per = len(self.watched)
         for j, param in enumerate(self.params):
-            shape, layout, dtype = self.shapes[j], self.layouts[j], self.dtypes[j]
+            shape, layout, dtype = self.shapes[j], self.layouts[j], self.param_dtype
             if not _same_memory(param, self.param_addresses[j], shape, layout, dtype):
                 raise Rebuild
             entry = None if state is None else state.get(param)
