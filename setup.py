@@ -74,7 +74,8 @@ class BuildNative(build_ext):
                         unit[1].extend(tuning)
             ext.sources = sources
             if unix:
-                ext.extra_compile_args += COMMON_FLAGS
+                ext.extra_compile_args += COMMON_FLAGS + ["-pthread"]  # the thread pool
+                ext.extra_link_args.append("-pthread")
                 if compiler_accepts(compiler, [OPENMP_FLAG], "#include <omp.h>\nint main(void) { return omp_get_max_threads(); }\n"):
                     ext.extra_compile_args.append(OPENMP_FLAG)
                     ext.extra_link_args.append(OPENMP_FLAG)

@@ -13,6 +13,9 @@ from .accumulation import GradientAccumulator, accumulate_
 from .clip import clip_grad_norm_, clip_grad_value_, grad_norm
 from .functional import adagrad_, adam_, adamw_, rmsprop_, sgd_
 from .runtime import get_num_threads, info, set_isa, set_num_threads
+from . import _threadpoolctl
+
+_threadpoolctl.register()
 
 __all__ = [
     "__version__",

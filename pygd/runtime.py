@@ -1,31 +1,88 @@
-"""Threads, instruction sets, and what this installation runs."""
+"""Threads, instruction sets, and what this installation runs.
+
+The thread count of a CPU call follows, in order: `set_num_threads` (or threadpoolctl's limit on
+pygd's pool, which sets the same count); the OpenMP limit in force on the calling thread where it
+is not OpenMP's default (`threadpoolctl.threadpool_limits`, `omp_set_num_threads`,
+`torch.set_num_threads`), then `OMP_NUM_THREADS`; then the cores this process may use (its CPU
+affinity, capped by its cgroup's CPU quota). `info()["threads_source"]` names the rule that
+decided. The same count drives Numba's threads for backend="numba".
+"""
 
 import operator
+import os
 
 from . import _backends
 from ._version import __version__
 
 _native = _backends.native and _backends.native._native
-_threads_without_native = 1
+
+# What pygd accepts from set_num_threads: more than this is no machine's core count.
+MAX_THREADS = _native.max_threads if _native is not None else 4096
+
+# Without the extension (the NumPy reference runs, on one thread) the count is only bookkeeping.
+_setting_without_native = None
 
 
 def set_num_threads(n):
-    """Threads each native call may use (default: the cores available to this process)."""
-    global _threads_without_native
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise TypeError(f"n must be an integer, got {type(n).__name__}") from None
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    if _native is not None:
-        _native.set_num_threads(n)
-    else:
-        _threads_without_native = n
+    """Threads each CPU call of pygd may use, in this process, from now on: 1 <= n <= MAX_THREADS.
+    None hands the choice back to the environment (see the module's docstring)."""
+    global _setting_without_native
+    if n is not None:
+        if isinstance(n, bool):
+            raise TypeError("n must be an integer, got bool")
+        try:
+            n = operator.index(n)
+        except TypeError:
+            raise TypeError(f"n must be an integer or None, got {type(n).__name__}") from None
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        if n > MAX_THREADS:
+            raise ValueError(f"n must be <= {MAX_THREADS}, got {n}")
+    _set_count(n, "set_num_threads")
 
 
 def get_num_threads():
-    return _native.num_threads() if _native is not None else _threads_without_native
+    """Threads a CPU call made now, on this thread, would use."""
+    return _threads()[0]
+
+
+def _threads():
+    """(threads, source) of a call made now on this thread."""
+    if _native is not None:
+        return _native.threads()
+    if _setting_without_native is not None:
+        return _setting_without_native
+    return _usable_cores_without_native(), "affinity"
+
+
+def _set_count(n, source):
+    """Sets (n, source) as the count set through pygd; n None clears it."""
+    global _setting_without_native
+    if _native is not None:
+        _native.set_threads(0 if n is None else n, source)
+    else:
+        _setting_without_native = None if n is None else (n, source)
+
+
+def _count_setting():
+    """The count set through pygd, (threads, source), or None: what _restore_count_setting takes."""
+    if _native is not None:
+        return _native.set_count()
+    return _setting_without_native
+
+
+def _restore_count_setting(setting):
+    if setting is None:
+        _set_count(None, "set_num_threads")
+    else:
+        _set_count(*setting)
+
+
+def _usable_cores_without_native():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def set_isa(isa):
@@ -38,18 +95,24 @@ def set_isa(isa):
 
 
 def info():
-    """What this installation runs: version, default backend, ISA chosen and supported, threads;
-    whether the CUDA module is built (cuda_built), the CUDA devices it can use (cuda_devices: 0
-    without a GPU, a driver or the module) and, when there are none, why (cuda_error)."""
+    """What this installation runs: version, default backend, ISA chosen and supported; threads
+    (what a call made now uses), threads_source (the rule that chose it: "set_num_threads",
+    "threadpoolctl", "openmp", "OMP_NUM_THREADS", "cgroup_quota" or "affinity"), usable_cores;
+    whether the count follows OpenMP's limit (openmp); whether the CUDA module is built
+    (cuda_built), the CUDA devices it can use (cuda_devices: 0 without a GPU, a driver or the
+    module) and, when there are none, why (cuda_error)."""
     built = _native is not None
     cuda_devices, cuda_error = _backends.cuda.device_count()
+    threads, source = _threads()
     return {
         "version": __version__,
         "backend": _backends.default.name,
         "isa": _native.isa() if built else None,
         "isas": _native.supported_isas() if built else [],
         "compiled_isas": _native.compiled_isas() if built else [],
-        "threads": get_num_threads(),
+        "threads": threads,
+        "threads_source": source,
+        "usable_cores": _native.usable_cores()[0] if built else _usable_cores_without_native(),
         "openmp": _native.has_openmp() if built else False,
         "native_error": _backends.native_error,
         "cuda_built": _backends.cuda.built(),

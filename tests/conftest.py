@@ -17,11 +17,11 @@ def pytest_report_header(config):
 @pytest.fixture(autouse=True)
 def restore_runtime():
     """Snapshot the process-wide knobs (threads, ISA, grain) and restore them after the test."""
-    threads = pygd.get_num_threads()
+    threads = pygd.runtime._count_setting()
     isa = _native.isa() if NATIVE else None
     grain = _native.grain() if NATIVE else None
     yield
-    pygd.set_num_threads(threads)
+    pygd.runtime._restore_count_setting(threads)
     if NATIVE:
         pygd.set_isa(isa)
         _native.set_grain(grain)

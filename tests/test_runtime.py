@@ -1,4 +1,5 @@
-"""pygd.info(), the thread and ISA knobs, the environment variables read at import, the GIL."""
+"""pygd.info(), the ISA knob, the environment variables read at import, the GIL (threads:
+test_threads.py; fork: test_fork.py)."""
 
 import json
 import os
@@ -18,8 +19,9 @@ LEVELS = ("scalar", "avx2", "avx512")  # ascending
 
 def test_info_keys_and_types():
     info = pygd.info()
-    assert set(info) == {"version", "backend", "isa", "isas", "compiled_isas", "threads", "openmp",
-                         "native_error", "cuda_built", "cuda_devices", "cuda_error"}
+    assert set(info) == {"version", "backend", "isa", "isas", "compiled_isas", "threads",
+                         "threads_source", "usable_cores", "openmp", "native_error", "cuda_built",
+                         "cuda_devices", "cuda_error"}
     assert info["version"] == pygd.__version__
     assert isinstance(info["threads"], int) and info["threads"] >= 1
     assert isinstance(info["openmp"], bool)
@@ -52,26 +54,6 @@ def test_supported_isas_follow_the_cpu(native):
     for isa, features in needs.items():
         if isa in info["compiled_isas"]:
             assert (isa in info["isas"]) == features.issubset(flags), isa
-
-
-def test_threads_round_trip(native):
-    for n in (1, 2, 3, 1):
-        pygd.set_num_threads(n)
-        assert pygd.get_num_threads() == n == pygd.info()["threads"]
-
-
-@pytest.mark.parametrize("n, exc, match", [
-    (0, ValueError, r"n must be >= 1, got 0"),
-    (-1, ValueError, r"n must be >= 1, got -1"),
-    (1.5, TypeError, r"n must be an integer, got float"),
-    ("2", TypeError, r"n must be an integer, got str"),
-    (None, TypeError, r"n must be an integer, got NoneType"),
-])
-def test_bad_thread_counts(n, exc, match):
-    before = pygd.get_num_threads()
-    with pytest.raises(exc, match=match):
-        pygd.set_num_threads(n)
-    assert pygd.get_num_threads() == before
 
 
 @pytest.mark.parametrize("isa", ISAS)

@@ -3,25 +3,20 @@
 #include <algorithm>
 #include <atomic>
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
+#include "thread_count.h"
+#include "thread_pool.h"
 
 namespace pygd::cpu {
 namespace {
 
-int default_threads() {
-#if defined(_OPENMP)
-  return std::max(1, omp_get_max_threads());
-#else
-  return 1;
-#endif
-}
-
-std::atomic<int> g_threads{default_threads()};
 // Below ~32k elements (128 KiB of fp32 params) waking a second thread costs more than it saves.
 std::atomic<int64_t> g_grain{32768};
 
+// A chunk is one claim of the pool: small enough that a worker that loses its core mid-chunk holds
+// up little (the caller takes every other chunk meanwhile), large enough that claiming costs
+// nothing beside it (16k-64k elements: tens of microseconds of memory traffic).
+constexpr int64_t kChunkMin = 1 << 14;
+constexpr int64_t kChunkMax = 1 << 16;
 constexpr int64_t kChunksPerThread = 16;
 
 int64_t round_to_sweep(int64_t local, int64_t size) {
@@ -43,37 +38,30 @@ void sweep_range(SweepFn sweep, const void* step, const TensorList& list, int64_
 
 }  // namespace
 
+int threads_for(int64_t elements) {
+  // Below two grains a call stays on the calling thread without asking the policy (which reads
+  // the CPU affinity: a system call).
+  const int64_t grains = elements / std::max<int64_t>(grain(), 1);
+  if (grains < 2) return 1;
+  return int(std::min<int64_t>(current_threads().threads, grains));
+}
+
 void parallel_sweep(SweepFn sweep, const void* step, const TensorList& list) {
   const int64_t total = list.elements();
-  const int64_t wanted = std::min<int64_t>(num_threads(), total / std::max<int64_t>(grain(), 1));
-  if (wanted <= 1) {
+  const int threads = threads_for(total);
+  if (threads <= 1) {
     sweep_range(sweep, step, list, 0, total);
     return;
   }
-#if defined(_OPENMP)
-  // Chunks are claimed as threads come free rather than split evenly up front: on a shared machine
-  // a thread that loses its core to another process then holds up one chunk, not half the call.
-  const int64_t chunk = std::max(grain(), total / (wanted * kChunksPerThread));
-  const int64_t chunks = (total + chunk - 1) / chunk;
-#pragma omp parallel for num_threads(int(wanted)) schedule(dynamic, 1)
-  for (int64_t c = 0; c < chunks; ++c)
+  int64_t chunk = std::clamp(total / (threads * kChunksPerThread), kChunkMin, kChunkMax);
+  chunk = std::max(chunk, (total + kMaxChunks - 1) / kMaxChunks);
+  auto body = [&](int64_t c) {
     sweep_range(sweep, step, list, c * chunk, std::min(total, (c + 1) * chunk));
-#else
-  sweep_range(sweep, step, list, 0, total);
-#endif
+  };
+  for_each_chunk(threads, (total + chunk - 1) / chunk, body);
 }
 
-int num_threads() { return g_threads.load(std::memory_order_relaxed); }
-void set_num_threads(int n) { g_threads.store(std::max(1, n)); }
 int64_t grain() { return g_grain.load(std::memory_order_relaxed); }
 void set_grain(int64_t elements) { g_grain.store(std::max<int64_t>(1, elements)); }
-
-bool has_openmp() {
-#if defined(_OPENMP)
-  return true;
-#else
-  return false;
-#endif
-}
 
 }  // namespace pygd::cpu

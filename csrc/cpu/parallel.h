@@ -1,5 +1,5 @@
-// The thread driver: one parallel region per call, covering every tensor of the list, split by
-// element count (not by tensor) into chunks whose ranges start on kSweepAlign boundaries.
+// The thread driver: one pool call (thread_pool.h) per call, covering every tensor of the list,
+// split by element count (not by tensor) into chunks whose ranges start on kSweepAlign boundaries.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -27,13 +27,12 @@ struct TensorList {
 // Runs `sweep` over every element of `list`; the caller has released the GIL.
 void parallel_sweep(SweepFn sweep, const void* step, const TensorList& list);
 
-// Threads a call may use (at least 1). The default is what OpenMP reports as available.
-int num_threads();
-void set_num_threads(int n);
 // Fewest elements worth giving a thread: below 2 * grain a call stays on the calling thread.
 int64_t grain();
 void set_grain(int64_t elements);
-bool has_openmp();
+// Threads a call over `elements` elements uses: the thread policy's count (thread_count.h), but
+// at most one per grain.
+int threads_for(int64_t elements);
 
 // Narrows the config's scalars for the dtype, picks the active ISA's sweep, and runs it.
 template <class Op>

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "thread_pool.h"
+
 namespace pygd::cpu {
 namespace {
 
@@ -19,7 +21,7 @@ double parallel_norm(NormKind kind, double p, Dtype dtype, const TensorList& lis
   const int64_t element_bytes = dtype == Dtype::kFloat32 ? 4 : 8;
 
   // first_block[j]: the index of tensor j's first block in the list's sequence of blocks.
-  // The calling thread's buffers, reused across calls; named through references so that the OpenMP
+  // The calling thread's buffers, reused across calls; named through references so that the pool's
   // workers below write the caller's vectors, not thread_local copies of their own.
   thread_local std::vector<int64_t> first_block_storage;
   thread_local std::vector<double> partials_storage;
@@ -42,16 +44,15 @@ double parallel_norm(NormKind kind, double p, Dtype dtype, const TensorList& lis
     partials[b] = span(base + begin * element_bytes, std::min(kBlock, size - begin), p);
   };
 
-  const int64_t wanted =
-      std::min<int64_t>(num_threads(), list.elements() / std::max<int64_t>(grain(), 1));
-#if defined(_OPENMP)
-  if (wanted > 1) {
-#pragma omp parallel for num_threads(int(wanted)) schedule(dynamic, 1)
+  const int threads = threads_for(list.elements());
+  if (threads <= 1) {
     for (int64_t b = 0; b < blocks; ++b) reduce_block(b);
-  } else
-#endif
-  {
-    for (int64_t b = 0; b < blocks; ++b) reduce_block(b);
+  } else {
+    const int64_t per_chunk = (blocks + kMaxChunks - 1) / kMaxChunks;
+    auto body = [&](int64_t c) {
+      for (int64_t b = c * per_chunk; b < std::min(blocks, (c + 1) * per_chunk); ++b) reduce_block(b);
+    };
+    for_each_chunk(threads, (blocks + per_chunk - 1) / per_chunk, body);
   }
   return table.combine[int(kind)](partials.data(), blocks);
 }

@@ -9,8 +9,13 @@ never interact, so results are bit-identical for any thread count. Each `has_<st
 True or None: None compiles the loop without that state (tables.optional_stream_chunk).
 """
 
+import os
+import sys
+
+import numba
 from numba import njit, prange
 
+from .. import runtime
 from . import tables
 from .indexed import adagrad_at, adam_at, rmsprop_at, sgd_at
 
@@ -104,11 +109,41 @@ _PARALLEL = {"sgd": sgd_parallel, "adam": adam_parallel, "rmsprop": rmsprop_para
              "adagrad": adagrad_parallel}
 
 
+# True in a forked child whose Numba threading layer is, or would be, GNU OpenMP: a parallel loop
+# there terminates the child (Numba's guard) or hangs in a team the parent's threads left behind
+# (anyone's: torch's too). There the loops run on the calling thread; TBB and workqueue are safe.
+_parallel_unsafe = False
+_FORK_SAFE_LAYERS = ("tbb", "workqueue")
+
+
+def _after_fork_in_child():
+    global _parallel_unsafe
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # not started yet: the one it would start
+        layer = numba.config.THREADING_LAYER
+    _parallel_unsafe = layer not in _FORK_SAFE_LAYERS
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _numba_threads():
+    """pygd's thread count (runtime.py), within what Numba's layer started with."""
+    return max(1, min(runtime.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+
+
 def run(optimizer, presence, table, s):
     """Update every tensor of `table` (built with CHUNK) with `optimizer`'s rule, for the states
     present (presence: True or None per optional state, in stream order) and the step's scalars s."""
     chunks = int(table[tables.FIRST_CHUNK, -1])
-    if chunks > 1:
+    threads = 1 if chunks < 2 or _parallel_unsafe else _numba_threads()
+    if threads > 1:
+        if numba.get_num_threads() != threads:
+            numba.set_num_threads(threads)
         _PARALLEL[optimizer](table, *presence, s)
-    elif chunks == 1:
-        _CHUNKS[optimizer](table, *presence, s, 0, 1)
+    elif chunks >= 1:
+        _CHUNKS[optimizer](table, *presence, s, 0, chunks)
