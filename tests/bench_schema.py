@@ -11,8 +11,10 @@ OPTIONAL_NUMBER = (int, float, NoneType)
 OPTIONAL_STR = (str, NoneType)
 
 TOP = {"schema": int, "created": str, "command": list, "wall_s": NUMBER, "machine": dict,
-       "versions": dict, "pygd": dict, "settings": dict, "probe": list, "results": list,
-       "skipped": list}
+       "versions": dict, "pygd": dict, "settings": dict, "load": dict, "probe": list,
+       "results": list, "skipped": list}
+LOAD = {"loadavg_start": (list, NoneType), "loadavg_end": (list, NoneType),
+        "busiest_other_load": OPTIONAL_NUMBER}
 MACHINE = {"cpu": str, "logical_cpus": int, "usable_cpus": int, "llc_bytes": (int, NoneType),
            "platform": str, "python": str}
 VERSIONS = {"pygd": str, "numpy": str, "torch": OPTIONAL_STR, "numba": OPTIONAL_STR,
@@ -20,11 +22,13 @@ VERSIONS = {"pygd": str, "numpy": str, "torch": OPTIONAL_STR, "numba": OPTIONAL_
 # pygd.info() may grow keys; these are the ones the run is described by (the ISA chosen above all).
 PYGD_INFO_REQUIRED = {"version": str, "backend": str, "isa": OPTIONAL_STR, "isas": list,
                       "threads": int}
-SETTINGS = {"quick": bool, "seed": int, "threads": int, "torch_threads": (int, NoneType),
+SETTINGS = {"quick": bool, "seed": int, "threads": int, "threads_source": str,
+            "torch_threads": (int, NoneType),
             "optimizers": list, "sizes": list, "dtypes": list, "contenders": list, "plan": dict}
 PLAN = {"warmup_s": NUMBER, "warmup_calls": int, "budget_s": NUMBER, "min_rounds": int,
         "max_rounds": int, "rounds": (int, NoneType), "run_budget_s": OPTIONAL_NUMBER,
-        "floor_rounds": int}
+        "floor_rounds": int, "probe_cap_bytes": (int, NoneType),
+        "rotation_cap_bytes": (int, NoneType)}
 SUMMARY = {"samples_ns": list, "median_ns": NUMBER, "q1_ns": NUMBER, "q3_ns": NUMBER,
            "p10_ns": NUMBER, "p90_ns": NUMBER, "rounds": int}
 PROBE = {"states": int, "dtype": str, "elements": int, "bytes_per_step": int, "gbps": NUMBER,
@@ -71,6 +75,7 @@ def check_document(doc):
     _fields(doc["pygd"], PYGD_INFO_REQUIRED, "pygd", exact=False)
     _fields(doc["settings"], SETTINGS, "settings")
     _fields(doc["settings"]["plan"], PLAN, "settings.plan")
+    _fields(doc["load"], LOAD, "load")
     for i, probe in enumerate(doc["probe"]):
         _fields(probe, PROBE, f"probe[{i}]")
         _summary(probe, f"probe[{i}]")

@@ -30,7 +30,8 @@ def document(*rows):
          "platform": "test", "python": "3"},
         {"pygd": "0", "numpy": "0", "torch": None, "numba": None, "deepspeed": None},
         {"version": "0", "backend": "native", "isa": "avx2", "isas": ["scalar", "avx2"], "threads": 2},
-        {"quick": True, "seed": 1, "threads": 2, "torch_threads": None, "optimizers": ["adam"],
+        {"quick": True, "seed": 1, "threads": 2, "threads_source": "affinity", "torch_threads": None,
+         "optimizers": ["adam"],
          "sizes": ["1M"], "dtypes": ["float32"], "contenders": ["pygd"],
          "plan": timing.QUICK.as_dict()})
     doc["wall_s"] = 1.0

@@ -4,7 +4,7 @@ contenders, which must all run the same update (else their times would not compa
 import numpy as np
 import pytest
 
-from pygd.bench import contenders, timing, workloads
+from pygd.bench import contenders, machine, probe, timing, workloads
 
 
 @pytest.mark.parametrize("text, count, length", [
@@ -35,6 +35,29 @@ def test_buffer_sets_cover_the_cache():
     assert workloads.buffer_sets(256 << 20, cache) == 1  # already beyond the cache
     assert workloads.buffer_sets(1 << 10, cache) == workloads.MAX_BUFFER_SETS
     assert workloads.buffer_sets(1 << 10, None) == 1  # cache unknown: no rotation
+
+
+def test_quick_caps_what_a_large_cache_would_ask_for():
+    """A 300 MiB cache asks for a 2.4 GiB probe and 600 MiB of buffer sets per contender; --quick
+    spans at most its caps (issue 13: --quick took 144 s there)."""
+    cache, plan = 300 << 20, timing.QUICK
+    for streams in (3, 4):
+        full = probe.probe_elements(streams, np.float32, cache) * streams * 4
+        quick = probe.probe_elements(streams, np.float32, cache, plan.probe_cap_bytes) * streams * 4
+        assert full >= 8 * cache and quick <= plan.probe_cap_bytes + streams * 4
+    working_set = 16 << 20  # Adam fp32 at 1M
+    assert workloads.buffer_sets(working_set, cache) == 38
+    assert workloads.buffer_sets(working_set, cache, plan.rotation_cap_bytes) * working_set \
+        <= plan.rotation_cap_bytes
+    assert workloads.buffer_sets(1 << 30, cache, plan.rotation_cap_bytes) == 1  # at least one
+    assert timing.FULL.probe_cap_bytes is None and timing.FULL.rotation_cap_bytes is None
+
+
+@pytest.mark.parametrize("loadavg, cpus, busy", [
+    (None, 2, False), ([0.2, 0.1, 0.0], 2, False), ([1.5, 1.0, 1.0], 2, True),
+    ([1.5, 1.0, 1.0], 8, False)])
+def test_busy_machine(loadavg, cpus, busy):
+    assert machine.busy(loadavg, cpus) is busy
 
 
 def test_summarize():

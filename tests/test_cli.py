@@ -10,7 +10,7 @@ import pytest
 
 import bench_schema
 from pygd import cli
-from pygd.bench import contenders, plot, workloads
+from pygd.bench import contenders, machine, plot, workloads
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A run that finishes in a few seconds: small tensors, three runs, no torch import.
@@ -156,6 +156,23 @@ def test_tiny_run_records_what_it_ran(tiny_run):
             assert entry["fraction_of_probe"] is not None
     if "probe" in ran:
         assert {(p["dtype"], p["states"]) for p in doc["probe"]} == {("float32", 1), ("float32", 2)}
+
+
+def test_tiny_run_records_threads_and_load(tiny_run):
+    _, doc = tiny_run
+    info = __import__("pygd").info()
+    assert doc["settings"]["threads_source"] == info["threads_source"]
+    assert doc["pygd"]["threads_source"] == info["threads_source"]
+    if hasattr(os, "getloadavg"):
+        assert len(doc["load"]["loadavg_start"]) == 3 and len(doc["load"]["loadavg_end"]) == 3
+
+
+def test_a_busy_machine_is_warned_about(capsys, monkeypatch):
+    monkeypatch.setattr(machine, "load_average", lambda: [64.0, 64.0, 64.0])
+    assert cli.main([*TINY, "--optimizers", "sgd", "--no-json"]) == 0
+    out = capsys.readouterr().out
+    assert "# warning: the machine is busy (load average 64.00" in out
+    assert "threads (from " in out
 
 
 def test_tiny_run_prints_the_table(capsys, tmp_path):

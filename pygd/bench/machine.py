@@ -52,6 +52,20 @@ def usable_cpus():
         return os.cpu_count()
 
 
+def load_average():
+    """The 1, 5 and 15 minute load averages, or None where the OS keeps none."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def busy(loadavg, cpus):
+    """Whether a load average says other work holds the CPUs: more than half of them, on average
+    over the last minute (this process was not running yet)."""
+    return loadavg is not None and loadavg[0] > 0.5 * max(cpus or 1, 1)
+
+
 def describe():
     return {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "usable_cpus": usable_cpus(),
             "llc_bytes": last_level_cache_bytes(), "platform": platform.platform(),

@@ -47,14 +47,21 @@ def step(streams):
     return lambda: native.probe(call, SCALE)
 
 
+def probe_elements(streams, dtype, cache_bytes, cap_bytes=None):
+    """Elements per stream: the streams together span PROBE_CACHE_MULTIPLE caches, or cap_bytes."""
+    span = PROBE_CACHE_MULTIPLE * (cache_bytes or ASSUMED_CACHE_BYTES)
+    if cap_bytes:
+        span = min(span, cap_bytes)
+    return math.ceil(span / (streams * np.dtype(dtype).itemsize))
+
+
 def measure(states, dtype, plan, cache_bytes, rng, on_round=None):
     """The probe over 2 + `states` streams of `dtype`: its samples, their summary and GB/s."""
     if not 1 <= states <= MAX_STATES:
         raise ValueError(f"the probe carries 1 to {MAX_STATES} states, not {states}")
     dtype = np.dtype(dtype)
     streams = 2 + states
-    elements = math.ceil(PROBE_CACHE_MULTIPLE * (cache_bytes or ASSUMED_CACHE_BYTES)
-                         / (streams * dtype.itemsize))
+    elements = probe_elements(streams, dtype, cache_bytes, plan.probe_cap_bytes)
     arrays = [random_array(rng, elements, dtype) for _ in range(streams)]
     samples = timing.measure({"probe": step(arrays)}, plan, on_round=on_round)["probe"]
     bytes_per_step = update_bytes_per_param(states, dtype.itemsize) * elements

@@ -6,7 +6,8 @@ import time
 
 import numpy as np
 
-from . import contenders
+from . import contenders, machine
+from .probe import PROBE_CACHE_MULTIPLE
 
 
 # The share of the CPUs used by other processes above which a group's times are flagged as disturbed.
@@ -116,12 +117,26 @@ class Report:
         torch = (f"; torch {v['torch']} ({settings['torch_threads']} threads)"
                  if settings["torch_threads"] else "")
         self.print(f"# pygd {info['version']}: backend {info['backend']}, ISA {info['isa']} "
-                   f"(runs {', '.join(info['isas']) or 'none'}), {info['threads']} threads{torch}")
+                   f"(runs {', '.join(info['isas']) or 'none'}), {info['threads']} threads "
+                   f"(from {settings['threads_source']}){torch}")
+        loadavg = doc["load"]["loadavg_start"]
+        if loadavg is not None:
+            self.print(f"# load average {loadavg[0]:.2f} (1 min), {loadavg[1]:.2f} (5 min)")
+        if machine.busy(loadavg, m["usable_cpus"]):
+            self.print(f"# warning: the machine is busy (load average {loadavg[0]:.2f} on "
+                       f"{m['usable_cpus']} CPUs): figures will be slow and noisy, the "
+                       "multi-threaded contenders most")
         self.print(f"# contenders: {', '.join(settings['contenders'])}")
         for skip in skipped:
             self.print(f"#   not timed: {skip['contender']} ({skip['reason']})")
         if settings["quick"]:
+            plan = settings["plan"]
             self.print("# --quick: fewer optimizers, sizes and runs; indicative, not a record")
+            if m["llc_bytes"] and plan.get("probe_cap_bytes") and (
+                    PROBE_CACHE_MULTIPLE * m["llc_bytes"] > plan["probe_cap_bytes"]):
+                self.print(f"#   it touches at most {mib(plan['probe_cap_bytes'])} per probe and "
+                           f"{mib(plan['rotation_cap_bytes'])} per contender, less than this "
+                           "cache asks for: some bytes may come from the cache")
 
     def probe(self, probes, unavailable):
         if unavailable:

@@ -8,8 +8,13 @@ Schema 1 (a change of meaning or layout bumps SCHEMA):
     wall_s      the run's duration in seconds
     machine     {cpu, logical_cpus, usable_cpus, llc_bytes, platform, python}
     versions    {pygd, numpy, torch, numba, deepspeed}: null for a library that is not installed
-    pygd        pygd.info(): version, backend, isa (the one chosen), isas, threads, openmp, ...
-    settings    {quick, seed, threads, torch_threads, optimizers, sizes, dtypes, contenders, plan}
+    pygd        pygd.info(): version, backend, isa (the one chosen), isas, threads,
+                threads_source, openmp, ...
+    settings    {quick, seed, threads, threads_source (the rule that chose pygd's count, as in
+                pygd.info()), torch_threads, optimizers, sizes, dtypes, contenders, plan}
+    load        {loadavg_start, loadavg_end: the 1, 5 and 15 minute load averages (null where the
+                OS has none), busiest_other_load: the largest share of the CPUs that other
+                processes used while a group was timed (null where unknown)}
     probe       one entry per stream pattern timed: {states, dtype, elements, bytes_per_step,
                 samples_ns, median_ns, q1_ns, q3_ns, p10_ns, p90_ns, rounds, gbps}
     results     one entry per optimizer x size x dtype x contender: {optimizer, label, states, size,
@@ -35,6 +40,7 @@ _COMPARED_FIELDS = ("optimizer", "label", "size", "dtype", "contender", "median_
 def new_document(created, command, machine, versions, info, settings):
     return {"schema": SCHEMA, "created": created, "command": list(command), "wall_s": None,
             "machine": machine, "versions": versions, "pygd": info, "settings": settings,
+            "load": {"loadavg_start": None, "loadavg_end": None, "busiest_other_load": None},
             "probe": [], "results": [], "skipped": []}
 
 

@@ -29,8 +29,9 @@ class Settings:
 
     def as_dict(self, ran, torch_threads):
         """For the JSON: `ran` the contenders available here (the others are in "skipped")."""
-        return {"quick": self.quick, "seed": self.seed, "threads": pygd.get_num_threads(),
-                "torch_threads": torch_threads, "optimizers": list(self.optimizers),
+        info = pygd.info()
+        return {"quick": self.quick, "seed": self.seed, "threads": info["threads"],
+                "threads_source": info["threads_source"], "torch_threads": torch_threads, "optimizers": list(self.optimizers),
                 "sizes": [s.label for s in self.sizes], "dtypes": list(self.dtypes),
                 "contenders": list(ran), "plan": self.plan.as_dict()}
 
@@ -132,6 +133,7 @@ def run(settings, report, command):
     doc = results.new_document(created, command, machine.describe(), machine.versions(),
                                pygd.info(), settings.as_dict(ran, _torch_threads(settings, ran)))
     doc["skipped"] = skipped
+    doc["load"]["loadavg_start"] = machine.load_average()
     report.header(doc, skipped)
 
     rng = np.random.default_rng(settings.seed)
@@ -147,7 +149,8 @@ def run(settings, report, command):
         if deadline_ns is not None:  # this group's share of the time left
             now = time.perf_counter_ns()
             until_ns = now + max(0, deadline_ns - now) // (len(groups) - i + 1)
-        work = make_workload(OPTIMIZERS[key], size, dtype, rng, doc["machine"]["llc_bytes"])
+        work = make_workload(OPTIMIZERS[key], size, dtype, rng, doc["machine"]["llc_bytes"],
+                             settings.plan.rotation_cap_bytes)
         label = f"[{i}/{len(groups)}] {work.optimizer.label} {size.label} {dtype}"
         entries, other = _time_group(work, ran, settings, doc, report, label, until_ns)
         doc["results"] += entries
@@ -157,6 +160,8 @@ def run(settings, report, command):
         gc.collect()  # free this group's arrays before the next group allocates its own
 
     doc["wall_s"] = (time.perf_counter_ns() - start_ns) / 1e9
+    doc["load"]["loadavg_end"] = machine.load_average()
+    doc["load"]["busiest_other_load"] = busiest
     report.print()
     report.print(f"# {doc['wall_s']:.0f} s in all"
                  + (f"; other processes used up to {100 * busiest:.0f}% of the CPUs while timing,"

@@ -28,6 +28,11 @@ class Plan:
     # a slow machine or a noisy neighbour stretches --quick less.
     run_budget_s: float = None
     floor_rounds: int = 5
+    # The most bytes the probe's arrays, and one contender's rotated buffer sets, may span (None:
+    # as the cache asks). Sized from the cache alone they grow with it: on a 300 MiB cache the
+    # probe alone spans 2.4 GiB, which --quick cannot afford to fill and time.
+    probe_cap_bytes: int = None
+    rotation_cap_bytes: int = None
 
     def as_dict(self):
         return dict(self.__dict__)
@@ -35,7 +40,7 @@ class Plan:
 
 FULL = Plan(warmup_s=0.3, warmup_calls=3, budget_s=3.0, min_rounds=20, max_rounds=1000)
 QUICK = Plan(warmup_s=0.05, warmup_calls=2, budget_s=0.6, min_rounds=10, max_rounds=200,
-             run_budget_s=45.0)
+             run_budget_s=45.0, probe_cap_bytes=512 << 20, rotation_cap_bytes=128 << 20)
 
 
 def warm_up(step, plan, sets):

@@ -96,12 +96,15 @@ def parse_size(text):
     return Size(text.strip(), (length,) * count)
 
 
-def buffer_sets(working_set_bytes, cache_bytes):
-    """How many copies of its arrays a contender cycles through (see ROTATION_CACHE_MULTIPLE)."""
+def buffer_sets(working_set_bytes, cache_bytes, cap_bytes=None):
+    """How many copies of its arrays a contender cycles through (see ROTATION_CACHE_MULTIPLE),
+    spanning at most cap_bytes (but at least one copy)."""
     if not cache_bytes:
         return 1
-    return max(1, min(MAX_BUFFER_SETS, math.ceil(ROTATION_CACHE_MULTIPLE * cache_bytes
-                                                 / working_set_bytes)))
+    sets = min(MAX_BUFFER_SETS, math.ceil(ROTATION_CACHE_MULTIPLE * cache_bytes / working_set_bytes))
+    if cap_bytes:
+        sets = min(sets, cap_bytes // working_set_bytes)
+    return max(1, sets)
 
 
 @dataclass
@@ -125,11 +128,12 @@ class Workload:
         return (2 + self.optimizer.states) * self.dtype.itemsize * self.size.elements
 
 
-def make_workload(optimizer, size, dtype, rng, cache_bytes):
+def make_workload(optimizer, size, dtype, rng, cache_bytes, cap_bytes=None):
     """Params and grads ~ N(0, 1) in `dtype`: fresh random values, never zeros, so no contender
     meets the fast paths (or denormals) that constant data can take."""
     dtype = np.dtype(dtype)
     params = [rng.standard_normal(n, dtype=dtype) for n in size.shapes]
     grads = [rng.standard_normal(n, dtype=dtype) for n in size.shapes]
     working_set = (2 + optimizer.states) * dtype.itemsize * size.elements
-    return Workload(optimizer, size, dtype, params, grads, buffer_sets(working_set, cache_bytes))
+    return Workload(optimizer, size, dtype, params, grads,
+                    buffer_sets(working_set, cache_bytes, cap_bytes))
