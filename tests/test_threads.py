@@ -390,3 +390,34 @@ def test_threadpool_limits_limits_numba_too(native, numba_parallel_calls):
     with threadpoolctl.threadpool_limits(limits=1):
         adam_steps(adam_arrays(BIG), steps=1, backend="numba")
     assert numba_parallel_calls == []
+
+
+# ----------------------------------------------------------------------------- cgroup quota
+
+
+def _tree(root, files):
+    for path, text in files.items():
+        path = root / path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+@pytest.mark.parametrize("cgroup, files, cpus", [
+    # v2: the process's own cgroup, a tighter parent, no quota, a fractional quota
+    ("0::/job\n", {"job/cpu.max": "200000 100000\n"}, 2),
+    ("0::/a/b\n", {"a/b/cpu.max": "max 100000\n", "a/cpu.max": "150000 100000\n"}, 2),
+    ("0::/\n", {"cpu.max": "max 100000\n"}, 0),
+    ("0::/\n", {"cpu.max": "50000 100000\n"}, 1),
+    ("0::/missing\n", {}, 0),
+    # v1: the cpu controller's quota and period; -1: none
+    ("3:cpu,cpuacct:/docker/x\n", {"cpu,cpuacct/docker/x/cpu.cfs_quota_us": "300000\n",
+                                   "cpu,cpuacct/docker/x/cpu.cfs_period_us": "100000\n"}, 3),
+    ("3:cpu,cpuacct:/\n", {"cpu,cpuacct/cpu.cfs_quota_us": "-1\n",
+                           "cpu,cpuacct/cpu.cfs_period_us": "100000\n"}, 0),
+    ("4:memory:/x\n3:cpuset:/\n", {"memory/x/cpu.cfs_quota_us": "100000\n"}, 0),
+    ("garbage\n\n", {}, 0),
+])
+def test_cgroup_quota(native, tmp_path, cgroup, files, cpus):
+    _tree(tmp_path / "fs", files)
+    (tmp_path / "cgroup").write_text(cgroup)
+    assert native._cgroup_quota_cpus(str(tmp_path / "cgroup"), str(tmp_path / "fs")) == cpus

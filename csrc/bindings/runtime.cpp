@@ -62,6 +62,7 @@ void register_runtime(py::module_& m) {
     return d;
   });
   m.def("_set_worker_delay_us", &cpu::set_worker_delay_us);
+  m.def("_cgroup_quota_cpus", &cpu::cgroup_quota_cpus);
   m.def("isa", [] { return std::string(cpu::isa_name(cpu::active_isa())); });
   m.def("compiled_isas", [] { return names(cpu::compiled_isas()); });
   m.def("supported_isas", [] { return names(cpu::supported_isas()); });

@@ -58,39 +58,42 @@ int quota_cpus(double quota, double period) {
   return std::max(1, int(std::ceil(quota / period)));
 }
 
-// The tightest CPU quota of this process's cgroup and its ancestors (cgroup v2, then v1); 0: none.
-int cgroup_quota_cpus() {
-#if defined(__linux__)
-  std::ifstream self("/proc/self/cgroup");
+}  // namespace
+
+int cgroup_quota_cpus(const std::string& proc_self_cgroup, const std::string& cgroup_root) {
+  std::ifstream self(proc_self_cgroup);
   std::string line;
   int tightest = 0;
   auto tighten = [&](int cpus) {
     if (cpus > 0) tightest = tightest ? std::min(tightest, cpus) : cpus;
   };
   while (std::getline(self, line)) {
-    // "hierarchy-id:controllers:path"
+    // "hierarchy-id:controllers:path"; cgroup v2 has no controllers, v1 lists them ("cpu,cpuacct")
     const size_t a = line.find(':'), b = line.find(':', a + 1);
     if (a == std::string::npos || b == std::string::npos) continue;
     const std::string controllers = line.substr(a + 1, b - a - 1);
-    std::string path = line.substr(b + 1);
+    const std::string path = line.substr(b + 1);
     const bool v2 = controllers.empty();
     bool v1_cpu = false;
     std::stringstream names(controllers);
     for (std::string name; std::getline(names, name, ',');) v1_cpu |= name == "cpu";
     if (!v2 && !v1_cpu) continue;
     const std::vector<std::string> mounts =
-        v2 ? std::vector<std::string>{"/sys/fs/cgroup"}
-           : std::vector<std::string>{"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct",
-                                      "/sys/fs/cgroup/" + controllers};
+        v2 ? std::vector<std::string>{cgroup_root}
+           : std::vector<std::string>{cgroup_root + "/cpu", cgroup_root + "/cpu,cpuacct",
+                                      cgroup_root + "/" + controllers};
     for (const std::string& mount : mounts) {
       // From the process's own cgroup up to the root: a parent's quota binds its children too.
-      for (std::string p = path;; p = p.substr(0, p.find_last_of('/'))) {
+      // (Inside a container the path may name the host's hierarchy, absent here: the walk then
+      // reaches the container's own root.)
+      for (std::string p = path;;) {
         const std::string dir = mount + (p == "/" ? "" : p);
         if (v2) {
           std::istringstream max(read_line(dir + "/cpu.max"));  // "max 100000" or "200000 100000"
           std::string quota;
           double period = 0;
-          if (max >> quota >> period && quota != "max") tighten(quota_cpus(std::atof(quota.c_str()), period));
+          if (max >> quota >> period && quota != "max")
+            tighten(quota_cpus(std::atof(quota.c_str()), period));
         } else {
           const std::string quota = read_line(dir + "/cpu.cfs_quota_us");
           const std::string period = read_line(dir + "/cpu.cfs_period_us");
@@ -98,17 +101,21 @@ int cgroup_quota_cpus() {
             tighten(quota_cpus(std::atof(quota.c_str()), std::atof(period.c_str())));
         }
         if (p.empty() || p == "/") break;
+        p = p.substr(0, p.find_last_of('/'));
       }
     }
   }
   return tightest;
-#else
-  return 0;
-#endif
 }
 
+namespace {
+
 int quota_once() {
-  static const int cpus = cgroup_quota_cpus();
+#if defined(__linux__)
+  static const int cpus = cgroup_quota_cpus("/proc/self/cgroup", "/sys/fs/cgroup");
+#else
+  static const int cpus = 0;
+#endif
   return cpus;
 }
 

@@ -6,6 +6,7 @@
 // it), then OMP_NUM_THREADS; else the cores this process may use: its CPU affinity, capped by its
 // cgroup's CPU quota. pygd starts no OpenMP threads; it only reads OpenMP's limit.
 #pragma once
+#include <string>
 
 namespace pygd::cpu {
 
@@ -40,5 +41,11 @@ bool follows_openmp();
 
 // The cores this process may use now: CPU affinity capped by the cgroup quota (at least 1).
 ThreadCount usable_cores();
+
+// The tightest CPU quota, in whole CPUs rounded up, that the cgroups listed in `proc_self_cgroup`
+// (the format of /proc/self/cgroup) and their ancestors have under `cgroup_root` (where cgroupfs
+// is mounted), for cgroup v2 (cpu.max) and v1 (cpu.cfs_quota_us / cpu.cfs_period_us); 0 when none.
+// Read once per process, from the real files; the arguments let tests use a tree of their own.
+int cgroup_quota_cpus(const std::string& proc_self_cgroup, const std::string& cgroup_root);
 
 }  // namespace pygd::cpu
