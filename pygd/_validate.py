@@ -13,13 +13,12 @@ import operator
 
 import numpy as np
 
-# The arrays each optimizer takes, in the order of the native kernels' streams (csrc/include/pygd/).
-# Every stream but `grads` is updated in place.
+from ._specs import KERNELS
+
+# The arrays each kernel takes, in the order of its streams (csrc/include/pygd/): the optimizers'
+# from their specs (_specs.py). Every stream but `grads` is updated in place.
 STREAMS = {
-    "sgd": ("params", "grads", "momentum_buffers"),
-    "adam": ("params", "grads", "exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"),
-    "rmsprop": ("params", "grads", "square_avgs", "momentum_buffers", "grad_avgs"),
-    "adagrad": ("params", "grads", "state_sums"),
+    **{kernel: spec.stream_names for kernel, spec in KERNELS.items()},
     # The bandwidth probe (csrc/include/pygd/probe.h): an update's memory traffic, trivial math.
     "probe": ("target", "source", "extra1", "extra2"),
     # Gradient tools (csrc/include/pygd/grad_ops.h, grad_norms.h): a norm reads the grads, clipping
@@ -35,10 +34,7 @@ READ_ONLY_STREAMS.update(norm=0, clip=None)
 # Streams that may be None (absent), as kOptional in the headers; the options decide when they are
 # needed (checked with the hyperparameters below). Any other None is an error.
 OPTIONAL_STREAMS = {
-    "sgd": {"momentum_buffers"},
-    "adam": {"max_exp_avg_sqs"},
-    "rmsprop": {"momentum_buffers", "grad_avgs"},
-    "adagrad": set(),
+    **{kernel: set(spec.optional_streams) for kernel, spec in KERNELS.items()},
     "probe": {"extra1", "extra2"},
     "norm": set(),
     "clip": set(),

@@ -10,6 +10,12 @@ params on a GPU (CuPy, Numba, torch CUDA tensors, DLPack) are updated there by t
 """
 
 from . import _backends, _validate
+from ._specs import SPECS
+
+_pack_sgd = SPECS["sgd"].pack
+_pack_adam = SPECS["adam"].pack
+_pack_rmsprop = SPECS["rmsprop"].pack
+_pack_adagrad = SPECS["adagrad"].pack
 
 __all__ = ["sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_"]
 
@@ -25,8 +31,9 @@ def sgd_(params, grads, momentum_buffers=None, *, step, lr=1e-3, momentum=0.0, d
         step, lr, momentum, dampening, nesterov, weight_decay, momentum_buffers)
     streams = (params, grads, momentum_buffers)
     chosen = _backends.for_call(backend, params)
-    problem = chosen.sgd(streams, step, lr, momentum, dampening, weight_decay, nesterov,
-                         bool(maximize))
+    problem = chosen.sgd(streams, step, _pack_sgd(
+        lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+        maximize=bool(maximize)))
     if problem is not None:
         raise _validate.buffer_error(problem, "sgd", streams)
 
@@ -54,8 +61,9 @@ def _adam(params, grads, exp_avgs, exp_avg_sqs, step, lr, betas, eps, weight_dec
         step, lr, betas, eps, weight_decay, amsgrad, max_exp_avg_sqs)
     streams = (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs)
     chosen = _backends.for_call(backend, params)
-    problem = chosen.adam(streams, step, lr, beta1, beta2, eps, weight_decay, amsgrad,
-                          bool(maximize), decoupled)
+    problem = chosen.adam(streams, step, _pack_adam(
+        lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+        maximize=bool(maximize), decoupled=decoupled))
     if problem is not None:
         raise _validate.buffer_error(problem, "adam", streams)
 
@@ -72,8 +80,9 @@ def rmsprop_(params, grads, square_avgs, *, lr=1e-2, alpha=0.99, eps=1e-8, weigh
         lr, alpha, eps, weight_decay, momentum, centered, momentum_buffers, grad_avgs)
     streams = (params, grads, square_avgs, momentum_buffers, grad_avgs)
     chosen = _backends.for_call(backend, params)
-    problem = chosen.rmsprop(streams, lr, alpha, eps, weight_decay, momentum, centered,
-                             bool(maximize))
+    problem = chosen.rmsprop(streams, 1, _pack_rmsprop(
+        lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+        centered=centered, maximize=bool(maximize)))
     if problem is not None:
         raise _validate.buffer_error(problem, "rmsprop", streams)
 
@@ -87,6 +96,7 @@ def adagrad_(params, grads, state_sums, *, step, lr=1e-2, lr_decay=0.0, weight_d
     step, lr, lr_decay, weight_decay, eps = _validate.adagrad(step, lr, lr_decay, weight_decay, eps)
     streams = (params, grads, state_sums)
     chosen = _backends.for_call(backend, params)
-    problem = chosen.adagrad(streams, step, lr, lr_decay, weight_decay, eps, bool(maximize))
+    problem = chosen.adagrad(streams, step, _pack_adagrad(
+        lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps, maximize=bool(maximize)))
     if problem is not None:
         raise _validate.buffer_error(problem, "adagrad", streams)

@@ -11,7 +11,8 @@ from cases import ISAS
 
 
 SIZES = [1, 7, 4097, 33]
-ADAM_HPARAMS = (1e-2, 0.9, 0.999, 1e-8, 0.01, False, False, True)  # AdamW
+ADAM_HPARAMS = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, amsgrad=False,
+                    maximize=False, decoupled=True)  # AdamW, by name
 # PointerTable.gather's results.
 NO_GRAD, GRAD_SLOW, PARAM_CHANGED, STATE_CHANGED, STEP_CHANGED = 1, 2, 3, 4, 5
 # Stand-ins for torch's dtype objects (the table compares them by identity).
@@ -78,8 +79,8 @@ def test_a_table_runs_exactly_as_the_arrays_do(native, dtype, isa):
     pygd.set_isa(isa)
     by_table = _adam_streams(dtype)
     by_arrays = tuple([a.copy() for a in s] for s in by_table)
-    assert native.adam(_table(native, by_table, dtype), 3, *ADAM_HPARAMS) is None
-    assert native.adam(by_arrays + (None,), 3, *ADAM_HPARAMS) is None
+    assert native.adam(_table(native, by_table, dtype), 3, ADAM_HPARAMS) is None
+    assert native.adam(by_arrays + (None,), 3, ADAM_HPARAMS) is None
     for got, want in zip(by_table, by_arrays):
         for g, w in zip(got, want):
             np.testing.assert_array_equal(g, w)
@@ -96,11 +97,11 @@ def test_grad_scale_divides_the_grads_in_the_pass_and_stores_them(native, dtype,
     for g in scaled[1]:
         g *= dtype(scale)
     expected_grads = [g / dtype(scale) for g in scaled[1]]
-    assert native.adam(_table(native, scaled, dtype), 2, *ADAM_HPARAMS, grad_scale=scale) is None
+    assert native.adam(_table(native, scaled, dtype), 2, ADAM_HPARAMS, grad_scale=scale) is None
     for g, want in zip(scaled[1], expected_grads):
         np.testing.assert_array_equal(g, want)
     plain[1][:] = [g.copy() for g in expected_grads]
-    assert native.adam(plain + (None,), 2, *ADAM_HPARAMS) is None
+    assert native.adam(plain + (None,), 2, ADAM_HPARAMS) is None
     for got, want in zip(scaled[0], plain[0]):
         np.testing.assert_array_equal(got, want)
 
@@ -110,7 +111,7 @@ def test_overlapping_written_buffers_are_refused_before_any_write(native):
     exp_avg_sqs[2] = params[2]  # state aliasing a param: the update would write it twice
     before = [a.copy() for a in params]
     problem = native.adam(_table(native, (params, grads, exp_avgs, exp_avg_sqs), np.float32), 1,
-                          *ADAM_HPARAMS)
+                          ADAM_HPARAMS)
     assert problem is not None and problem[0] == 10  # Problem::kOverlap (gather.h)
     assert {(problem[1], problem[2]), (problem[3], problem[4])} == {(0, 2), (3, 2)}
     for a, b in zip(params, before):
@@ -121,7 +122,7 @@ def test_grads_may_share_memory_with_each_other(native):
     params, grads, exp_avgs, exp_avg_sqs = _adam_streams(np.float64)
     grads[3] = grads[2][:SIZES[3]]  # read-only streams may overlap
     assert native.adam(_table(native, (params, grads, exp_avgs, exp_avg_sqs), np.float64), 1,
-                       *ADAM_HPARAMS) is None
+                       ADAM_HPARAMS) is None
 
 
 def test_bad_tables_raise(native):
@@ -137,7 +138,7 @@ def test_bad_tables_raise(native):
     with pytest.raises(IndexError):
         table.set(5, None)
     with pytest.raises(ValueError, match="required stream"):
-        native.adam(table, 1, *ADAM_HPARAMS)  # params and the rest never set
+        native.adam(table, 1, ADAM_HPARAMS)  # params and the rest never set
 
 
 NAMES = ("step", "exp_avg", "exp_avg_sq")
@@ -163,7 +164,7 @@ def _gather_setup(native, step=3.0):
 def test_gather_sets_the_grads_runs_and_stores_the_steps(native):
     table, tensors, state = _gather_setup(native)
     assert table.gather(1) is None
-    assert native.adam(table, 4, *ADAM_HPARAMS) is None
+    assert native.adam(table, 4, ADAM_HPARAMS) is None
     table.store_steps(4.0)
     assert [float(state[t]["step"].array[0]) for t in tensors] == [4.0] * len(tensors)
     assert table.gather(1) is None  # the count it wrote is the one it expects next

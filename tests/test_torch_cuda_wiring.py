@@ -45,8 +45,7 @@ class FakeDevice:
         arrays = tuple(None if row is None else [_array(a, n, dtype) for a, n in zip(row, sizes)]
                        for row in streams)
         run = getattr(native, optimizer)
-        args = (arrays,) + (() if optimizer == "rmsprop" else (step,)) + tuple(hparams)
-        assert run(*args, grad_scale=grad_scale) is None
+        assert run(arrays, step or 1, hparams, grad_scale=grad_scale) is None  # RMSprop: no step
 
 
 class FakeStream:

@@ -1,40 +1,37 @@
 // One Python function per optimizer: argument plumbing only. Each takes its streams (a tuple of
-// arrays in the Op's Stream order, or a PointerTable), the step, the hyperparameters, and GradScaler's
-// loss scale (1: none); returns None, or the problem tuple from gather() when an array is unfit
-// (nothing has been written then).
+// arrays in the Op's Stream order, or a PointerTable), the step (RMSprop's update ignores it), the
+// hyperparameters by the names of its Config's fields (config_fields.h; `hyperparameters[name]`
+// lists them, in the order a tuple gives them), and GradScaler's loss scale (1: none); returns
+// None, or the problem tuple from gather() when an array is unfit (nothing has been written then).
 #include <pybind11/pybind11.h>
 
 #include "checked_run.h"
+#include "config_fields.h"
 #include "register.h"
 
 namespace pygd::bindings {
 
 using namespace pybind11::literals;
 
+namespace {
+
+// name(streams, step, hparams, grad_scale=1): hparams as config_from<Op::Config> reads them.
+template <class Op>
+void register_optimizer(py::module_& m, const char* name) {
+  m.def(name, [name](py::object streams, int64_t step, py::handle hparams, double grad_scale) {
+    return optimizer_run<Op>(streams, step, config_from<typename Op::Config>(hparams, name), grad_scale);
+  }, "streams"_a, "step"_a, "hparams"_a, "grad_scale"_a = 1.0);
+  m.attr("hyperparameters")[name] = field_name_tuple<typename Op::Config>();
+}
+
+}  // namespace
+
 void register_optimizers(py::module_& m) {
-  m.def("sgd", [](py::object streams, int64_t step, double lr, double momentum, double dampening,
-                  double weight_decay, bool nesterov, bool maximize, double grad_scale) {
-    return optimizer_run<Sgd>(streams, step, {lr, momentum, dampening, weight_decay, nesterov, maximize},
-                              grad_scale);
-  }, "streams"_a, "step"_a, "lr"_a, "momentum"_a, "dampening"_a, "weight_decay"_a, "nesterov"_a,
-     "maximize"_a, "grad_scale"_a = 1.0);
-  m.def("adam", [](py::object streams, int64_t step, double lr, double beta1, double beta2, double eps,
-                   double weight_decay, bool amsgrad, bool maximize, bool decoupled, double grad_scale) {
-    return optimizer_run<Adam>(streams, step, {lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled},
-                               grad_scale);
-  }, "streams"_a, "step"_a, "lr"_a, "beta1"_a, "beta2"_a, "eps"_a, "weight_decay"_a, "amsgrad"_a,
-     "maximize"_a, "decoupled"_a, "grad_scale"_a = 1.0);
-  m.def("rmsprop", [](py::object streams, double lr, double alpha, double eps, double weight_decay,
-                      double momentum, bool centered, bool maximize, double grad_scale) {
-    return optimizer_run<Rmsprop>(streams, 1, {lr, alpha, eps, weight_decay, momentum, centered, maximize},
-                                  grad_scale);
-  }, "streams"_a, "lr"_a, "alpha"_a, "eps"_a, "weight_decay"_a, "momentum"_a, "centered"_a, "maximize"_a,
-     "grad_scale"_a = 1.0);
-  m.def("adagrad", [](py::object streams, int64_t step, double lr, double lr_decay, double weight_decay,
-                      double eps, bool maximize, double grad_scale) {
-    return optimizer_run<Adagrad>(streams, step, {lr, lr_decay, weight_decay, eps, maximize}, grad_scale);
-  }, "streams"_a, "step"_a, "lr"_a, "lr_decay"_a, "weight_decay"_a, "eps"_a, "maximize"_a,
-     "grad_scale"_a = 1.0);
+  m.attr("hyperparameters") = py::dict();
+  register_optimizer<Sgd>(m, "sgd");
+  register_optimizer<Adam>(m, "adam");
+  register_optimizer<Rmsprop>(m, "rmsprop");
+  register_optimizer<Adagrad>(m, "adagrad");
   m.def("probe", [](py::tuple streams, double scale) {
     return checked_run<Probe>(streams, 1, {scale});
   }, "The bandwidth probe: target += scale * source (and extra1, extra2 likewise), in place.");

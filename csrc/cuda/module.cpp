@@ -8,44 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "../bindings/config_fields.h"
 #include "call.h"
 
 namespace py = pybind11;
 
 namespace pygd::cuda {
 namespace {
-
-// Each optimizer's hyperparameters, positionally, as pygd/_backends/cuda.py passes them (the
-// order of the other backends' functions after `step`, and of the Config structs).
-void expect_length(const py::tuple& h, size_t n, const char* optimizer) {
-  if (h.size() != n)
-    throw py::value_error(std::string("hparams of ") + optimizer + " must have " + std::to_string(n) +
-                          " items, got " + std::to_string(h.size()));
-}
-
-SgdConfig sgd_config(const py::tuple& h) {
-  expect_length(h, 6, "sgd");  // lr, momentum, dampening, weight_decay, nesterov, maximize
-  return {h[0].cast<double>(), h[1].cast<double>(), h[2].cast<double>(), h[3].cast<double>(),
-          h[4].cast<bool>(), h[5].cast<bool>()};
-}
-
-AdamConfig adam_config(const py::tuple& h) {
-  expect_length(h, 8, "adam");  // lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled
-  return {h[0].cast<double>(), h[1].cast<double>(), h[2].cast<double>(), h[3].cast<double>(),
-          h[4].cast<double>(), h[5].cast<bool>(), h[6].cast<bool>(), h[7].cast<bool>()};
-}
-
-RmspropConfig rmsprop_config(const py::tuple& h) {
-  expect_length(h, 7, "rmsprop");  // lr, alpha, eps, weight_decay, momentum, centered, maximize
-  return {h[0].cast<double>(), h[1].cast<double>(), h[2].cast<double>(), h[3].cast<double>(),
-          h[4].cast<double>(), h[5].cast<bool>(), h[6].cast<bool>()};
-}
-
-AdagradConfig adagrad_config(const py::tuple& h) {
-  expect_length(h, 5, "adagrad");  // lr, lr_decay, weight_decay, eps, maximize
-  return {h[0].cast<double>(), h[1].cast<double>(), h[2].cast<double>(), h[3].cast<double>(),
-          h[4].cast<bool>()};
-}
 
 Dtype parse_dtype(const std::string& name) {
   if (name == "float32") return Dtype::kFloat32;
@@ -77,10 +46,10 @@ std::vector<void*> pointer_table(const py::tuple& streams, size_t tensors) {
   return pointers;
 }
 
-template <class Op, class MakeConfig>
-void run(MakeConfig make_config, const py::tuple& hparams, const std::vector<int64_t>& sizes,
+template <class Op>
+void run(const char* optimizer, const py::object& hparams, const std::vector<int64_t>& sizes,
          const py::tuple& streams, Call call) {
-  const typename Op::Config config = make_config(hparams);
+  const auto config = bindings::config_from<typename Op::Config>(hparams, optimizer);
   const std::vector<void*> pointers = pointer_table<Op>(streams, sizes.size());
   int64_t elements = 0;
   for (int64_t size : sizes) {
@@ -102,7 +71,7 @@ void run(MakeConfig make_config, const py::tuple& hparams, const std::vector<int
 
 void launch_call(const std::string& optimizer, const std::string& dtype, const std::vector<int64_t>& sizes,
                  const py::tuple& streams, const py::object& step, uintptr_t step_ptr,
-                 const py::tuple& hparams, uintptr_t grad_scale_ptr, uintptr_t found_inf_ptr,
+                 const py::object& hparams, uintptr_t grad_scale_ptr, uintptr_t found_inf_ptr,
                  uintptr_t stream, int device, const std::vector<uintptr_t>& wait_for) {
   Call call;
   call.dtype = parse_dtype(dtype);
@@ -118,10 +87,10 @@ void launch_call(const std::string& optimizer, const std::string& dtype, const s
     throw py::value_error(optimizer + " needs a step: an int, or step_ptr (a device float32 step count)");
   if (call.step < 1) throw py::value_error("step must be >= 1, got " + std::to_string(call.step));
 
-  if (optimizer == "sgd") run<Sgd>(sgd_config, hparams, sizes, streams, call);
-  else if (optimizer == "adam") run<Adam>(adam_config, hparams, sizes, streams, call);
-  else if (optimizer == "rmsprop") run<Rmsprop>(rmsprop_config, hparams, sizes, streams, call);
-  else if (optimizer == "adagrad") run<Adagrad>(adagrad_config, hparams, sizes, streams, call);
+  if (optimizer == "sgd") run<Sgd>("sgd", hparams, sizes, streams, call);
+  else if (optimizer == "adam") run<Adam>("adam", hparams, sizes, streams, call);
+  else if (optimizer == "rmsprop") run<Rmsprop>("rmsprop", hparams, sizes, streams, call);
+  else if (optimizer == "adagrad") run<Adagrad>("adagrad", hparams, sizes, streams, call);
   else throw py::value_error("optimizer must be one of sgd, adam, rmsprop, adagrad, got '" + optimizer + "'");
 }
 
@@ -147,4 +116,10 @@ PYBIND11_MODULE(_cuda, m) {
     return devices;
   }, "The device holding each address, -1 where it is not device memory.");
   m.def("runtime_version", &runtime_version, "The CUDA runtime version linked in (statically).");
+  py::dict names;
+  names["sgd"] = pygd::bindings::field_name_tuple<pygd::SgdConfig>();
+  names["adam"] = pygd::bindings::field_name_tuple<pygd::AdamConfig>();
+  names["rmsprop"] = pygd::bindings::field_name_tuple<pygd::RmspropConfig>();
+  names["adagrad"] = pygd::bindings::field_name_tuple<pygd::AdagradConfig>();
+  m.attr("hyperparameters") = names;  // each launch's hparams, by these names (config_fields.h)
 }

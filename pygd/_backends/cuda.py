@@ -138,20 +138,20 @@ def check(optimizer, streams):
     return cuda_arrays.read(optimizer, streams)[0]
 
 
-def sgd(streams, step, lr, momentum, dampening, weight_decay, nesterov, maximize):
-    return _run("sgd", streams, step, (lr, momentum, dampening, weight_decay, nesterov, maximize))
+def sgd(streams, step, hparams):
+    return _run("sgd", streams, step, hparams)
 
 
-def adam(streams, step, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled):
-    return _run("adam", streams, step, (lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled))
+def adam(streams, step, hparams):
+    return _run("adam", streams, step, hparams)
 
 
-def rmsprop(streams, lr, alpha, eps, weight_decay, momentum, centered, maximize):
-    return _run("rmsprop", streams, None, (lr, alpha, eps, weight_decay, momentum, centered, maximize))
+def rmsprop(streams, step, hparams):  # the update does not use the step
+    return _run("rmsprop", streams, None, hparams)
 
 
-def adagrad(streams, step, lr, lr_decay, weight_decay, eps, maximize):
-    return _run("adagrad", streams, step, (lr, lr_decay, weight_decay, eps, maximize))
+def adagrad(streams, step, hparams):
+    return _run("adagrad", streams, step, hparams)
 
 
 def launch(optimizer, dtype, sizes, streams, step, step_ptr, hparams, grad_scale_ptr, found_inf_ptr,
@@ -162,7 +162,8 @@ def launch(optimizer, dtype, sizes, streams, step, step_ptr, hparams, grad_scale
     dtype: "float32", "float64", "float16" or "bfloat16" (updated in float32 arithmetic);
     sizes: elements per tensor; streams: a tuple with, per stream of the optimizer in the order of
     _validate.STREAMS, a list of device addresses aligned with sizes, or None for an absent optional
-    stream; hparams: the optimizer's hyperparameters after `step`, positionally, as the functions above.
+    stream; hparams: the optimizer's hyperparameters, a tuple from _specs.OptimizerSpec.pack or a
+    dict by name (the module reads either by the names of the kernel's Config fields).
     step: the step count (int), or None with step_ptr, the address of a float32 step count on the
     device (torch's step tensor), from which the kernel makes the step's scalars: nothing is read
     back to the host. grad_scale_ptr / found_inf_ptr (float32 on the device, or 0): GradScaler's
@@ -170,5 +171,5 @@ def launch(optimizer, dtype, sizes, streams, step, step_ptr, hparams, grad_scale
     every array unchanged when *found_inf != 0. stream: a cudaStream_t as an int, 0 for the legacy
     default stream. RuntimeError for a CUDA error, ValueError for a malformed call.
     """
-    _module().launch(optimizer, dtype, list(sizes), tuple(streams), step, step_ptr, tuple(hparams),
+    _module().launch(optimizer, dtype, list(sizes), tuple(streams), step, step_ptr, hparams,
                      grad_scale_ptr, found_inf_ptr, stream, device, [])

@@ -9,6 +9,7 @@ Importing this module needs numba (the `numba` extra); numba.cuda is imported at
 """
 
 from .. import _validate
+from .._specs import KERNELS
 from ..numba import cpu, device_arrays, scalars, tables
 
 name = "numba"
@@ -57,21 +58,23 @@ def check(optimizer, streams):
     return _validate.check_streams(optimizer, streams)
 
 
-def sgd(streams, step, lr, momentum, dampening, weight_decay, nesterov, maximize):
-    return _run("sgd", streams, lambda dtype: scalars.sgd_scalars(
-        dtype, step, lr, momentum, dampening, nesterov, weight_decay, maximize))
+def _scalars(make, kernel, hparams, *step):
+    """make_scalars(dtype) for `make` (a pygd.numba.scalars factory), the hyperparameters by name."""
+    named = KERNELS[kernel].named(hparams)
+    return lambda dtype: make(dtype, *step, **named)
 
 
-def adam(streams, step, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled):
-    return _run("adam", streams, lambda dtype: scalars.adam_scalars(
-        dtype, step, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled))
+def sgd(streams, step, hparams):
+    return _run("sgd", streams, _scalars(scalars.sgd_scalars, "sgd", hparams, step))
 
 
-def rmsprop(streams, lr, alpha, eps, weight_decay, momentum, centered, maximize):
-    return _run("rmsprop", streams, lambda dtype: scalars.rmsprop_scalars(
-        dtype, lr, alpha, eps, weight_decay, momentum, centered, maximize))
+def adam(streams, step, hparams):
+    return _run("adam", streams, _scalars(scalars.adam_scalars, "adam", hparams, step))
 
 
-def adagrad(streams, step, lr, lr_decay, weight_decay, eps, maximize):
-    return _run("adagrad", streams, lambda dtype: scalars.adagrad_scalars(
-        dtype, step, lr, lr_decay, weight_decay, eps, maximize))
+def rmsprop(streams, step, hparams):  # the update does not use the step
+    return _run("rmsprop", streams, _scalars(scalars.rmsprop_scalars, "rmsprop", hparams))
+
+
+def adagrad(streams, step, hparams):
+    return _run("adagrad", streams, _scalars(scalars.adagrad_scalars, "adagrad", hparams, step))

@@ -7,10 +7,12 @@ when one is unfit.
 """
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 
 from .. import _validate
+from .._specs import KERNELS
 
 name = "reference"
 
@@ -22,6 +24,11 @@ def _tensors(streams):
     return zip(*[[None] * count if arrays is None else arrays for arrays in lists])
 
 
+def _hyperparameters(kernel, hparams):
+    """The tuple a kernel takes (_specs.OptimizerSpec.pack), by name: h.lr, h.momentum, ..."""
+    return SimpleNamespace(**KERNELS[kernel].named(hparams))
+
+
 def _lerp_(start, end, weight):
     """start <- torch.lerp(start, end, weight), which is exact at both ends (weight 0 and 1)."""
     if weight < 0.5:
@@ -30,10 +37,13 @@ def _lerp_(start, end, weight):
         start[...] = end - (end - start) * (1 - weight)
 
 
-def sgd(streams, step, lr, momentum, dampening, weight_decay, nesterov, maximize):
+def sgd(streams, step, hparams):
     problem = _validate.check_streams("sgd", streams)
     if problem is not None:
         return problem
+    h = _hyperparameters("sgd", hparams)
+    lr, momentum, dampening, weight_decay = h.lr, h.momentum, h.dampening, h.weight_decay
+    nesterov, maximize = h.nesterov, h.maximize
     with np.errstate(all="ignore"):
         for param, grad, buf in _tensors(streams):
             g = -grad if maximize else grad
@@ -49,10 +59,13 @@ def sgd(streams, step, lr, momentum, dampening, weight_decay, nesterov, maximize
             param -= lr * g
 
 
-def adam(streams, step, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled):
+def adam(streams, step, hparams):
     problem = _validate.check_streams("adam", streams)
     if problem is not None:
         return problem
+    h = _hyperparameters("adam", hparams)
+    lr, beta1, beta2, eps, weight_decay = h.lr, h.beta1, h.beta2, h.eps, h.weight_decay
+    amsgrad, maximize, decoupled = h.amsgrad, h.maximize, h.decoupled
     bias_correction1 = 1 - beta1 ** step
     bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
     step_size = lr / bias_correction1
@@ -75,10 +88,13 @@ def adam(streams, step, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, 
             param -= step_size * exp_avg / denom
 
 
-def rmsprop(streams, lr, alpha, eps, weight_decay, momentum, centered, maximize):
+def rmsprop(streams, step, hparams):  # the update does not use the step
     problem = _validate.check_streams("rmsprop", streams)
     if problem is not None:
         return problem
+    h = _hyperparameters("rmsprop", hparams)
+    lr, alpha, eps, weight_decay, momentum = h.lr, h.alpha, h.eps, h.weight_decay, h.momentum
+    centered, maximize = h.centered, h.maximize
     with np.errstate(all="ignore"):
         for param, grad, square_avg, buf, grad_avg in _tensors(streams):
             g = -grad if maximize else grad
@@ -99,10 +115,12 @@ def rmsprop(streams, lr, alpha, eps, weight_decay, momentum, centered, maximize)
                 param -= lr * g / avg
 
 
-def adagrad(streams, step, lr, lr_decay, weight_decay, eps, maximize):
+def adagrad(streams, step, hparams):
     problem = _validate.check_streams("adagrad", streams)
     if problem is not None:
         return problem
+    h = _hyperparameters("adagrad", hparams)
+    lr, lr_decay, weight_decay, eps, maximize = h.lr, h.lr_decay, h.weight_decay, h.eps, h.maximize
     clr = lr / (1 + (step - 1) * lr_decay)
     with np.errstate(all="ignore"):
         for param, grad, state_sum in _tensors(streams):

@@ -10,6 +10,7 @@ import abc
 import torch
 
 from .. import _native
+from .._specs import KERNELS
 from . import _checks
 
 try:
@@ -80,10 +81,11 @@ class KernelSpec(abc.ABC):
 
     @abc.abstractmethod
     def hparams(self, group):
-        """The kernel's hyperparameters after the step, positionally, read from a param group."""
+        """The kernel's hyperparameters, read from a param group: a tuple by name
+        (_specs.OptimizerSpec.pack)."""
 
     def run(self, table, step, hparams, grad_scale):
-        return self.native(table, step, *hparams, grad_scale)
+        return self.native(table, step, hparams, grad_scale)
 
 
 class SgdKernel(KernelSpec):
@@ -105,8 +107,10 @@ class SgdKernel(KernelSpec):
         return (0 if created or state.get("momentum_buffer") is None else 1), None
 
     def hparams(self, group):
-        return (_scalar(group["lr"]), float(group["momentum"]), float(group["dampening"]),
-                _scalar(group["weight_decay"]), bool(group["nesterov"]), bool(group["maximize"]))
+        return KERNELS["sgd"].pack(
+            lr=_scalar(group["lr"]), momentum=float(group["momentum"]),
+            dampening=float(group["dampening"]), weight_decay=_scalar(group["weight_decay"]),
+            nesterov=bool(group["nesterov"]), maximize=bool(group["maximize"]))
 
 
 class AdamKernel(KernelSpec):
@@ -118,9 +122,11 @@ class AdamKernel(KernelSpec):
 
     def hparams(self, group):
         beta1, beta2 = group["betas"]
-        return (_scalar(group["lr"]), _scalar(beta1), _scalar(beta2), float(group["eps"]),
-                float(group["weight_decay"]), bool(group["amsgrad"]), bool(group["maximize"]),
-                bool(group.get("decoupled_weight_decay", False)))
+        return KERNELS["adam"].pack(
+            lr=_scalar(group["lr"]), beta1=_scalar(beta1), beta2=_scalar(beta2),
+            eps=float(group["eps"]), weight_decay=float(group["weight_decay"]),
+            amsgrad=bool(group["amsgrad"]), maximize=bool(group["maximize"]),
+            decoupled=bool(group.get("decoupled_weight_decay", False)))
 
 
 class RmspropKernel(KernelSpec):
@@ -132,12 +138,10 @@ class RmspropKernel(KernelSpec):
                 "grad_avg" if group["centered"] else None)
 
     def hparams(self, group):
-        return (_scalar(group["lr"]), float(group["alpha"]), float(group["eps"]),
-                float(group["weight_decay"]), float(group["momentum"]), bool(group["centered"]),
-                bool(group["maximize"]))
-
-    def run(self, table, step, hparams, grad_scale):
-        return self.native(table, *hparams, grad_scale)  # RMSprop's update does not use the step
+        return KERNELS["rmsprop"].pack(
+            lr=_scalar(group["lr"]), alpha=float(group["alpha"]), eps=float(group["eps"]),
+            weight_decay=float(group["weight_decay"]), momentum=float(group["momentum"]),
+            centered=bool(group["centered"]), maximize=bool(group["maximize"]))
 
 
 class AdagradKernel(KernelSpec):
@@ -156,5 +160,7 @@ class AdagradKernel(KernelSpec):
         return True
 
     def hparams(self, group):
-        return (_scalar(group["lr"]), float(group["lr_decay"]), float(group["weight_decay"]),
-                float(group["eps"]), bool(group["maximize"]))
+        return KERNELS["adagrad"].pack(
+            lr=_scalar(group["lr"]), lr_decay=float(group["lr_decay"]),
+            weight_decay=float(group["weight_decay"]), eps=float(group["eps"]),
+            maximize=bool(group["maximize"]))

@@ -1,5 +1,8 @@
 // Hyperparameters of each optimizer (as the user gives them) and the per-call scalars derived from
 // them on the host in double precision, once per call, then narrowed to the element type T.
+// Each Config names its fields once, in `fields`: hyperparameters cross from Python by those names
+// (csrc/bindings/config_fields.h, which the native and CUDA modules share; pygd/_specs.py reads
+// the names the module exports), never by a position written down twice.
 // Drivers hand a Step<T> to the per-element update; nothing here depends on the instruction set.
 // make_step is also callable on a GPU (PYGD_HD): the CUDA kernels make the step there, still in
 // double, when the step count lives in device memory (torch's step tensors; see csrc/cuda/kernel.cuh).
@@ -14,6 +17,12 @@ namespace pygd {
 struct SgdConfig {
   double lr, momentum, dampening, weight_decay;
   bool nesterov, maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("lr", c.lr); field("momentum", c.momentum); field("dampening", c.dampening);
+    field("weight_decay", c.weight_decay); field("nesterov", c.nesterov); field("maximize", c.maximize);
+  }
 };
 
 template <class T>
@@ -32,6 +41,13 @@ PYGD_HD SgdStep<T> make_step(const SgdConfig& c, int64_t step) {
 struct AdamConfig {
   double lr, beta1, beta2, eps, weight_decay;
   bool amsgrad, maximize, decoupled;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("lr", c.lr); field("beta1", c.beta1); field("beta2", c.beta2); field("eps", c.eps);
+    field("weight_decay", c.weight_decay); field("amsgrad", c.amsgrad); field("maximize", c.maximize);
+    field("decoupled", c.decoupled);
+  }
 };
 
 template <class T>
@@ -60,6 +76,13 @@ PYGD_HD AdamStep<T> make_step(const AdamConfig& c, int64_t step) {
 struct RmspropConfig {
   double lr, alpha, eps, weight_decay, momentum;
   bool centered, maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("lr", c.lr); field("alpha", c.alpha); field("eps", c.eps);
+    field("weight_decay", c.weight_decay); field("momentum", c.momentum);
+    field("centered", c.centered); field("maximize", c.maximize);
+  }
 };
 
 template <class T>
@@ -78,6 +101,12 @@ PYGD_HD RmspropStep<T> make_step(const RmspropConfig& c, int64_t /*step*/) {
 struct AdagradConfig {
   double lr, lr_decay, weight_decay, eps;
   bool maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("lr", c.lr); field("lr_decay", c.lr_decay); field("weight_decay", c.weight_decay);
+    field("eps", c.eps); field("maximize", c.maximize);
+  }
 };
 
 template <class T>
@@ -96,6 +125,11 @@ PYGD_HD AdagradStep<T> make_step(const AdagradConfig& c, int64_t step) {
 // The bandwidth probe: the memory traffic of an update with trivial arithmetic.
 struct ProbeConfig {
   double scale;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("scale", c.scale);
+  }
 };
 
 template <class T>

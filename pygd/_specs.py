@@ -1,0 +1,117 @@
+"""One declaration per optimizer, which the other layers read instead of restating it.
+
+An OptimizerSpec says what a functional step takes (its streams, in the kernel's stream order, each
+with torch.optim's state name and the option that makes an optional one needed), which kernel runs
+it, the kernel's hyperparameters, and the torch.optim class it mirrors. The math is the kernels'
+(csrc/include/pygd/, pygd/numba/, the reference backend); nothing here computes an update.
+
+Hyperparameters cross into the kernels by name: each kernel's Config (csrc/include/pygd/hparams.h)
+names its fields, the native and CUDA modules export those names (`hyperparameters`) and read a
+tuple in that order or a dict by name; `OptimizerSpec.pack(**values)` builds the tuple from names,
+in the order the module exports (a spec whose names differ from the kernel's fails at import), and
+`OptimizerSpec.named(hparams)` reads one back as a dict.
+"""
+
+from dataclasses import dataclass, field
+
+try:
+    from . import _native  # only for the names its kernels export
+except ImportError:
+    _native = None
+
+
+@dataclass(frozen=True)
+class Stream:
+    name: str                 # the functional API's argument (params, grads, exp_avgs, ...)
+    torch_state: str = None   # torch.optim's state key for it (None: params and grads)
+    needed_when: str = None   # for an optional stream: the option that needs it, as messages say
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    name: str                 # the functional step is `<name>_`
+    kernel: str               # the kernel that runs it (AdamW runs Adam's, decoupled)
+    torch_class: str          # the torch.optim class it mirrors
+    takes_step: bool          # whether the step count is an argument
+    streams: tuple            # Stream, in the kernel's stream order
+    hyperparameters: tuple    # the kernel's, by name (their order: the kernel's, see module doc)
+    pack: object = field(default=None, repr=False, compare=False)
+
+    @property
+    def stream_names(self):
+        return tuple(s.name for s in self.streams)
+
+    @property
+    def optional_streams(self):
+        return frozenset(s.name for s in self.streams if s.needed_when)
+
+    @property
+    def torch_states(self):
+        """{functional stream name: torch.optim state name} of its states."""
+        return {s.name: s.torch_state for s in self.streams if s.torch_state}
+
+    def named(self, hparams):
+        """A hyperparameter tuple built by pack, as {name: value}."""
+        return dict(zip(self.hyperparameters, hparams))
+
+
+_P, _G = Stream("params"), Stream("grads")
+
+_DECLARED = (
+    OptimizerSpec(
+        "sgd", "sgd", "SGD", True,
+        (_P, _G, Stream("momentum_buffers", "momentum_buffer", "momentum != 0")),
+        ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")),
+    OptimizerSpec(
+        "adam", "adam", "Adam", True,
+        (_P, _G, Stream("exp_avgs", "exp_avg"), Stream("exp_avg_sqs", "exp_avg_sq"),
+         Stream("max_exp_avg_sqs", "max_exp_avg_sq", "amsgrad=True")),
+        ("lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "maximize", "decoupled")),
+    OptimizerSpec(
+        "adamw", "adam", "AdamW", True,
+        (_P, _G, Stream("exp_avgs", "exp_avg"), Stream("exp_avg_sqs", "exp_avg_sq"),
+         Stream("max_exp_avg_sqs", "max_exp_avg_sq", "amsgrad=True")),
+        ("lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "maximize", "decoupled")),
+    OptimizerSpec(
+        "rmsprop", "rmsprop", "RMSprop", False,
+        (_P, _G, Stream("square_avgs", "square_avg"),
+         Stream("momentum_buffers", "momentum_buffer", "momentum > 0"),
+         Stream("grad_avgs", "grad_avg", "centered=True")),
+        ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")),
+    OptimizerSpec(
+        "adagrad", "adagrad", "Adagrad", True,
+        (_P, _G, Stream("state_sums", "sum")),
+        ("lr", "lr_decay", "weight_decay", "eps", "maximize")),
+)
+
+
+def _kernel_order(spec):
+    """The order the kernel's module reads a hyperparameter tuple in: the names it exports, which
+    must be the spec's."""
+    exported = _native.hyperparameters.get(spec.kernel) if _native is not None else None
+    if exported is None:
+        return spec.hyperparameters
+    if set(exported) != set(spec.hyperparameters):
+        raise ImportError(f"pygd._native's {spec.kernel} kernel takes {exported}; "
+                          f"pygd/_specs.py declares {spec.hyperparameters}: rebuild pygd")
+    return tuple(exported)
+
+
+def _packer(names):
+    """pack(**values): the tuple of `names`' values in that order; every name required, no other.
+    Compiled once (as dataclasses compile __init__) so that a step pays one call."""
+    args = ", ".join(names)
+    return eval(f"lambda *, {args}: ({args},)", {})  # names are this module's identifiers
+
+
+def _bind(spec):
+    order = _kernel_order(spec)
+    return OptimizerSpec(spec.name, spec.kernel, spec.torch_class, spec.takes_step, spec.streams,
+                         order, _packer(order))
+
+
+SPECS = {spec.name: _bind(spec) for spec in _DECLARED}
+# The kernels, by the spec that first names each: AdamW runs Adam's kernel.
+KERNELS = {}
+for _spec in SPECS.values():
+    KERNELS.setdefault(_spec.kernel, _spec)
