@@ -23,9 +23,7 @@ def accumulate_(sums, grads, *, scale=1.0, overwrite=False, backend="auto"):
     `sums` and `grads` are arrays or aligned lists of arrays, one dtype per call; sums must be
     writable and share no memory with grads."""
     scale = _validate.real("scale", scale)
-    module = _backends.get(backend)
-    if not hasattr(module, "grad_accumulate"):
-        module = _backends.native or _backends.reference
+    module = _backends.tools(backend)
     streams = (sums, grads)
     problem = module.grad_accumulate(streams, scale, bool(overwrite))
     if problem is not None:

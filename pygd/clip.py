@@ -26,15 +26,6 @@ def _norm_kind(norm_type):
     return {2.0: _L2, 1.0: _L1, math.inf: _INF}.get(p, _POWER), p
 
 
-def _tools(backend):
-    """The backend module that runs the gradient tools: the requested one if it has them, else the
-    native extension (or the NumPy reference without it)."""
-    module = _backends.get(backend)
-    if hasattr(module, "grad_norm"):
-        return module
-    return _backends.native or _backends.reference
-
-
 def _by_dtype(grads):
     """A mixed-dtype list as one list per dtype (the kernels take one dtype per call)."""
     parts = {}
@@ -68,7 +59,7 @@ def _finish(kind, p, total):
 def grad_norm(grads, norm_type=2.0, *, backend="auto"):
     """The norm of all `grads` together, as if concatenated into one vector (read-only)."""
     kind, p = _norm_kind(norm_type)
-    return _finish(kind, p, _accumulated(_tools(backend), grads, kind, p, False))
+    return _finish(kind, p, _accumulated(_backends.tools(backend), grads, kind, p, False))
 
 
 def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, *, backend="auto"):
@@ -79,7 +70,7 @@ def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, *,
     which a NaN or infinite norm gives; error_if_nonfinite=True raises RuntimeError instead)."""
     max_norm = _validate.non_negative("max_norm", max_norm)
     kind, p = _norm_kind(norm_type)
-    tools = _tools(backend)
+    tools = _backends.tools(backend)
     total = _finish(kind, p, _accumulated(tools, grads, kind, p, True))
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"The total norm of order {p} for gradients is non-finite, so it cannot be "
@@ -95,7 +86,7 @@ def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, *,
 def clip_grad_value_(grads, clip_value, *, backend="auto"):
     """Clamps every element of `grads` to [-clip_value, clip_value] in place (NaN stays NaN)."""
     clip_value = _validate.non_negative("clip_value", clip_value)
-    tools = _tools(backend)
+    tools = _backends.tools(backend)
     parts = [grads] if not isinstance(grads, (list, tuple)) else _by_dtype(grads)
     for part in parts:  # every part is checked before any is written
         problem = _validate.check_streams("clip", (part,)) if len(parts) > 1 else None

@@ -167,3 +167,21 @@ class TestAgainstTorch:
         pygd.clip_grad_value_(grads, 0.3)
         for param, g in zip(params, grads):
             np.testing.assert_array_equal(g, param.grad.numpy())
+
+
+def test_the_named_backend_runs_the_tools(monkeypatch):
+    """backend= means the same for the gradient tools as for the steps: numba runs Numba's loops
+    (it once ran native silently), and a backend without tools says so."""
+    if "numba" not in BACKENDS:
+        pytest.skip("numba not installed")
+    from pygd import _backends
+    numba_backend = _backends.get("numba")
+    called = []
+    monkeypatch.setattr(numba_backend, "grad_norm",
+                        lambda *args, _run=numba_backend.grad_norm: called.append(1) or _run(*args))
+    pygd.clip_grad_norm_([np.ones(5, np.float32)], 1.0, backend="numba")
+    assert called == [1]
+    with pytest.raises(ValueError, match="backend 'cuda' has no gradient tools"):
+        pygd.clip_grad_norm_([np.ones(5, np.float32)], 1.0, backend="cuda")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        pygd.accumulate_(np.zeros(3), np.ones(3), backend="gpu")

@@ -133,11 +133,12 @@ def test_pygd_backend(import_with, backend):
     assert warnings == []
 
 
-def test_pygd_backend_unknown_warns(import_with):
-    info, warnings = import_with(PYGD_BACKEND="cuda")
-    assert info["backend"] == "native"
-    assert [w[0] for w in warnings] == ["RuntimeWarning"]
-    assert "PYGD_BACKEND='cuda'" in warnings[0][1]
+@pytest.mark.parametrize("backend", ["cuda", "bogus"])
+def test_pygd_backend_unknown_fails_the_import(tmp_path, native, backend):
+    """An explicit backend that cannot be every call's default raises (python-zstandard's policy):
+    nothing falls back silently."""
+    with pytest.raises(AssertionError, match=rf"ImportError: PYGD_BACKEND='{backend}' is not one of"):
+        fresh_import(tmp_path, PYGD_BACKEND=backend)
 
 
 # ----------------------------------------------------------------------------- the GIL
@@ -179,3 +180,27 @@ def test_gil_is_released_while_the_kernel_runs(native):
             thread.join()
         sys.setswitchinterval(interval)
     assert seen == [True]
+
+
+def test_pygd_backend_native_without_the_extension_fails_the_import(tmp_path):
+    """PYGD_BACKEND=native names the extension: where it cannot load, import pygd raises rather
+    than run the NumPy reference (which the default, auto, falls back to with a warning)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pygd.__file__)))
+    code = textwrap.dedent(f"""
+        import sys, warnings
+        sys.path.insert(0, {root!r})
+        sys.modules["pygd._native"] = None  # as if the extension were not built
+        try:
+            import pygd
+        except ImportError as e:
+            print("ImportError:", e)
+    """)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PYGD_")}
+    for backend, expected in (("native", "ImportError: PYGD_BACKEND=native: the native extension "
+                                         "is not available"),
+                              ("auto", "")):
+        out = subprocess.run([sys.executable, "-W", "ignore", "-c", code],
+                             env={**environ, "PYGD_BACKEND": backend}, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip().startswith(expected), out.stdout

@@ -200,8 +200,11 @@ BAD_HYPERPARAMETERS = [
       for o in STEPPED for s in (1.5, 2.0, True)),
     hyper("adam", TypeError, r"unexpected keyword argument 'beta1'", "unknown-keyword", beta1=0.9),
     hyper("rmsprop", TypeError, r"unexpected keyword argument 'step'", "rmsprop-step", step=1),
-    *(hyper(o, ValueError, r"backend must be one of \('auto', 'native', 'numba', 'reference'\), got 'cuda'",
-            "unknown-backend", backend="cuda") for o in OPTIMIZERS),
+    *(hyper(o, ValueError,
+            r"backend must be one of \('auto', 'native', 'numba', 'cuda', 'reference'\), got 'gpu'",
+            "unknown-backend", backend="gpu") for o in OPTIMIZERS),
+    *(hyper(o, ValueError, r"backend='cuda' updates arrays on a GPU .* these params are in host memory",
+            "cuda-with-host-arrays", backend="cuda") for o in OPTIMIZERS),
     hyper("sgd", ValueError, r"backend must be one of .*, got None", "backend-none", backend=None),
 ]
 

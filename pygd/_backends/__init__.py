@@ -1,9 +1,11 @@
-"""The one dispatch point: which backend runs a step.
+"""The one dispatch point: which backend runs a call (steps, norms, clipping, accumulation).
 
-"auto" is the default backend, chosen once at import: PYGD_BACKEND (native | numba | reference) if
-set, else native when the extension imports, else the NumPy reference with a warning. The numba
+`backend=` names one of NAMES everywhere. "auto" is the default backend, chosen once at import:
+PYGD_BACKEND (native | numba | reference) if set, else native when the extension imports, else the
+NumPy reference with a warning; under "auto" a step whose params are on a GPU goes to the CUDA
+backend (cuda.py) instead. A backend named explicitly (in backend= or PYGD_BACKEND) that cannot
+run here raises, as does a name that is none of these: nothing falls back silently. The numba
 backend is imported on first use, so `import pygd` never needs numba (an optional extra).
-Under "auto", a call whose params are on a GPU goes to the CUDA backend (cuda.py) instead.
 """
 
 import os
@@ -21,22 +23,24 @@ except ImportError as exc:  # the extension was not built, or cannot load here
 else:
     native_error = None
 
-NAMES = ("auto", "native", "numba", "reference")
+NAMES = ("auto", "native", "numba", "cuda", "reference")
+# What PYGD_BACKEND may name: a default for every call, so not "cuda" (NumPy arrays are not on a GPU).
+DEFAULT_NAMES = ("auto", "native", "numba", "reference")
 
 
 def _choose_default():
     wanted = os.environ.get("PYGD_BACKEND", "").strip().lower() or "auto"
-    if wanted not in NAMES:
-        warnings.warn(f"PYGD_BACKEND={wanted!r} is not one of {NAMES}; using 'auto'",
-                      RuntimeWarning, stacklevel=3)
-        wanted = "auto"
+    if wanted not in DEFAULT_NAMES:
+        raise ImportError(f"PYGD_BACKEND={wanted!r} is not one of {DEFAULT_NAMES}")
     if wanted == "reference":
         return reference
     if wanted == "numba":
         try:
             return _load_numba()
         except RuntimeError as exc:
-            warnings.warn(f"PYGD_BACKEND=numba: {exc}; using 'auto'", RuntimeWarning, stacklevel=3)
+            raise ImportError(f"PYGD_BACKEND=numba: {exc}") from None
+    if wanted == "native" and native is None:
+        raise ImportError(f"PYGD_BACKEND=native: the native extension is not available ({native_error})")
     if native is None:
         warnings.warn("pygd's native extension is not available "
                       f"({native_error}); falling back to the slow NumPy reference",
@@ -55,7 +59,7 @@ def _load_numba():
     return backend
 
 
-_by_name = {"native": native, "reference": reference}
+_by_name = {"native": native, "cuda": cuda, "reference": reference}
 default = _choose_default()
 _by_name["auto"] = default
 
@@ -70,6 +74,17 @@ def get(name):
             raise RuntimeError(f"backend='native' is unavailable: {native_error}")
         raise ValueError(f"backend must be one of {NAMES}, got {name!r}")
     return backend
+
+
+def tools(name):
+    """The backend module for the gradient tools (norms, clipping, accumulation): get(name), where
+    "auto" is the default backend; ValueError for one that has none (cuda: use the arrays' own
+    library on a GPU)."""
+    module = default if name == "auto" else get(name)
+    if not hasattr(module, "grad_norm"):
+        raise ValueError(f"backend {name!r} has no gradient tools (norms, clipping, accumulation); "
+                         "use 'native', 'numba' or 'reference'")
+    return module
 
 
 def for_call(name, params):

@@ -120,6 +120,11 @@ _QUOTING = (cuda_arrays.Problem.DTYPE, cuda_arrays.Problem.DTYPE_MISMATCH, cuda_
 
 
 def _run(optimizer, streams, step, hparams):
+    params = streams[0]
+    if not cuda_arrays.is_gpu_call(params) and (not isinstance(params, (list, tuple)) or params):
+        raise ValueError("backend='cuda' updates arrays on a GPU (CuPy or Numba device arrays, torch "
+                         "CUDA tensors, DLPack); these params are in host memory: use "
+                         "backend='auto' or 'native'")
     problem, call = cuda_arrays.read(optimizer, streams)
     if problem is not None:
         if problem[0] in _QUOTING and _has_dlpack_only(streams):  # worded here, where it can be

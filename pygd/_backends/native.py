@@ -27,6 +27,12 @@ grad_scale = _native.grad_scale
 grad_clamp = _native.grad_clamp
 grad_accumulate = _native.grad_accumulate
 
+# For pygd.torch, which runs the kernels over torch tensors by address: its PointerTable of
+# watched tensors, list comparison by identity, each kernel's (written, optional) stream masks.
+PointerTable = _native.PointerTable
+same_objects = _native.same_objects
+stream_masks = _native.stream_masks
+
 _checks = {"sgd": _native.check_sgd, "adam": _native.check_adam, "rmsprop": _native.check_rmsprop,
            "adagrad": _native.check_adagrad}
 

@@ -8,9 +8,11 @@ list: a parallel CPU loop, or one kernel launch, which returns before the GPU ha
 Importing this module needs numba (the `numba` extra); numba.cuda is imported at the first GPU call.
 """
 
+import math
+
 from .. import _validate
 from .._specs import KERNELS
-from ..numba import cpu, device_arrays, scalars, tables
+from ..numba import cpu, device_arrays, gradients, scalars, tables
 
 name = "numba"
 
@@ -78,3 +80,57 @@ def rmsprop(streams, step, hparams):  # the update does not use the step
 
 def adagrad(streams, step, hparams):
     return _run("adagrad", streams, _scalars(scalars.adagrad_scalars, "adagrad", hparams, step))
+
+
+# ----------------------------------------------------------------------------- gradient tools
+# Same arguments and results as the native ones (csrc/bindings/gradients.cpp), on the CPU.
+
+def _cpu_arrays(name, streams):
+    """The checked arrays of each stream, or the problem tuple; device arrays are refused."""
+    if device_arrays.is_device_call(streams):
+        raise ValueError("backend='numba' runs the gradient tools on the CPU only; use the "
+                         "arrays' own library (e.g. torch.nn.utils) for GPU arrays")
+    problem = _validate.check_streams(name, streams)
+    if problem is not None:
+        return problem, None
+    return None, [None if s is None else _validate._as_list(s) for s in streams]
+
+
+def grad_norm(streams, kind, p, writable):
+    problem, lists = _cpu_arrays("clip" if writable else "norm", streams)
+    if problem is not None:
+        return problem
+    (grads,) = lists
+    if kind == 2:
+        total = 0.0
+        for g in grads:
+            largest = gradients.largest_magnitude(g)
+            total = largest if math.isnan(largest) or largest > total else total
+        return total
+    return math.fsum(x for g in grads for x in gradients.block_sums(g, kind, p))
+
+
+def grad_scale(streams, scale):
+    problem, lists = _cpu_arrays("clip", streams)
+    if problem is not None:
+        return problem
+    (grads,) = lists
+    for g in grads:
+        gradients.scale_(g, scale)
+
+
+def grad_clamp(streams, clip):
+    problem, lists = _cpu_arrays("clip", streams)
+    if problem is not None:
+        return problem
+    (grads,) = lists
+    for g in grads:
+        gradients.clamp_(g, clip)
+
+
+def grad_accumulate(streams, scale, overwrite):
+    problem, lists = _cpu_arrays("accumulate", streams)
+    if problem is not None:
+        return problem
+    for total, grad in zip(*lists):
+        gradients.accumulate_(total, grad, scale, overwrite)

@@ -14,7 +14,7 @@ those tensors at each gather (so in-place edits are followed) and writes the new
 import torch
 from torch.autograd.graph import increment_version
 
-from .. import _native
+from .._backends import native
 from . import _checks
 
 PARAM, GRAD = 0, 1
@@ -104,7 +104,7 @@ class CpuCall(Call):
     def __init__(self, spec, layout, params, indices, state_addresses, step, state, watched, held):
         super().__init__(spec, layout, params, indices, state_addresses, step, state, watched, held)
         dtype = _checks.kernel_dtype(params[0].dtype)
-        self.table = _native.PointerTable(str(dtype).replace("torch.", ""),
+        self.table = native.PointerTable(str(dtype).replace("torch.", ""),
                                           [_checks.kernel_numel(p) for p in params],
                                           2 + len(state_addresses))
         self.table.set(PARAM, self.param_addresses)

@@ -9,7 +9,7 @@ import abc
 
 import torch
 
-from .. import _native
+from .._backends import native as native_backend
 from .._specs import KERNELS
 from . import _checks
 
@@ -37,12 +37,12 @@ def _zero_step(param, group):
 
 
 class KernelSpec(abc.ABC):
-    native = None          # the pygd._native function
+    native = None          # the native backend's kernel function
     state = ()             # every state tensor's name, in stream order after (param, grad)
     has_step_state = True  # whether torch keeps state["step"]
 
     def __init__(self):
-        written, optional = _native.stream_masks[self.native.__name__]
+        written, optional = native_backend.stream_masks[self.native.__name__]
         self.written, self.optional = written, optional
 
     def state_names(self, group):
@@ -89,7 +89,7 @@ class KernelSpec(abc.ABC):
 
 
 class SgdKernel(KernelSpec):
-    native = _native.sgd
+    native = native_backend.sgd
     has_step_state = False
 
     def state_names(self, group):
@@ -114,7 +114,7 @@ class SgdKernel(KernelSpec):
 
 
 class AdamKernel(KernelSpec):
-    native = _native.adam
+    native = native_backend.adam
     state = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
     def state_names(self, group):
@@ -130,7 +130,7 @@ class AdamKernel(KernelSpec):
 
 
 class RmspropKernel(KernelSpec):
-    native = _native.rmsprop
+    native = native_backend.rmsprop
     state = ("square_avg", "momentum_buffer", "grad_avg")
 
     def state_names(self, group):
@@ -145,7 +145,7 @@ class RmspropKernel(KernelSpec):
 
 
 class AdagradKernel(KernelSpec):
-    native = _native.adagrad
+    native = native_backend.adagrad
     state = ("sum",)
 
     def init_state(self, optimizer, param, state, group):

@@ -17,7 +17,7 @@ in place) split the call.
 
 import torch
 
-from .. import _native
+from .._backends import native
 from . import _checks
 from ._calls import Overlap, Rebuild, make_call
 
@@ -47,7 +47,7 @@ class GroupPlan:
         """Whether this plan still describes `group`: identities, the params list's contents, the
         stream layout and flags."""
         return (self.group is group and self.params is group["params"]
-                and _native.same_objects(self.params, self.snapshot) and self.state is optimizer.state
+                and native.same_objects(self.params, self.snapshot) and self.state is optimizer.state
                 and self.first_index == first_index and self.signature == self.spec.signature(group))
 
     # ------------------------------------------------------------------ build
