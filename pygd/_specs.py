@@ -97,6 +97,19 @@ def _kernel_order(spec):
     return tuple(exported)
 
 
+def _check_streams(spec):
+    """The kernel's stream masks (which streams it writes, which may be absent) must say what the
+    spec does: every stream but grads written, the optional ones those with `needed_when`."""
+    if _native is None:
+        return
+    written, optional = _native.stream_masks[spec.kernel]
+    bits = lambda names: sum(1 << k for k, s in enumerate(spec.streams) if s.name in names)  # noqa: E731
+    if written != bits(set(spec.stream_names) - {"grads"}) or optional != bits(spec.optional_streams):
+        raise ImportError(f"pygd._native's {spec.kernel} kernel has stream masks "
+                          f"(written={written:#b}, optional={optional:#b}) that differ from "
+                          f"pygd/_specs.py's streams {spec.stream_names}: rebuild pygd")
+
+
 def _packer(names):
     """pack(**values): the tuple of `names`' values in that order; every name required, no other.
     Compiled once (as dataclasses compile __init__) so that a step pays one call."""
@@ -105,6 +118,7 @@ def _packer(names):
 
 
 def _bind(spec):
+    _check_streams(spec)
     order = _kernel_order(spec)
     return OptimizerSpec(spec.name, spec.kernel, spec.torch_class, spec.takes_step, spec.streams,
                          order, _packer(order))

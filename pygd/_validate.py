@@ -7,12 +7,12 @@ it (csrc/bindings/gather.cpp), which reports the same problem tuples; `buffer_er
 into the exception raised, so each message is written only here.
 """
 
-import enum
 import math
 import operator
 
 import numpy as np
 
+from ._constants import BufferProblem
 from ._specs import KERNELS
 
 # The arrays each kernel takes, in the order of its streams (csrc/include/pygd/): the optimizers'
@@ -176,20 +176,6 @@ def adagrad(step, lr, lr_decay, weight_decay, eps):
 
 
 # ----------------------------------------------------------------------------- arrays
-
-class BufferProblem(enum.IntEnum):
-    """What can be wrong with the arrays of a call. Mirrors `Problem` in csrc/bindings/gather.h."""
-    NOT_SEQUENCE = 1
-    LENGTH = 2
-    NOT_ARRAY = 3
-    DTYPE = 4
-    DTYPE_MISMATCH = 5
-    SHAPE = 6
-    NOT_CONTIGUOUS = 7
-    MISALIGNED = 8
-    READ_ONLY = 9
-    OVERLAP = 10
-
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 

@@ -9,11 +9,11 @@ is bit-identical for any thread count.
 import math
 
 from . import _backends, _validate
+from ._constants import NormKind
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "grad_norm"]
 
-# NormKind in csrc/include/pygd/grad_norms.h
-_L2, _L1, _INF, _POWER = 0, 1, 2, 3
+_L2, _L1, _INF, _POWER = NormKind.L2, NormKind.L1, NormKind.INF, NormKind.POWER
 
 
 def _norm_kind(norm_type):

@@ -8,13 +8,16 @@ import pytest
 
 import pygd
 from cases import ISAS
+from pygd._constants import GatherResult
 
 
 SIZES = [1, 7, 4097, 33]
 ADAM_HPARAMS = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, amsgrad=False,
                     maximize=False, decoupled=True)  # AdamW, by name
-# PointerTable.gather's results.
-NO_GRAD, GRAD_SLOW, PARAM_CHANGED, STATE_CHANGED, STEP_CHANGED = 1, 2, 3, 4, 5
+# PointerTable.gather's results, as the extension exports them.
+NO_GRAD, GRAD_SLOW, PARAM_CHANGED, STATE_CHANGED, STEP_CHANGED = (
+    GatherResult.NO_GRAD, GatherResult.GRAD_SLOW, GatherResult.PARAM_CHANGED,
+    GatherResult.STATE_CHANGED, GatherResult.STEP_CHANGED)
 # Stand-ins for torch's dtype objects (the table compares them by identity).
 FLOAT32, FLOAT64, INT32 = object(), object(), object()
 DTYPES = {np.dtype(np.float32): FLOAT32, np.dtype(np.float64): FLOAT64, np.dtype(np.int32): INT32}

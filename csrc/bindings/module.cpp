@@ -9,4 +9,5 @@ PYBIND11_MODULE(_native, m) {
   pygd::bindings::register_gradients(m);
   pygd::bindings::register_pointer_table(m);
   pygd::bindings::register_runtime(m);
+  pygd::bindings::register_constants(m);
 }

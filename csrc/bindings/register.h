@@ -7,4 +7,5 @@ void register_optimizers(py::module_& m);
 void register_runtime(py::module_& m);
 void register_gradients(py::module_& m);
 void register_pointer_table(py::module_& m);
+void register_constants(py::module_& m);
 }  // namespace pygd::bindings

@@ -11,6 +11,7 @@ Importing this module needs numba (the `numba` extra); numba.cuda is imported at
 import math
 
 from .. import _validate
+from .._constants import NormKind
 from .._specs import KERNELS
 from ..numba import cpu, device_arrays, gradients, scalars, tables
 
@@ -101,13 +102,13 @@ def grad_norm(streams, kind, p, writable):
     if problem is not None:
         return problem
     (grads,) = lists
-    if kind == 2:
+    if kind == NormKind.INF:
         total = 0.0
         for g in grads:
             largest = gradients.largest_magnitude(g)
             total = largest if math.isnan(largest) or largest > total else total
         return total
-    return math.fsum(x for g in grads for x in gradients.block_sums(g, kind, p))
+    return math.fsum(x for g in grads for x in gradients.block_sums(g, int(kind), p))
 
 
 def grad_scale(streams, scale):

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .. import _validate
+from .._constants import NormKind
 from .._specs import KERNELS
 
 name = "reference"
@@ -132,9 +133,9 @@ def adagrad(streams, step, hparams):
 
 
 # ----------------------------------------------------------------------------- gradient tools
-# Same arguments and results as the native ones (csrc/bindings/gradients.cpp). Norm kinds, as
-# NormKind in csrc/include/pygd/grad_norms.h: 0 sum of squares, 1 sum of magnitudes, 2 largest
-# magnitude, 3 sum of |x|**p; accumulated in float64, before the final root.
+# Same arguments and results as the native ones (csrc/bindings/gradients.cpp). Norm kinds
+# (_constants.NormKind): L2 sum of squares, L1 sum of magnitudes, INF largest magnitude, POWER sum
+# of |x|**p; accumulated in float64, before the final root.
 
 def grad_norm(streams, kind, p, writable):
     problem = _validate.check_streams("clip" if writable else "norm", streams)
@@ -144,14 +145,14 @@ def grad_norm(streams, kind, p, writable):
     with np.errstate(all="ignore"):
         for (grad,) in _tensors(streams):
             magnitude = np.abs(grad.astype(np.float64).ravel())
-            if kind == 0:
+            if kind == NormKind.L2:
                 total += float(np.dot(magnitude, magnitude))
-            elif kind == 1:
+            elif kind == NormKind.L1:
                 total += float(magnitude.sum())
-            elif kind == 2 and magnitude.size:
+            elif kind == NormKind.INF and magnitude.size:
                 largest = float(magnitude.max())  # NaN if any element is NaN
                 total = largest if math.isnan(largest) or largest > total else total
-            elif kind == 3:
+            elif kind == NormKind.POWER:
                 total += float(np.sum(magnitude ** p))
     return float(total)
 

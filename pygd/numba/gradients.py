@@ -1,12 +1,13 @@
 """The gradient tools (norms, clipping, accumulation) as Numba loops over one array: what
-backend="numba" runs for pygd.clip and pygd.accumulation on the CPU. Norm kinds as
-csrc/include/pygd/grad_norms.h numbers them (pygd.clip passes them): 0 sum of squares, 1 sum of
-magnitudes, 2 largest magnitude, 3 sum of |x|^p, accumulated in float64."""
+backend="numba" runs for pygd.clip and pygd.accumulation on the CPU. Norms accumulate in float64;
+their kinds are pygd._constants.NormKind's."""
 
 import math
 
 import numpy as np
 from numba import njit
+
+from .._constants import NormKind
 
 _compiled = njit(cache=True, error_model="numpy")
 
@@ -16,9 +17,12 @@ _compiled = njit(cache=True, error_model="numpy")
 BLOCK = 1 << 14
 
 
+_L2, _L1 = int(NormKind.L2), int(NormKind.L1)  # compile-time constants of block_sums
+
+
 @_compiled
 def block_sums(a, kind, p):
-    """Partial sums of x^2 (kind 0), |x| (kind 1) or |x|^p (kind 3) over each block of a."""
+    """Partial sums of x^2 (kind L2), |x| (L1) or |x|^p (POWER) over each block of a."""
     flat = a.ravel()
     blocks = (flat.size + BLOCK - 1) // BLOCK
     out = np.zeros(blocks, np.float64)
@@ -26,7 +30,7 @@ def block_sums(a, kind, p):
         total = 0.0
         for i in range(b * BLOCK, min(flat.size, (b + 1) * BLOCK)):
             m = abs(np.float64(flat[i]))  # float() keeps float32 in Numba
-            total += m * m if kind == 0 else (m if kind == 1 else m ** p)
+            total += m * m if kind == _L2 else (m if kind == _L1 else m ** p)
         out[b] = total
     return out
 

@@ -15,13 +15,13 @@ import torch
 from torch.autograd.graph import increment_version
 
 from .._backends import native
+from .._constants import GatherResult
 from . import _checks
 
 PARAM, GRAD = 0, 1
 STEP_STREAM = -1  # a watched name that is the step tensor, not a stream of the table
 
-# PointerTable.gather's results (csrc/bindings/pointer_table.h).
-GRAD_SLOW = 2
+GRAD_SLOW = GatherResult.GRAD_SLOW  # what PointerTable.gather returns for grads it cannot set
 
 
 class Rebuild(Exception):
