@@ -14,6 +14,7 @@ import numpy as np
 
 import float64_reference
 import pygd
+from pygd._specs import SPECS
 
 DTYPES = (np.float32, np.float64)
 ISAS = tuple(pygd.info()["isas"])  # the levels this build and CPU run; empty without the extension
@@ -56,9 +57,8 @@ OPTIMIZERS = {o.name: o for o in (
 )}
 
 # pygd's state argument -> the key of torch.optim's per-parameter state.
-TORCH_STATE = {"momentum_buffers": "momentum_buffer", "exp_avgs": "exp_avg",
-               "exp_avg_sqs": "exp_avg_sq", "max_exp_avg_sqs": "max_exp_avg_sq",
-               "square_avgs": "square_avg", "grad_avgs": "grad_avg", "state_sums": "sum"}
+# Each functional state's torch.optim state name, from the optimizers' specs.
+TORCH_STATE = {stream: state for spec in SPECS.values() for stream, state in spec.torch_states.items()}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -39,13 +39,23 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture
 def numba_threads():
-    """set(n): Numba's thread count for this test, restored after it."""
-    before = numba.get_num_threads()
-    yield numba.set_num_threads
-    numba.set_num_threads(before)
+    """set(n): the Numba backend's thread count for this test: pygd's count, which its parallel
+    loops take (conftest restores it)."""
+    return pygd.set_num_threads
 
 
 # ----------------------------------------------------------------------------- parity
+
+@pytest.mark.skipif(not pygd.info()["isas"], reason="needs the native extension")
+@dtype_param
+@case_param
+def test_numba_equals_native_bitwise_at_the_scalar_isa(case, dtype, runtime):
+    """Both follow torch's fused operation order with the same fused multiply-adds; at the
+    scalar level the native kernels are one lane each, so the bits agree."""
+    runtime(isa="scalar")
+    assert_bitwise(run(case, SPLIT, dtype, BITWISE_STEPS, backend="numba"),
+                   run(case, SPLIT, dtype, BITWISE_STEPS, backend="native"), "numba vs native")
+
 
 @dtype_param
 @case_param

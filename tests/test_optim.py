@@ -8,16 +8,14 @@ import numpy as np
 import pytest
 
 import pygd
-from cases import BACKENDS, CASES, HEAVY, grads_at, initial_params
+from cases import BACKENDS, CASES, HEAVY, TORCH_STATE, grads_at, initial_params
 from pygd import optim
 
 SHAPES = [(1,), (7,), (4097,), (3, 5)]
 CLASSES = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop,
            "adagrad": optim.Adagrad}
 # The functional state argument -> the class's state name (torch's).
-STATE_NAMES = {"momentum_buffers": "momentum_buffer", "exp_avgs": "exp_avg", "exp_avg_sqs": "exp_avg_sq",
-               "max_exp_avg_sqs": "max_exp_avg_sq", "square_avgs": "square_avg",
-               "grad_avgs": "grad_avg", "state_sums": "sum"}
+STATE_NAMES = TORCH_STATE  # the functional state -> the class's state name (from the specs)
 
 
 def assert_bitwise(got, want, what=""):
