@@ -4,7 +4,7 @@ device-to-device copy measured in the same run (the bandwidth reference).
     python benchmarks/gpu_step.py [--optimizers adam,adamw,sgd] [--sizes 1M,64M,2000x4096]
                                   [--runs 200] [--json PATH]
 
-Workloads (issue 7): one tensor of 1M or 64M float32 elements, or 2000 tensors of 4096. Optimizers:
+Workloads: one tensor of 1M or 64M float32 elements, or 2000 tensors of 4096. Optimizers:
 Adam, AdamW (weight decay 0.01) and SGD with momentum 0.9. pygd is called as pygd.torch calls it,
 through the pointer-level entry (pygd._backends.cuda.launch: addresses gathered once, as an
 optimizer keeps them), with the step count on the host.

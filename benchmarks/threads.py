@@ -1,5 +1,5 @@
 """Threads under load: a 1-thread and a 2-thread Adam step of pygd and of torch fused, side by side,
-on a quiet machine and with busy-loop processes on the cores (issue 13).
+on a quiet machine and with busy-loop processes on the cores.
 
     python benchmarks/threads.py [--sizes 1M,16M] [--rounds 60] [--threads 2]
                                  [--loads quiet,cores-1,cores] [--libraries pygd,torch]
@@ -9,7 +9,7 @@ Each load setting starts its busy-loop processes (`cores-1`: one per core but on
 core; `quiet`: none), lets the scheduler settle, then times every contender in rounds: one step
 each per round, in a rotating order, so that the load hits them alike; the median of the rounds is
 reported, and the ratio of the N-thread step to the 1-thread step of the same library under the
-same load. The bar of issue 13: pygd's ratio at most 1.25 under load, and on a quiet machine
+same load. The bar: pygd's ratio at most 1.25 under load, and on a quiet machine
 2 threads at least 1.3x faster than one at 16M where the memory system allows (it says so when
 the probe's own 2-thread bandwidth is no better than 1 thread's). fp32 throughout.
 """

@@ -5,7 +5,7 @@ torch tensors, beside pygd's bandwidth probe over the same bytes (the memory flo
                                     [--workloads 16M,2000x4096,resnet50,gpt2-small]
                                     [--threads N] [--rounds N] [--seed N]
 
-Workloads (issues 4 and 12): one tensor of 16M elements; 2000 tensors of 4096; the parameter
+Workloads: one tensor of 16M elements; 2000 tensors of 4096; the parameter
 lists of ResNet-50 and GPT-2 small; one tensor of 4096 (pygd/bench/model_shapes.py), as tensors of those shapes. `--workloads`
 also takes a size such as 64x4096 (a list of equal tensors). All fp32.
 
@@ -86,7 +86,7 @@ WORKLOADS = {w.name: w for w in (
              Bar(3.0, False, "at least 3x faster than torch fused")),
     _model("resnet50", "ResNet-50's parameters", FASTER_THAN_FUSED),
     _model("gpt2-small", "GPT-2 small's parameters (tied embeddings)", FASTER_THAN_FUSED),
-    # The per-step cost of a small model: issue 12 asks <= 20 us (absolute, read off the table).
+    # The per-step cost of a small model: the bar is <= 20 us (absolute, read off the table).
     Workload("4096", "one tensor of 4096 elements", ((4096,),)),
 )}
 DEFAULT_OPTIMIZERS = ("adam", "adamw")

@@ -1,6 +1,6 @@
-"""An independent float64 model of the update rules in DESIGN.md §1, the oracle of the parity tests.
+"""An independent float64 model of the update rules in docs/update-rules.md, the oracle of the parity tests.
 
-Written from the formulas in DESIGN.md, not from pygd's own NumPy backend: one function per
+Written from the formulas in docs/update-rules.md, not from pygd's own NumPy backend: one function per
 optimizer that updates ONE tensor held as float64 arrays, in place. `state` maps pygd's argument
 names (e.g. "exp_avgs") to that tensor's float64 state arrays; `t` is the 1-based step count.
 """

@@ -22,7 +22,7 @@ def test_parse_size_rejects(text):
 
 
 def test_bytes_per_param_follow_the_roofline():
-    # DESIGN.md §2, fp32: Adam/AdamW 28, SGD with momentum, RMSprop, Adagrad 20; fp64 doubles.
+    # docs/roofline.md, fp32: Adam/AdamW 28, SGD with momentum, RMSprop, Adagrad 20; fp64 doubles.
     expected = {"adam": 28, "adamw": 28, "sgd": 20, "rmsprop": 20, "adagrad": 20}
     for key, per_param in expected.items():
         assert workloads.OPTIMIZERS[key].bytes_per_param(4) == per_param
@@ -39,7 +39,7 @@ def test_buffer_sets_cover_the_cache():
 
 def test_quick_caps_what_a_large_cache_would_ask_for():
     """A 300 MiB cache asks for a 2.4 GiB probe and 600 MiB of buffer sets per contender; --quick
-    spans at most its caps (issue 13: --quick took 144 s there)."""
+    spans at most its caps (sized from the cache alone, --quick once took 144 s there)."""
     cache, plan = 300 << 20, timing.QUICK
     for streams in (3, 4):
         full = probe.probe_elements(streams, np.float32, cache) * streams * 4

@@ -1,7 +1,7 @@
 """A child forked after the parent ran multi-threaded steps steps correctly, in every way Python
 programs fork: os.fork, multiprocessing (Process, Pool), joblib's multiprocessing backend, torch
-DataLoader workers, the Numba backend, and a fork while another thread is inside a step (issue 13:
-each of these hung forever in libgomp). Each runs in its own interpreter under a timeout, so a hang
+DataLoader workers, the Numba backend, and a fork while another thread is inside a step (each
+of these once hung forever in GNU OpenMP). Each runs in its own interpreter under a timeout, so a hang
 fails the test instead of the run."""
 
 import importlib.util

@@ -334,7 +334,7 @@ def test_repr_lists_the_groups():
     assert "AdamW (" in text and "weight_decay: 0.01" in text and "decoupled_weight_decay: True" in text
 
 
-# Issue 12, found 7: what a user puts into opt.state or param_groups between steps is what the next
+# A soundness finding: what a user puts into opt.state or param_groups between steps is what the next
 # step updates (the cached plan named the old arrays, and state_dict() then returned arrays the run
 # had not used).
 

@@ -4,7 +4,7 @@ every option combination, a few steps on random data of odd sizes, at every ISA 
 runs, on 1 and 2 threads (with a small grain, so that the work really splits, mid-SIMD-width), and
 with the Numba backend.
 
-pygd computes every element as torch's *vectorized* loop body does (DESIGN.md §1). torch computes the
+pygd computes every element as torch's *vectorized* loop body does (docs/update-rules.md). torch computes the
 last elements of each tensor (fewer than one SIMD width; for RMSprop's TensorIterator ops, fewer than
 two) in a scalar loop of its own, which its compiler may contract differently (a*b + c into one FMA).
 Those elements are compared too: they must agree bit for bit where torch's tail rounds as its body

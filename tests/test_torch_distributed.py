@@ -19,7 +19,7 @@ runs). PARAM_ATOL = 1e-6 allows 10x that, and is 1e-5 of the distance STEPS * lr
 travel (the test checks that they did travel, far beyond it). The states are compared per tensor
 against its largest element (STATE_RTOL), since an element of a moment that cancels to near zero has
 a large relative but tiny absolute difference: measured 2e-7 of the largest. The same bounds cover
-pygd.torch against torch.optim, which agree to rounding (DESIGN.md §1). The two ranks of one job
+pygd.torch against torch.optim, which agree to rounding (docs/update-rules.md). The two ranks of one job
 must hold bitwise-equal params (both apply the same reduced gradient with the same optimizer, or
 ZeRO broadcasts each shard from its owner).
 """

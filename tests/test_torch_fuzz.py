@@ -1,4 +1,4 @@
-"""A fuzzer of pygd.torch against torch.optim (issue 12): hypothesis drives random sequences of
+"""A fuzzer of pygd.torch against torch.optim: hypothesis drives random sequences of
 torch-legal edits between steps, made identically on a pygd.torch optimizer and a torch.optim one,
 and after every step the two must agree: the same error, or the same params, state and step counts.
 

@@ -1,5 +1,5 @@
 """pygd.torch as a drop-in replacement for torch.optim: the Optimizer API, state_dict, schedulers,
-gradient clipping, GradScaler, and the errors (issue 4).
+gradient clipping, GradScaler, and the errors.
 
 Every behavioural test runs the same script on pygd.torch and on torch.optim and compares: torch is
 the specification. `PYGD_TORCH_TEST_TARGET=torch.optim pytest tests/test_torch_optimizers.py` runs

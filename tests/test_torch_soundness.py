@@ -1,4 +1,4 @@
-"""pygd.torch under everything torch lets a user change between steps (issue 12): each edit is made
+"""pygd.torch under everything torch lets a user change between steps: each edit is made
 the same way on a pygd.torch optimizer and on a torch.optim one, and pygd must do what torch does:
 the same error, or the same params, state and step counts. Before the fix, the edits of the
 "memory" tests wrote past a buffer's end or into freed memory (heap overflows under ASan,
@@ -123,7 +123,7 @@ GRAD_EDITS = {
 @pytest.mark.parametrize("edit", GRAD_EDITS, ids=list(GRAD_EDITS))
 @pytest.mark.parametrize("name", NAMES)
 def test_grads_changed_without_changing_identity(name, edit):
-    """Issue 12, found 1: the grad is the same object, its memory, size or dtype is not."""
+    """Soundness finding 1: the grad is the same object, its memory, size or dtype is not."""
     def script(opt, params, t):
         if t >= 3:  # on every step from the third: the first steps built and committed the plan
             GRAD_EDITS[edit](opt, params)
@@ -156,7 +156,7 @@ PARAM_EDITS = {
 @pytest.mark.parametrize("edit", PARAM_EDITS, ids=list(PARAM_EDITS))
 @pytest.mark.parametrize("name", NAMES)
 def test_params_changed_without_changing_identity(name, edit):
-    """Issue 12, found 2: `p.data = p.data[:4]` keeps the address with fewer elements; a new smaller
+    """Soundness finding 2: `p.data = p.data[:4]` keeps the address with fewer elements; a new smaller
     storage may land at the old address. The grads keep the param's shape (set anew each step)."""
     assert_same(twin(name, HEAVY[name], at(3, PARAM_EDITS[edit])), what=f"{name} {edit}")
 
@@ -180,7 +180,7 @@ def _first_state(opt, p):
 @pytest.mark.parametrize("edit", LATER_EDITS, ids=list(LATER_EDITS))
 @pytest.mark.parametrize("name", NAMES)
 def test_a_non_contiguous_grad_does_not_skip_the_checks_of_later_params(name, edit):
-    """Issue 12, found 3: with the first param's grad strided, the checks of every later param
+    """Soundness finding 3: with the first param's grad strided, the checks of every later param
     still run."""
     def script(opt, params, t):
         _strided_grad_first(opt, params)
@@ -203,7 +203,7 @@ STEP_EDITS = {
 @pytest.mark.parametrize("edit", STEP_EDITS, ids=list(STEP_EDITS))
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "SGD"])
 def test_step_counts_edited_in_place_are_read(name, edit):
-    """Issue 12, found 4: the count is read from state[p]["step"] at every step."""
+    """Soundness finding 4: the count is read from state[p]["step"] at every step."""
     def edit_some(opt, params):
         for p in params[1:3]:
             STEP_EDITS[edit](opt.state[p]["step"])
@@ -220,7 +220,7 @@ STATE_EDITS = {
 @pytest.mark.parametrize("edit", STATE_EDITS, ids=list(STATE_EDITS))
 @pytest.mark.parametrize("name", NAMES)
 def test_state_tensors_given_new_storage_are_followed(name, edit):
-    """Issue 12, found 5: `state[k].data = new` / `set_(new)` keep the object, not its memory."""
+    """Soundness finding 5: `state[k].data = new` / `set_(new)` keep the object, not its memory."""
     def edit_state(opt, params):
         for p in params:
             for k, v in opt.state[p].items():
@@ -252,7 +252,7 @@ GROUP_EDITS = {"append": _grow, "item replaced": _replace_item, "del": _delete_i
 @pytest.mark.parametrize("edit", GROUP_EDITS, ids=list(GROUP_EDITS))
 @pytest.mark.parametrize("name", NAMES)
 def test_group_params_edited_in_place_are_followed(name, edit):
-    """Issue 12, found 6: code that grows a network edits group["params"] in place."""
+    """Soundness finding 6: code that grows a network edits group["params"] in place."""
     assert_same(twin(name, HEAVY[name], at(3, GROUP_EDITS[edit])), what=f"{name} {edit}")
 
 
@@ -261,7 +261,7 @@ def test_group_params_edited_in_place_are_followed(name, edit):
 @pytest.mark.parametrize("fused", [None, False, True])
 @pytest.mark.parametrize("name", NAMES)
 def test_amp_scaling_support_is_torch_s_for_the_same_flags(name, fused):
-    """Issue 12, found 8: GradScaler (and Lightning) read _step_supports_amp_scaling; torch's class
+    """Soundness finding 8: GradScaler (and Lightning) read _step_supports_amp_scaling; torch's class
     says True only when fused."""
     kwargs = {} if fused is None or name == "RMSprop" else {"fused": fused}
     got = getattr(pygd_torch, name)(make_params(torch.float32), **kwargs)
@@ -271,7 +271,7 @@ def test_amp_scaling_support_is_torch_s_for_the_same_flags(name, fused):
 
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "SGD"])
 def test_pickled_state_dict_grows_linearly_with_the_params(name):
-    """Issue 12, found 9: each step count is a tensor of its own, as in torch (views of one shared
+    """Soundness finding 9: each step count is a tensor of its own, as in torch (views of one shared
     tensor pickled the whole tensor once per param)."""
     def pickled_size(module, count):
         params = [torch.nn.Parameter(torch.zeros(1)) for _ in range(count)]
@@ -285,7 +285,7 @@ def test_pickled_state_dict_grows_linearly_with_the_params(name):
 
 
 def test_adagrad_state_of_a_param_added_later_starts_from_the_defaults():
-    """Issue 12, found 10: torch makes it from defaults["initial_accumulator_value"], not the
+    """Soundness finding 10: torch makes it from defaults["initial_accumulator_value"], not the
     group's."""
     def script(opt, params, t):
         if t == 2:
@@ -301,7 +301,7 @@ CORRUPT_STEPS = [float("nan"), float("inf"), 1e30, -5.0, 2.5, 2.0 ** 60]
 @pytest.mark.parametrize("value", CORRUPT_STEPS, ids=str)
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "SGD"])
 def test_a_corrupt_step_in_a_loaded_state_dict_does_what_torch_does(name, value):
-    """Issue 12, found 10: torch uses the value (or raises); pygd hands such params to torch."""
+    """Soundness finding 10: torch uses the value (or raises); pygd hands such params to torch."""
     def script(opt, params, t):
         if t == 3:
             sd = opt.state_dict()
@@ -315,7 +315,7 @@ def test_a_corrupt_step_in_a_loaded_state_dict_does_what_torch_does(name, value)
 
 @pytest.mark.parametrize("name", NAMES)
 def test_help_shows_torch_s_documentation_and_what_pygd_changes(name):
-    """Issue 12, found 11."""
+    """Soundness finding 11."""
     doc = getattr(pygd_torch, name).__doc__
     assert f"torch.optim.{name.lower()}.{name}" in doc
     assert getattr(torch.optim, name).__doc__.strip()[:200] in doc

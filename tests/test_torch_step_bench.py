@@ -64,7 +64,7 @@ def test_writes_an_entry_per_contender(smallest_run):
         for key, kind in ENTRY.items():
             assert isinstance(entry[key], kind), key
         assert (entry["workload"], entry["tensors"], entry["elements"]) == ("4x4096", 4, 4 * 4096)
-        assert entry["bytes_per_step"] == 28 * entry["elements"]  # fp32 Adam (DESIGN.md §2)
+        assert entry["bytes_per_step"] == 28 * entry["elements"]  # fp32 Adam (docs/roofline.md)
         assert len(entry["samples_ns"]) == entry["rounds"] == ROUNDS
         assert entry["q1_ns"] <= entry["median_ns"] <= entry["q3_ns"]
 
@@ -98,7 +98,7 @@ def test_workloads_are_the_issues():
     at_most_fused, faster = script.WORKLOADS["16M"].bar, script.WORKLOADS["resnet50"].bar
     assert at_most_fused.met(1.0) and not faster.met(1.0) and faster.met(1.01)
     many_small = script.WORKLOADS["2000x4096"].bar
-    assert many_small.met(3.0) and not many_small.met(2.99)  # issue 12's bar
+    assert many_small.met(3.0) and not many_small.met(2.99)  # the many-small-tensors bar
 
 
 def test_model_shapes_follow_the_architectures():

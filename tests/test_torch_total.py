@@ -1,4 +1,4 @@
-"""pygd.torch never refuses what torch.optim accepts (issue 12): params its kernels cannot update
+"""pygd.torch never refuses what torch.optim accepts: params its kernels cannot update
 run through torch.optim's own implementation in the same step, with torch's results (bit for bit:
 it is torch's code) and torch's errors, a TorchFallbackWarning naming them once, and
 `optimizer.pygd_routes` saying which param ran where. Complex params run natively."""

@@ -1,4 +1,4 @@
-"""pygd.torch's optimizers (issue 4) training a real model on a real dataset side by side with
+"""pygd.torch's optimizers training a real model on a real dataset side by side with
 torch.optim: an MLP (every optimizer x flag case) and a small CNN (one case per optimizer) on
 scikit-learn's digits, 100 mini-batch steps from equal initial weights on equal mini-batches.
 The tolerance is explained at MODEL_RTOL.

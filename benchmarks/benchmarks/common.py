@@ -128,7 +128,7 @@ class Workload(_Rotation):
 
     @property
     def bytes_per_step(self):
-        """The traffic of an ideal fused update (DESIGN.md §2): params and states read and written,
+        """The traffic of an ideal fused update (docs/roofline.md): params and states read and written,
         grads read. fp32 Adam: 28 B per param."""
         return self.dtype.itemsize * (2 * (1 + self.states) + 1) * self.elements
 

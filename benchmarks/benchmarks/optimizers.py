@@ -24,7 +24,7 @@ class Step:
 
 
 class Bandwidth:
-    """GB/s of the ideal fused traffic (DESIGN.md §2), and the fraction of the native bandwidth
+    """GB/s of the ideal fused traffic (docs/roofline.md), and the fraction of the native bandwidth
     probe over the same arrays, timed interleaved with the step so both see the same noise."""
     params, param_names = PARAMS, PARAM_NAMES
     timeout = 120

@@ -1,4 +1,4 @@
-"""The NumPy reference: DESIGN.md §1 written plainly, one tensor at a time, in the arrays' dtype.
+"""The NumPy reference: docs/update-rules.md written plainly, one tensor at a time, in the arrays' dtype.
 
 Readable rather than fast. It is `backend="reference"`, and the fallback when the native extension
 is not built. Each function takes the same arguments as its native kernel (see native.py) and, like

@@ -1,6 +1,6 @@
 """Each optimizer written the obvious way in NumPy, one tensor at a time: the code a user would write
 without pygd, and the comparator `pygd bench` calls "numpy". In-place ufuncs where they come
-naturally, temporaries where the expression needs them; same rules as DESIGN.md §1 for the
+naturally, temporaries where the expression needs them; same rules as docs/update-rules.md for the
 configurations that workloads.py times (no maximize, no AMSGrad, no Nesterov, no centering).
 """
 

@@ -4,7 +4,7 @@ native.probe((target, source, extra1, extra2), scale) does target += scale * sou
 extra2 likewise, in one multi-threaded pass: the memory traffic of a fused optimizer update (params
 and states read and written, grads only read) with trivial arithmetic. Over arrays far larger than
 the last-level cache, its GB/s is the ceiling an update of the same streams can reach: the
-roofline of DESIGN.md §2, against which `pygd bench` reports "% probe".
+roofline of docs/roofline.md, against which `pygd bench` reports "% probe".
 """
 
 import math

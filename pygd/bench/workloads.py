@@ -17,7 +17,7 @@ from . import numpy_steps
 
 
 def update_bytes_per_param(states, itemsize):
-    """The traffic of an ideal fused update (DESIGN.md §2): params and every state are read and
+    """The traffic of an ideal fused update (docs/roofline.md): params and every state are read and
     written once, grads only read. fp32 Adam (2 states): 28 B, SGD with momentum (1 state): 20 B."""
     return itemsize * (2 * (1 + states) + 1)
 

@@ -1,4 +1,4 @@
-"""Each optimizer's update of one element, written once in Numba (DESIGN.md §1).
+"""Each optimizer's update of one element, written once in Numba (docs/update-rules.md).
 
 An element function takes the element's values (its parameter, gradient and states) and the step's
 scalars (pygd.numba.scalars), and returns the new parameter and states. It reads no arrays, so the

@@ -1,6 +1,6 @@
 """The scalars of one step of each optimizer, as its element function takes them.
 
-DESIGN.md §1: everything derived from the hyperparameters and the step count (bias corrections,
+docs/update-rules.md: everything derived from the hyperparameters and the step count (bias corrections,
 step size, 1/sqrt(bc2), Adagrad's decayed lr, lerp weights) is computed once per call in float64,
 then narrowed to the arrays' float type, so the per-element arithmetic stays in that type. This
 mirrors `make_step` in csrc/include/pygd/hparams.h field for field.

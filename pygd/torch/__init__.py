@@ -5,7 +5,7 @@ Change one import::
     from pygd.torch import AdamW        # was: from torch.optim import AdamW
 
 and the optimizer step runs pygd's fused multi-tensor kernel on the tensors' own memory, with the
-numerics of torch.optim (DESIGN.md §1). Each class subclasses the torch.optim class of the same name,
+numerics of torch.optim (docs/update-rules.md). Each class subclasses the torch.optim class of the same name,
 takes exactly its arguments, and keeps torch's state and state_dict format, so schedulers, GradScaler,
 clip_grad_norm_, DistributedDataParallel, ZeroRedundancyOptimizer and checkpoints work unchanged.
 Needs torch (`pip install pygd[torch]`).

@@ -1,6 +1,6 @@
 """Which params pygd.torch updates natively, and why the others go through torch's own code.
 
-pygd.torch never refuses what torch.optim accepts (DESIGN.md §3): a param the native kernels cannot
+pygd.torch never refuses what torch.optim accepts (docs/architecture.md): a param the native kernels cannot
 update (its dtype, device, layout, tensor subclass, grad or state) is stepped by torch.optim's own
 implementation in the same step() (see _fallback.py). Each function here returns None where the native
 kernels apply, else the reason, in words the user sees (the fallback warning and `pygd_routes`).

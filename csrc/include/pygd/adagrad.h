@@ -1,4 +1,4 @@
-// Adagrad with lr decay and coupled weight decay (DESIGN.md §1): the per-element math, written once.
+// Adagrad with lr decay and coupled weight decay (docs/update-rules.md): the per-element math, written once.
 // The initial accumulator value is the caller's: it is whatever `state_sums` holds before step 1.
 // See sgd.h for what the lane pack V supplies.
 #pragma once

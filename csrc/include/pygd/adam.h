@@ -1,4 +1,4 @@
-// Adam, AdamW (decoupled weight decay) and AMSGrad (DESIGN.md §1): the per-element math, written once.
+// Adam, AdamW (decoupled weight decay) and AMSGrad (docs/update-rules.md): the per-element math, written once.
 // See sgd.h for what the lane pack V supplies.
 #pragma once
 #include "config.h"

@@ -1,6 +1,6 @@
 // The bandwidth probe: the memory traffic of a fused update (one read-only stream, up to three
 // streams read and written in place) with arithmetic too cheap to matter. Its GB/s is the floor
-// that every optimizer is measured against (DESIGN.md §2).
+// that every optimizer is measured against (docs/roofline.md).
 #pragma once
 #include "config.h"
 #include "hparams.h"

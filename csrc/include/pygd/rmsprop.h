@@ -1,4 +1,4 @@
-// RMSprop, plain or centered, with optional momentum (DESIGN.md §1): the per-element math, written once.
+// RMSprop, plain or centered, with optional momentum (docs/update-rules.md): the per-element math, written once.
 // See sgd.h for what the lane pack V supplies.
 #pragma once
 #include "config.h"

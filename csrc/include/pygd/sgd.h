@@ -1,4 +1,4 @@
-// SGD with momentum, dampening, Nesterov, coupled weight decay and maximize (DESIGN.md §1).
+// SGD with momentum, dampening, Nesterov, coupled weight decay and maximize (docs/update-rules.md).
 // The per-element math, written once. V is any lane pack: a scalar lane, a SIMD vector, or a CUDA
 // thread's value; it supplies + - * / unary-, fmadd(a, b, c) = a*b + c, sqrt and max.
 // Each optimizer names its streams (the arrays of one tensor) and says which it writes (kWritten)
