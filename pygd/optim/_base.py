@@ -1,0 +1,167 @@
+"""The base class of pygd.optim's optimizers: param groups, per-param state, the step loop.
+Its plan lives in _plan.py, its state_dict in _serialization.py."""
+
+import abc
+
+import numpy as np
+
+from .. import _backends
+from . import _params, _plan, _serialization
+
+_NoneType = type(None)
+
+
+class Optimizer(abc.ABC):
+    """The base class: param groups, per-param state, state_dict, and the step loop.
+
+    A subclass names its functional counterpart's kernel (`_kernel`), its state arrays in the
+    kernel's stream order (`_state_streams`), and provides `_check_group`, `_needed_states` and
+    `_update`.
+    """
+
+    _kernel = None          # key of _validate.STREAMS
+    _state_streams = ()     # torch's state names, in the kernel's stream order after (params, grads)
+
+    def __init__(self, params, defaults, backend="auto"):
+        _backends.get(backend)  # an unknown or unavailable backend fails here, not at the first step
+        self.backend = backend
+        self.defaults = defaults
+        self._check_group(dict(defaults), where="")
+        self.param_groups = []
+        self.state = {}
+        self.steps = 0
+        self._plan = None
+        self._plan_key = None
+        self._count = 0
+        self._lr_schedule = None  # set by pygd.schedules.attach
+        if isinstance(params, np.ndarray):
+            raise TypeError("params must be a list of arrays or of param-group dicts, got a single "
+                            "ndarray; pass [array]")
+        try:
+            params = list(params)
+        except TypeError:
+            raise TypeError(f"params must be a list of arrays or of param-group dicts, got "
+                            f"{type(params).__name__}") from None
+        if not params:
+            raise ValueError("params is empty: the optimizer needs at least one array")
+        if all(isinstance(p, dict) for p in params):
+            groups = params
+        elif any(isinstance(p, dict) for p in params):
+            raise TypeError("params must be all arrays or all param-group dicts, not a mix")
+        else:
+            groups = [{"params": params}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
+        return "\n".join(lines + [")"])
+
+    # ------------------------------------------------------------------------- groups
+
+    @property
+    def params(self):
+        """Every param, in index order (the order of state and of the grads step() takes)."""
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def add_param_group(self, param_group):
+        """Adds a group: a dict with "params" and any hyperparameters (the rest from defaults)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a param group must be a dict, got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError("a param group needs a 'params' entry")
+        group = dict(param_group)
+        params = group["params"]
+        group["params"] = [params] if isinstance(params, np.ndarray) else list(params)
+        if not group["params"]:
+            raise ValueError(f"param_groups[{len(self.param_groups)}] has no params")
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        where = f"param_groups[{len(self.param_groups)}]: "
+        self._check_group(group, where=where)
+        existing = self.params
+        for i, p in enumerate(group["params"]):
+            _params.check_param(p, f"params[{len(existing) + i}]")
+        _params.check_disjoint(existing + group["params"])
+        self.param_groups.append(group)
+        self._plan = None
+
+    # ------------------------------------------------------------------------- stepping
+
+    def step(self, grads):
+        """One update of every param from `grads` (a list aligned with `params`, an array allowed
+        when there is one param). Validates everything before any array is written."""
+        # What the cached plan was built for: each group's identity, params list and length, and
+        # the states its options need. Compared whole each step (cheap), rebuilt on any change.
+        key = [(id(g), id(g["params"]), len(g["params"]), self._needed_states(g))
+               for g in self.param_groups]
+        if key != self._plan_key:
+            self._plan, self._plan_key = None, key
+            self._count = sum(k[2] for k in key)
+        count = self._count
+        if type(grads) is not list:
+            if isinstance(grads, np.ndarray) and count == 1:
+                grads = [grads]
+            elif not isinstance(grads, (list, tuple)):
+                raise TypeError(f"grads must be a list of arrays aligned with the params, got "
+                                f"{type(grads).__name__}")
+        if len(grads) != count:
+            raise ValueError(f"grads has {len(grads)} arrays but the optimizer has {count} params")
+        if self._lr_schedule is not None:
+            self._lr_schedule(self)
+        if _NoneType in map(type, grads):
+            # Skips params without a grad, whose step counts then fall behind: the cached plan (one
+            # call per shared step count) no longer holds.
+            plan = _plan.make_plan(self, grads)
+            self._plan = None
+        else:
+            if self._plan is None or not _plan.plan_holds(self, self._plan):
+                self._plan = _plan.make_plan(self, grads)
+            plan = self._plan
+        if len(plan) != 1 or plan[0].start != 0 or plan[0].stop != count:
+            # Several calls (or params skipped): every call is checked before the first one writes,
+            # and a problem is reported with the param's index in the optimizer.
+            _plan.check_plan(self, plan, grads)
+        for call in plan:
+            step = call.step_states[0]["step"] + 1
+            self._update(call.params, grads[call.start:call.stop] if call.start is not None
+                         else call.grads(grads), call.states, step, call.group)
+            for state in call.step_states:
+                state["step"] = step
+        self.steps += 1
+
+    def _initial_state(self, name, param, group):
+        return np.zeros_like(param)
+
+    # ------------------------------------------------------------------------- state_dict
+
+    def state_dict(self):
+        """{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}], "steps": int}.
+
+        As torch's, the state arrays are the optimizer's own (not copies): a checkpoint that must
+        not follow later steps is saved or deep-copied before the next step."""
+        return _serialization.state_dict(self)
+
+    def load_state_dict(self, state_dict):
+        """Restores hyperparameters and state from state_dict(), copying the arrays in.
+
+        Raises ValueError (TypeError for a malformed dict) and changes nothing when the dict is for
+        another optimizer type or for params of other counts or shapes."""
+        _serialization.load_state_dict(self, state_dict)
+
+    # ------------------------------------------------------------------------- per optimizer
+
+    @abc.abstractmethod
+    def _check_group(self, group, where):
+        """Validates a group's hyperparameters (ValueError/TypeError prefixed with `where`)."""
+
+    @abc.abstractmethod
+    def _needed_states(self, group):
+        """The state names a step with this group's options uses, in stream order."""
+
+    @abc.abstractmethod
+    def _update(self, params, grads, states, step, group):
+        """The functional call for one group's params."""

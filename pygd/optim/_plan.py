@@ -1,0 +1,100 @@
+"""How an optimizer steps: its plan, one functional call per param group, dtype and step count,
+built once and reused while what it names still holds (every fact re-checked each step)."""
+
+import operator
+
+from .. import _backends, _validate
+
+
+class Call:
+    """One functional call of a step: params of one group that share a dtype and a step count."""
+    __slots__ = ("group", "indices", "start", "stop", "params", "states", "step_states")
+
+    def __init__(self, group, indices, params, states, step_states):
+        self.group = group
+        self.indices = indices  # global param indices, ascending
+        contiguous = indices == list(range(indices[0], indices[0] + len(indices)))
+        self.start, self.stop = (indices[0], indices[-1] + 1) if contiguous else (None, None)
+        self.params = params
+        self.states = states  # {state name: [array per param]}
+        self.step_states = step_states  # the params' state dicts, whose "step" the call advances
+
+    def grads(self, grads):
+        if self.start is not None:
+            return grads[self.start:self.stop]
+        return [grads[i] for i in self.indices]
+
+
+def make_plan(opt, grads):
+    """The calls of one step, allocating the state of params that step for the first time."""
+    plan = []
+    index = 0
+    for group in opt.param_groups:
+        needed = opt._needed_states(group)
+        runs = {}  # (dtype, step count) -> [(index, param)]: one call each
+        for p in group["params"]:
+            if grads[index] is not None:
+                state = opt.state.setdefault(index, {"step": 0})
+                for name in needed:
+                    if name not in state:
+                        state[name] = opt._initial_state(name, p, group)
+                runs.setdefault((p.dtype, state["step"]), []).append((index, p))
+            index += 1
+        for members in runs.values():
+            indices = [i for i, _ in members]
+            states = [opt.state[i] for i in indices]
+            arrays = {name: [s[name] for s in states] for name in needed}
+            plan.append(Call(group, indices, [p for _, p in members], arrays, states))
+    return plan
+
+
+def plan_holds(opt, plan):
+    """Whether a cached plan still names what the optimizer holds (the plan key has checked the
+    groups, their params lists' identities and lengths, and the states their options need):
+    each call's params are still in their groups' lists, each param's state dict and state
+    arrays are still the ones in opt.state (a user may put new arrays there, or replace a whole
+    entry), and the call's params are still at one step count. What the arrays are (memory,
+    shape, dtype) is checked again by the functional call itopt."""
+    params, state = opt.params, opt.state
+    for call in plan:
+        if not same_objects(call.params, params[call.start:call.stop] if call.start is not None
+                     else [params[i] for i in call.indices]):
+            return False
+        entries = [state.get(i) for i in call.indices]
+        if not same_objects(entries, call.step_states):
+            return False
+        for name, arrays in call.states.items():
+            if not same_objects([entry.get(name) for entry in entries], arrays):
+                return False
+        step = entries[0]["step"]
+        if any(entry["step"] != step for entry in entries):
+            return False
+    return True
+
+
+def check_plan(opt, plan, grads):
+    backend = _backends.get(opt.backend)
+    check = getattr(backend, "check", None) or _validate.check_streams
+    for g, group in enumerate(opt.param_groups):
+        opt._check_group(group, where=f"param_groups[{g}]: ")
+    for call in plan:
+        streams = (call.params, call.grads(grads), *(call.states.get(n) for n in opt._state_streams))
+        problem = check(opt._kernel, streams)
+        if problem is not None:
+            raise _global_error(opt, problem, call, grads)
+
+
+def _global_error(opt, problem, call, grads):
+    """The exception for `problem` in `call`, naming arrays by their index in the optimizer."""
+    code, k, i, k2, i2 = problem
+    remap = lambda index: call.indices[index] if index >= 0 else -1  # noqa: E731
+    count = len(grads)
+    streams = [opt.params, grads]
+    for name in opt._state_streams:
+        streams.append([opt.state.get(j, {}).get(name) for j in range(count)])
+    return _validate.buffer_error((code, k, remap(i), k2, remap(i2)), opt._kernel, streams)
+
+
+def same_objects(a, b):
+    """Whether two lists hold the same objects, in order (identity)."""
+    return len(a) == len(b) and all(map(operator.is_, a, b))
