@@ -39,6 +39,8 @@ ISA_TUNING = {
 # so only the multiply-adds the math headers spell as fmadd are fused.
 COMMON_FLAGS = ["-O3", "-fno-math-errno", "-ffp-contract=off"]
 OPENMP_FLAG = "-fopenmp"
+# With OpenMP, pygd reads its thread limit (csrc/cpu/thread_count.cpp); it starts no OpenMP threads.
+OPENMP_PROBE = "#include <omp.h>\nint main(void) { return omp_get_max_threads(); }\n"
 
 
 def compiler_accepts(compiler, flags, code="int main(void) { return 0; }\n"):
@@ -76,7 +78,7 @@ class BuildNative(build_ext):
             if unix:
                 ext.extra_compile_args += COMMON_FLAGS + ["-pthread"]  # the thread pool
                 ext.extra_link_args.append("-pthread")
-                if compiler_accepts(compiler, [OPENMP_FLAG], "#include <omp.h>\nint main(void) { return omp_get_max_threads(); }\n"):
+                if compiler_accepts(compiler, [OPENMP_FLAG], OPENMP_PROBE):
                     ext.extra_compile_args.append(OPENMP_FLAG)
                     ext.extra_link_args.append(OPENMP_FLAG)
 

@@ -25,7 +25,7 @@ import numpy as np
 
 import pygd
 from pygd import functional
-from pygd.bench import machine, probe
+from pygd.bench import machine
 
 BUSY_LOOP = "while True: pass"
 

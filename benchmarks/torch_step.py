@@ -5,9 +5,9 @@ torch tensors, beside pygd's bandwidth probe over the same bytes (the memory flo
                                     [--workloads 16M,2000x4096,resnet50,gpt2-small]
                                     [--threads N] [--rounds N] [--seed N]
 
-Workloads: one tensor of 16M elements; 2000 tensors of 4096; the parameter
-lists of ResNet-50 and GPT-2 small; one tensor of 4096 (pygd/bench/model_shapes.py), as tensors of those shapes. `--workloads`
-also takes a size such as 64x4096 (a list of equal tensors). All fp32.
+Workloads: one tensor of 16M elements; 2000 tensors of 4096; the parameter lists of ResNet-50 and
+GPT-2 small; one tensor of 4096 (pygd/bench/model_shapes.py), as tensors of those shapes.
+`--workloads` also takes a size such as 64x4096 (a list of equal tensors). All fp32.
 
 Method: one process; every contender gets its own copies of the same random params, each .grad set
 once and reused, so only step() is timed; every contender is warmed up (which fills its states),

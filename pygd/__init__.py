@@ -7,13 +7,12 @@ See pygd.functional for the update functions, pygd.optim for optimizer classes, 
 for learning-rate schedules, pygd.data for mini-batching, and pygd.info() for what runs here.
 """
 
-from . import data, optim, schedules
+from . import _threadpoolctl, data, optim, schedules
 from ._version import __version__
 from .accumulation import GradientAccumulator, accumulate_
 from .clip import clip_grad_norm_, clip_grad_value_, grad_norm
 from .functional import adagrad_, adam_, adamw_, rmsprop_, sgd_
 from .runtime import get_num_threads, info, set_isa, set_num_threads
-from . import _threadpoolctl
 
 _threadpoolctl.register()
 

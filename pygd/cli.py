@@ -60,7 +60,7 @@ def _threshold(text):
 
 
 def _add_bench(commands):
-    from .bench import contenders, compare, timing, workloads
+    from .bench import compare, contenders, timing, workloads
 
     bench = commands.add_parser(
         "bench", formatter_class=argparse.RawDescriptionHelpFormatter,

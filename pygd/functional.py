@@ -2,11 +2,12 @@
 
 Each function validates its hyperparameters, then hands the whole list to the chosen backend in one
 call, which checks the arrays before writing anything (an unfit one comes back as a problem that
-_validate words as the exception): with the native backend, that is one GIL release and one multi-threaded pass over every
-tensor. Arrays are updated in place and the functions return None. The update rules are those of
-torch.optim (docs/update-rules.md). An array argument is an ndarray or a list/tuple of ndarrays aligned with
-`params`; float32 or float64, C-contiguous, and writable unless it is a grad. With backend="auto",
-params on a GPU (CuPy, Numba, torch CUDA tensors, DLPack) are updated there by the CUDA backend.
+_validate words as the exception): with the native backend, that is one GIL release and one
+multi-threaded pass over every tensor. Arrays are updated in place and the functions return None.
+The update rules are those of torch.optim (docs/update-rules.md). An array argument is an ndarray
+or a list/tuple of ndarrays aligned with `params`; float32 or float64, C-contiguous, and writable
+unless it is a grad. With backend="auto", params on a GPU (CuPy, Numba, torch CUDA tensors,
+DLPack) are updated there by the CUDA backend.
 """
 
 from . import _backends, _validate

@@ -12,7 +12,16 @@ import numpy as np
 import pytest
 
 import pygd
-from cases import CASES, DTYPES, HEAVY, assert_close, assert_run_close, grads_at, initial_params, reference
+from cases import (
+    CASES,
+    DTYPES,
+    HEAVY,
+    assert_close,
+    assert_run_close,
+    grads_at,
+    initial_params,
+    reference,
+)
 
 if pygd.info()["cuda_devices"] == 0:
     pytest.skip(f"no usable CUDA device: {pygd.info()['cuda_error']}", allow_module_level=True)
@@ -178,6 +187,7 @@ TORCH_FUSED = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "adagrad": "Adagr
 @pytest.mark.parametrize("case", [c for c in CASES if c.optimizer in TORCH_FUSED], ids=lambda c: c.id)
 def test_matches_torch_fused(case):
     import torch
+
     from cases import TORCH_STATE
     shapes = [(7,), (4097,), (3, 5)]
     try:

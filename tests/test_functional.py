@@ -11,8 +11,18 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from cases import (CASES, DTYPES, HEAVY, ISAS, assert_bitwise, assert_run_close, grads_at,
-                   initial_params, reference, run)
+from cases import (
+    CASES,
+    DTYPES,
+    HEAVY,
+    ISAS,
+    assert_bitwise,
+    assert_run_close,
+    grads_at,
+    initial_params,
+    reference,
+    run,
+)
 
 STEPS = 20
 SMALL = [(0,), (1,), (7,), (4097,)]

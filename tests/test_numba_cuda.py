@@ -17,8 +17,8 @@ import pytest
 numba = pytest.importorskip("numba")
 
 import pygd
-from pygd import _backends
 from cases import CASES, DTYPES, HEAVY, assert_run_close, grads_at, initial_params, reference
+from pygd import _backends
 
 SIMULATED = bool(numba.config.ENABLE_CUDASIM)
 if SIMULATED:

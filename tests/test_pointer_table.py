@@ -10,7 +10,6 @@ import pygd
 from cases import ISAS
 from pygd._constants import GatherResult
 
-
 SIZES = [1, 7, 4097, 33]
 ADAM_HPARAMS = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, amsgrad=False,
                     maximize=False, decoupled=True)  # AdamW, by name

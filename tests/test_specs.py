@@ -6,7 +6,6 @@ import inspect
 
 import pytest
 
-import pygd
 from pygd import _constants, _specs, _validate, functional
 
 

@@ -356,6 +356,7 @@ def test_ctrl_c_reaches_python_during_steps(native):
 def numba_parallel_calls(monkeypatch):
     """The thread counts of the Numba driver's parallel loops, as they run."""
     import numba
+
     from pygd.numba import cpu
     seen = []
 

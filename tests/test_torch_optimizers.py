@@ -30,7 +30,9 @@ from cases import assert_close
 torch = pytest.importorskip("torch")
 lrs = torch.optim.lr_scheduler
 from torch.optim.optimizer import (  # noqa: E402  (after the importorskip)
-    register_optimizer_step_post_hook, register_optimizer_step_pre_hook)
+    register_optimizer_step_post_hook,
+    register_optimizer_step_pre_hook,
+)
 
 TARGET = os.environ.get("PYGD_TORCH_TEST_TARGET", "pygd.torch")
 pygd_torch = importlib.import_module(TARGET)
@@ -50,6 +52,13 @@ HEAVY = {
 # Several tensor sizes: SIMD bodies and tails, a scalar, a 3-d tensor.
 SHAPES = ((5, 3), (33,), (2, 2, 4), (1,))
 DTYPES = (torch.float32, torch.float64)
+
+
+def _pygd_cuda_usable():
+    """Whether pygd's CUDA kernels can run here: the module built and a device it can use."""
+    import pygd
+    info = pygd.info()
+    return info["cuda_built"] and info["cuda_devices"] > 0
 
 
 def dtype_id(dtype):

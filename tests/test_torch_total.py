@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from cases import assert_close
-from torch_cases import HEAVY as OPTIONS, NAMES
+from torch_cases import HEAVY as OPTIONS
+from torch_cases import NAMES
 
 torch = pytest.importorskip("torch")
 import pygd.torch as pygd_torch  # noqa: E402

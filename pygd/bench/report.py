@@ -9,7 +9,6 @@ import numpy as np
 from . import contenders, machine
 from .probe import PROBE_CACHE_MULTIPLE
 
-
 # The share of the CPUs used by other processes above which a group's times are flagged as disturbed.
 NOISY_LOAD = 0.1
 

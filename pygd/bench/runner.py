@@ -31,7 +31,8 @@ class Settings:
         """For the JSON: `ran` the contenders available here (the others are in "skipped")."""
         info = pygd.info()
         return {"quick": self.quick, "seed": self.seed, "threads": info["threads"],
-                "threads_source": info["threads_source"], "torch_threads": torch_threads, "optimizers": list(self.optimizers),
+                "threads_source": info["threads_source"], "torch_threads": torch_threads,
+                "optimizers": list(self.optimizers),
                 "sizes": [s.label for s in self.sizes], "dtypes": list(self.dtypes),
                 "contenders": list(ran), "plan": self.plan.as_dict()}
 

@@ -24,8 +24,16 @@ except ImportError as exc:
 
 from .elements import adagrad_element, adam_element, rmsprop_element, sgd_element
 from .indexed import adagrad_at, adam_at, rmsprop_at, sgd_at
-from .scalars import (AdagradScalars, AdamScalars, RmspropScalars, SgdScalars, adagrad_scalars,
-                      adam_scalars, rmsprop_scalars, sgd_scalars)
+from .scalars import (
+    AdagradScalars,
+    AdamScalars,
+    RmspropScalars,
+    SgdScalars,
+    adagrad_scalars,
+    adam_scalars,
+    rmsprop_scalars,
+    sgd_scalars,
+)
 
 __all__ = [
     "sgd_scalars", "adam_scalars", "rmsprop_scalars", "adagrad_scalars",

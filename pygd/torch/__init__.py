@@ -22,7 +22,6 @@ if _native_error is not None:  # pragma: no cover - exercised only where the bui
     raise ImportError(f"pygd.torch needs pygd's native extension, which is not available here "
                       f"({_native_error}); reinstall pygd where a C++ compiler is found")
 
-from ._optimizers import (SGD, Adagrad, Adam, AdamW, RMSprop, Routes,  # noqa: E402
-                          TorchFallbackWarning)
+from ._optimizers import SGD, Adagrad, Adam, AdamW, RMSprop, Routes, TorchFallbackWarning  # noqa: E402
 
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Routes", "TorchFallbackWarning"]

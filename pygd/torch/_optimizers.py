@@ -17,7 +17,14 @@ from torch.optim.optimizer import ParamsT, _global_optimizer_post_hooks, _global
 
 from ._amp import AmpScalars
 from ._calls import CpuCall
-from ._fallback import Routes, TorchFallbackWarning, routes_of, torch_class, torch_step, warn_new_routes
+from ._fallback import (
+    Routes,
+    TorchFallbackWarning,
+    routes_of,
+    torch_class,
+    torch_step,
+    warn_new_routes,
+)
 from ._kernels import AdagradKernel, AdamKernel, RmspropKernel, SgdKernel
 from ._plan import plan_group
 
