@@ -26,11 +26,13 @@ STREAMS = {
     "norm": ("grads",),
     "clip": ("grads",),
     "accumulate": ("sums", "grads"),
+    # An optimizer's params, when it takes them (pygd.optim): checked as a step checks them.
+    "params": ("params",),
 }
 READ_ONLY_STREAM = 1  # grads, in every optimizer's streams
 # The stream a kernel only reads, by STREAMS key; None where every stream is written.
 READ_ONLY_STREAMS = {name: READ_ONLY_STREAM for name in ("sgd", "adam", "rmsprop", "adagrad", "probe", "accumulate")}
-READ_ONLY_STREAMS.update(norm=0, clip=None)
+READ_ONLY_STREAMS.update(norm=0, clip=None, params=None)
 # Streams that may be None (absent), as kOptional in the headers; the options decide when they are
 # needed (checked with the hyperparameters below). Any other None is an error.
 OPTIONAL_STREAMS = {
@@ -39,6 +41,7 @@ OPTIONAL_STREAMS = {
     "norm": set(),
     "clip": set(),
     "accumulate": set(),
+    "params": set(),
 }
 
 

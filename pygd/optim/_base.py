@@ -82,10 +82,7 @@ class Optimizer(abc.ABC):
             group.setdefault(key, value)
         where = f"param_groups[{len(self.param_groups)}]: "
         self._check_group(group, where=where)
-        existing = self.params
-        for i, p in enumerate(group["params"]):
-            _params.check_param(p, f"params[{len(existing) + i}]")
-        _params.check_disjoint(existing + group["params"])
+        _params.check_params(self.params + group["params"])
         self.param_groups.append(group)
         self._plan = None
 

@@ -1,25 +1,20 @@
-"""The checks an optimizer makes on its params when they are added."""
-
-import numpy as np
+"""The checks an optimizer makes on its params when they are added: those of a step, in its words
+(_validate.check_streams and buffer_error), with each param named by its index in the optimizer.
+Unlike one step's arrays, an optimizer's params may mix float32 and float64 (a call per dtype)."""
 
 from .. import _validate
 
 
-def check_param(p, where):
-    if not isinstance(p, np.ndarray):
-        raise TypeError(f"{where} must be a numpy.ndarray, got {type(p).__name__}")
-    if p.dtype not in (np.float32, np.float64) or not p.dtype.isnative:
-        raise TypeError(f"{where} has dtype {p.dtype}; pygd updates native-endian float32 and "
-                        "float64 arrays")
-    if not p.flags.c_contiguous:
-        raise ValueError(f"{where} is not C-contiguous")
-    if not p.flags.writeable:
-        raise ValueError(f"{where} is read-only, but the optimizer updates it in place")
-    if not p.flags.aligned:
-        raise ValueError(f"{where} is not aligned to its dtype's size")
-
-
-def check_disjoint(params):
+def check_params(params):
+    """TypeError/ValueError for the first unfit param of `params` (every param of the optimizer,
+    in index order): not an array, not float32/float64, not C-contiguous or aligned, read-only, or
+    sharing memory with another."""
+    streams = (params,)
+    for i, p in enumerate(params):
+        problem = _validate.check_streams("params", ([p],))
+        if problem is not None:
+            code, k, _, _, _ = problem
+            raise _validate.buffer_error((code, k, i, -1, -1), "params", streams)
     spans = []
     for i, p in enumerate(params):
         if p.size:
@@ -27,5 +22,4 @@ def check_disjoint(params):
             spans.append((start, start + p.nbytes, 0, i, True))
     problem = _validate._find_overlap(spans)
     if problem is not None:
-        raise ValueError(f"params[{problem[2]}] and params[{problem[4]}] share memory (an array "
-                         "listed twice, or two views of one array); each param must appear once")
+        raise _validate.buffer_error(problem, "params", streams)
