@@ -56,22 +56,19 @@ class OptimizerSpec:
 
 
 _P, _G = Stream("params"), Stream("grads")
+# Adam and AdamW run one kernel: the same streams and hyperparameters (AdamW sets `decoupled`).
+_ADAM_STREAMS = (_P, _G, Stream("exp_avgs", "exp_avg"), Stream("exp_avg_sqs", "exp_avg_sq"),
+                 Stream("max_exp_avg_sqs", "max_exp_avg_sq", "amsgrad=True"))
+_ADAM_HYPERPARAMETERS = ("lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "maximize",
+                         "decoupled")
 
 _DECLARED = (
     OptimizerSpec(
         "sgd", "sgd", "SGD", True,
         (_P, _G, Stream("momentum_buffers", "momentum_buffer", "momentum != 0")),
         ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")),
-    OptimizerSpec(
-        "adam", "adam", "Adam", True,
-        (_P, _G, Stream("exp_avgs", "exp_avg"), Stream("exp_avg_sqs", "exp_avg_sq"),
-         Stream("max_exp_avg_sqs", "max_exp_avg_sq", "amsgrad=True")),
-        ("lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "maximize", "decoupled")),
-    OptimizerSpec(
-        "adamw", "adam", "AdamW", True,
-        (_P, _G, Stream("exp_avgs", "exp_avg"), Stream("exp_avg_sqs", "exp_avg_sq"),
-         Stream("max_exp_avg_sqs", "max_exp_avg_sq", "amsgrad=True")),
-        ("lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "maximize", "decoupled")),
+    OptimizerSpec("adam", "adam", "Adam", True, _ADAM_STREAMS, _ADAM_HYPERPARAMETERS),
+    OptimizerSpec("adamw", "adam", "AdamW", True, _ADAM_STREAMS, _ADAM_HYPERPARAMETERS),
     OptimizerSpec(
         "rmsprop", "rmsprop", "RMSprop", False,
         (_P, _G, Stream("square_avgs", "square_avg"),

@@ -9,6 +9,8 @@ float64 oracle (float64_reference.py), and compare with the tolerances explained
 import dataclasses
 import functools
 import importlib.util
+import os
+import tempfile
 
 import numpy as np
 
@@ -27,6 +29,17 @@ BACKENDS += ("numba",) if NUMBA else ()
 # Minimum elements per thread (the native driver's grain) for tests that must really split work:
 # with it, any call of >= 128 elements runs on 2 threads (the default, 32768, keeps small calls on one).
 SMALL_GRAIN = 64
+
+
+def subprocess_env(**overrides):
+    """(env, cwd) for a `python -c` child that imports the same pygd as these tests: the directory
+    holding the imported package first on its path, run from a directory that holds no other pygd
+    (a source checkout's, without its built extension, would shadow an installed one)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pygd.__file__)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYGD_", "OMP_NUM_THREADS"))}
+    env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env.update(overrides)
+    return env, tempfile.gettempdir()
 
 
 @dataclasses.dataclass(frozen=True)

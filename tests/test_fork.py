@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from cases import NUMBA
+from cases import NUMBA, subprocess_env
 
 TIMEOUT_S = 120
 
@@ -47,8 +47,9 @@ assert native.pool_stats()["workers"] >= 1, native.pool_stats()
 def run_forking(body, timeout=TIMEOUT_S):
     code = PRELUDE + textwrap.dedent(body)
     try:
+        env, cwd = subprocess_env()
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             timeout=timeout)
+                             timeout=timeout, env=env, cwd=cwd)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"hung: no exit within {timeout} s\n{e.stdout}\n{e.stderr}")
     assert out.returncode == 0, out.stdout + out.stderr

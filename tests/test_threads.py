@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import pygd
-from cases import NUMBA
+from cases import NUMBA, subprocess_env
 
 SOURCES = {"set_num_threads", "threadpoolctl", "openmp", "OMP_NUM_THREADS", "cgroup_quota",
            "affinity"}
@@ -42,10 +42,10 @@ def adam_steps(arrays, steps=2, backend="native"):
 
 def run_python(code, env=None, timeout=120):
     """Runs `code` in a fresh interpreter; its last stdout line, parsed as JSON."""
-    full_env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    full_env.update(env or {})
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                         text=True, env=full_env, timeout=timeout)
+    full_env, cwd = subprocess_env(**(env or {}))
+    code = "import pygd\nassert pygd.info()['native_error'] is None\n" + textwrap.dedent(code)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, env=full_env, cwd=cwd, timeout=timeout)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -345,7 +345,7 @@ def test_ctrl_c_reaches_python_during_steps(native):
                 pygd.adam_(p, g, m, v, step=t)
         except KeyboardInterrupt:
             print("interrupted", t > 1)
-    """)], capture_output=True, text=True, timeout=60)
+    """)], capture_output=True, text=True, timeout=60, env=subprocess_env()[0], cwd=subprocess_env()[1])
     assert out.stdout.strip() == "interrupted True", out.stderr
 
 
