@@ -111,22 +111,21 @@ def grad_norm(streams, kind, p, writable):
     return math.fsum(x for g in grads for x in gradients.block_sums(g, int(kind), p))
 
 
-def grad_scale(streams, scale):
+def _rewrite_grads(streams, rewrite_, value):
+    """rewrite_(grad, value) on each checked grad, in place: scaling and clamping."""
     problem, lists = _cpu_arrays("clip", streams)
     if problem is not None:
         return problem
-    (grads,) = lists
-    for g in grads:
-        gradients.scale_(g, scale)
+    for g in lists[0]:
+        rewrite_(g, value)
+
+
+def grad_scale(streams, scale):
+    return _rewrite_grads(streams, gradients.scale_, scale)
 
 
 def grad_clamp(streams, clip):
-    problem, lists = _cpu_arrays("clip", streams)
-    if problem is not None:
-        return problem
-    (grads,) = lists
-    for g in grads:
-        gradients.clamp_(g, clip)
+    return _rewrite_grads(streams, gradients.clamp_, clip)
 
 
 def grad_accumulate(streams, scale, overwrite):
