@@ -34,7 +34,7 @@ TORCH_IMPLEMENTATIONS = {"for-loop": {"foreach": False}, "fused": {"fused": True
 TORCH_FUSED = {"SGD", "Adam", "AdamW", "Adagrad"}  # torch.optim's fused CPU implementations
 
 # PYGD_TORCH_TEST_TARGET=torch.optim checks these expectations against torch.optim itself (see
-# test_torch_optimizers.py).
+# torch_api.py).
 pygd_torch = importlib.import_module(os.environ.get("PYGD_TORCH_TEST_TARGET", "pygd.torch"))
 
 
