@@ -25,6 +25,8 @@ class Stream:
     name: str                 # the functional API's argument (params, grads, exp_avgs, ...)
     torch_state: str = None   # torch.optim's state key for it (None: params and grads)
     needed_when: str = None   # for an optional stream: the option that needs it, as messages say
+    # ... and as a test of the options (a param group's or a call's, by torch's option names)
+    needed: object = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -54,26 +56,38 @@ class OptimizerSpec:
         """A hyperparameter tuple built by pack, as {name: value}."""
         return dict(zip(self.hyperparameters, hparams))
 
+    def state_names(self, options):
+        """The torch state name of each stream after (params, grads) that `options` (a mapping by
+        torch's option names) needs, None where it is absent: one entry per stream."""
+        return tuple(s.torch_state if s.needed is None or s.needed(options) else None
+                     for s in self.streams[2:])
+
+    def needed_states(self, options):
+        """The torch state names `options` needs, in stream order."""
+        return tuple(name for name in self.state_names(options) if name is not None)
+
 
 _P, _G = Stream("params"), Stream("grads")
 # Adam and AdamW run one kernel: the same streams and hyperparameters (AdamW sets `decoupled`).
 _ADAM_STREAMS = (_P, _G, Stream("exp_avgs", "exp_avg"), Stream("exp_avg_sqs", "exp_avg_sq"),
-                 Stream("max_exp_avg_sqs", "max_exp_avg_sq", "amsgrad=True"))
+                 Stream("max_exp_avg_sqs", "max_exp_avg_sq", "amsgrad=True",
+                        lambda o: bool(o["amsgrad"])))
 _ADAM_HYPERPARAMETERS = ("lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "maximize",
                          "decoupled")
 
 _DECLARED = (
     OptimizerSpec(
         "sgd", "sgd", "SGD", True,
-        (_P, _G, Stream("momentum_buffers", "momentum_buffer", "momentum != 0")),
+        (_P, _G, Stream("momentum_buffers", "momentum_buffer", "momentum != 0",
+                        lambda o: o["momentum"] != 0)),
         ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")),
     OptimizerSpec("adam", "adam", "Adam", True, _ADAM_STREAMS, _ADAM_HYPERPARAMETERS),
     OptimizerSpec("adamw", "adam", "AdamW", True, _ADAM_STREAMS, _ADAM_HYPERPARAMETERS),
     OptimizerSpec(
         "rmsprop", "rmsprop", "RMSprop", False,
         (_P, _G, Stream("square_avgs", "square_avg"),
-         Stream("momentum_buffers", "momentum_buffer", "momentum > 0"),
-         Stream("grad_avgs", "grad_avg", "centered=True")),
+         Stream("momentum_buffers", "momentum_buffer", "momentum > 0", lambda o: o["momentum"] > 0),
+         Stream("grad_avgs", "grad_avg", "centered=True", lambda o: bool(o["centered"]))),
         ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")),
     OptimizerSpec(
         "adagrad", "adagrad", "Adagrad", True,

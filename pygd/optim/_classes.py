@@ -34,7 +34,7 @@ class SGD(Optimizer):
                    g["weight_decay"], _PROVIDED)
 
     def _needed_states(self, g):
-        return ("momentum_buffer",) if g["momentum"] != 0 else ()
+        return SPECS["sgd"].needed_states(g)
 
     def _update(self, params, grads, states, step, g):
         functional.sgd_(params, grads, states.get("momentum_buffer"), step=step, lr=g["lr"],
@@ -59,7 +59,7 @@ class Adam(Optimizer):
                    g["amsgrad"], _PROVIDED)
 
     def _needed_states(self, g):
-        return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if g["amsgrad"] else ("exp_avg", "exp_avg_sq")
+        return SPECS["adam"].needed_states(g)
 
     def _update(self, params, grads, states, step, g):
         adam = functional.adamw_ if g["decoupled_weight_decay"] else functional.adam_
@@ -94,8 +94,7 @@ class RMSprop(Optimizer):
                    g["momentum"], g["centered"], _PROVIDED, _PROVIDED)
 
     def _needed_states(self, g):
-        return (("square_avg",) + (("momentum_buffer",) if g["momentum"] > 0 else ())
-                + (("grad_avg",) if g["centered"] else ()))
+        return SPECS["rmsprop"].needed_states(g)
 
     def _update(self, params, grads, states, step, g):
         functional.rmsprop_(params, grads, states["square_avg"], lr=g["lr"], alpha=g["alpha"],
@@ -122,7 +121,7 @@ class Adagrad(Optimizer):
                    g["initial_accumulator_value"])
 
     def _needed_states(self, g):
-        return ("sum",)
+        return SPECS["adagrad"].needed_states(g)
 
     def _initial_state(self, name, param, group):
         return np.full_like(param, group["initial_accumulator_value"])

@@ -38,16 +38,16 @@ def _zero_step(param, group):
 
 class KernelSpec(abc.ABC):
     native = None          # the native backend's kernel function
-    state = ()             # every state tensor's name, in stream order after (param, grad)
     has_step_state = True  # whether torch keeps state["step"]
 
     def __init__(self):
         written, optional = native_backend.stream_masks[self.native.__name__]
         self.written, self.optional = written, optional
+        self.spec = KERNELS[self.native.__name__]  # its streams, their torch names, the options
 
     def state_names(self, group):
         """This group's streams after (param, grad): a name, or None where the stream is absent."""
-        return self.state
+        return self.spec.state_names(group)
 
     def signature(self, group):
         """What a plan is built for besides the params: the stream layout, and the flags under which
@@ -92,9 +92,6 @@ class SgdKernel(KernelSpec):
     native = native_backend.sgd
     has_step_state = False
 
-    def state_names(self, group):
-        return ("momentum_buffer" if group["momentum"] != 0 else None,)
-
     def init_state(self, optimizer, param, state, group):
         # torch has no step count for SGD: the kernel's step only says whether the momentum buffer
         # is new (step 1: the buffer takes the grad, with no dampening).
@@ -115,10 +112,6 @@ class SgdKernel(KernelSpec):
 
 class AdamKernel(KernelSpec):
     native = native_backend.adam
-    state = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-
-    def state_names(self, group):
-        return self.state if group["amsgrad"] else self.state[:2] + (None,)
 
     def hparams(self, group):
         beta1, beta2 = group["betas"]
@@ -131,11 +124,6 @@ class AdamKernel(KernelSpec):
 
 class RmspropKernel(KernelSpec):
     native = native_backend.rmsprop
-    state = ("square_avg", "momentum_buffer", "grad_avg")
-
-    def state_names(self, group):
-        return ("square_avg", "momentum_buffer" if group["momentum"] > 0 else None,
-                "grad_avg" if group["centered"] else None)
 
     def hparams(self, group):
         return KERNELS["rmsprop"].pack(
@@ -146,7 +134,6 @@ class RmspropKernel(KernelSpec):
 
 class AdagradKernel(KernelSpec):
     native = native_backend.adagrad
-    state = ("sum",)
 
     def init_state(self, optimizer, param, state, group):
         # torch.optim.Adagrad creates its state in __init__; a param added later gets it at its
