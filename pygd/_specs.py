@@ -25,7 +25,8 @@ class Stream:
     name: str                 # the functional API's argument (params, grads, exp_avgs, ...)
     torch_state: str = None   # torch.optim's state key for it (None: params and grads)
     needed_when: str = None   # for an optional stream: the option that needs it, as messages say
-    # ... and as a test of the options (a param group's or a call's, by torch's option names)
+    # ... and as a test of that option's value (`option`: torch's name for it)
+    option: str = None
     needed: object = field(default=None, repr=False, compare=False)
 
 
@@ -38,6 +39,9 @@ class OptimizerSpec:
     streams: tuple            # Stream, in the kernel's stream order
     hyperparameters: tuple    # the kernel's, by name (their order: the kernel's, see module doc)
     pack: object = field(default=None, repr=False, compare=False)
+    # Which optional streams a mapping of options makes present (see _deciding).
+    deciding: object = field(default=None, repr=False, compare=False)
+    _layouts: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def stream_names(self):
@@ -58,36 +62,44 @@ class OptimizerSpec:
 
     def state_names(self, options):
         """The torch state name of each stream after (params, grads) that `options` (a mapping by
-        torch's option names) needs, None where it is absent: one entry per stream."""
-        return tuple(s.torch_state if s.needed is None or s.needed(options) else None
-                     for s in self.streams[2:])
+        torch's option names: a param group) needs, None where it is absent."""
+        layout = self._layouts.get(self.deciding(options))
+        return (layout or self._layout(options))[0]
 
     def needed_states(self, options):
         """The torch state names `options` needs, in stream order."""
-        return tuple(name for name in self.state_names(options) if name is not None)
+        # Asked at every step of every group: answered from a cache keyed by the deciding values.
+        layout = self._layouts.get(self.deciding(options))
+        return (layout or self._layout(options))[1]
+
+    def _layout(self, options):
+        names = tuple(s.torch_state if s.needed is None or s.needed(options[s.option]) else None
+                      for s in self.streams[2:])
+        layout = self._layouts[self.deciding(options)] = (names, tuple(n for n in names if n))
+        return layout
 
 
 _P, _G = Stream("params"), Stream("grads")
 # Adam and AdamW run one kernel: the same streams and hyperparameters (AdamW sets `decoupled`).
 _ADAM_STREAMS = (_P, _G, Stream("exp_avgs", "exp_avg"), Stream("exp_avg_sqs", "exp_avg_sq"),
-                 Stream("max_exp_avg_sqs", "max_exp_avg_sq", "amsgrad=True",
-                        lambda o: bool(o["amsgrad"])))
+                 Stream("max_exp_avg_sqs", "max_exp_avg_sq", "amsgrad=True", "amsgrad", bool))
 _ADAM_HYPERPARAMETERS = ("lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "maximize",
                          "decoupled")
 
 _DECLARED = (
     OptimizerSpec(
         "sgd", "sgd", "SGD", True,
-        (_P, _G, Stream("momentum_buffers", "momentum_buffer", "momentum != 0",
-                        lambda o: o["momentum"] != 0)),
+        (_P, _G, Stream("momentum_buffers", "momentum_buffer", "momentum != 0", "momentum",
+                        lambda momentum: momentum != 0)),
         ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")),
     OptimizerSpec("adam", "adam", "Adam", True, _ADAM_STREAMS, _ADAM_HYPERPARAMETERS),
     OptimizerSpec("adamw", "adam", "AdamW", True, _ADAM_STREAMS, _ADAM_HYPERPARAMETERS),
     OptimizerSpec(
         "rmsprop", "rmsprop", "RMSprop", False,
         (_P, _G, Stream("square_avgs", "square_avg"),
-         Stream("momentum_buffers", "momentum_buffer", "momentum > 0", lambda o: o["momentum"] > 0),
-         Stream("grad_avgs", "grad_avg", "centered=True", lambda o: bool(o["centered"]))),
+         Stream("momentum_buffers", "momentum_buffer", "momentum > 0", "momentum",
+                lambda momentum: momentum > 0),
+         Stream("grad_avgs", "grad_avg", "centered=True", "centered", bool)),
         ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")),
     OptimizerSpec(
         "adagrad", "adagrad", "Adagrad", True,
@@ -128,11 +140,23 @@ def _packer(names):
     return eval(f"lambda *, {args}: ({args},)", {})  # names are this module's identifiers
 
 
+def _deciding(streams):
+    """deciding(options): each optional stream's test of its option, so that the layouts are keyed
+    by decisions (at most 2**k of them), never by values (a schedule may change momentum)."""
+    tests = [(s.option, s.needed) for s in streams if s.needed is not None]
+    if not tests:
+        return lambda options: None
+    if len(tests) == 1:
+        ((option, needed),) = tests
+        return lambda options: needed(options[option])
+    return lambda options: tuple(needed(options[option]) for option, needed in tests)
+
+
 def _bind(spec):
     _check_streams(spec)
     order = _kernel_order(spec)
     return OptimizerSpec(spec.name, spec.kernel, spec.torch_class, spec.takes_step, spec.streams,
-                         order, _packer(order))
+                         order, _packer(order), _deciding(spec.streams))
 
 
 SPECS = {spec.name: _bind(spec) for spec in _DECLARED}
