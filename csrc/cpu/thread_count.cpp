@@ -135,12 +135,8 @@ struct OpenMPDefault {
   int env = omp_num_threads_env();
   int initial = env ? env : affinity_cpus();
 };
-const OpenMPDefault& openmp_default() {
-  static const OpenMPDefault d;
-  return d;
-}
 // Read at load, when the runtime has just started: a later change of affinity does not change it.
-const OpenMPDefault& g_openmp_default_at_load = openmp_default();
+const OpenMPDefault g_openmp_default;
 
 }  // namespace
 
@@ -194,7 +190,7 @@ ThreadCount usable_cores() {
 ThreadCount current_threads() {
   const ThreadCount set = set_count();
   if (set.threads > 0) return set;
-  const OpenMPDefault& omp_default = g_openmp_default_at_load;
+  const OpenMPDefault& omp_default = g_openmp_default;
 #if defined(_OPENMP)
   const int omp = std::clamp(omp_get_max_threads(), 1, kMaxThreads);
   if (omp != omp_default.initial) return {omp, ThreadSource::kOpenMP};

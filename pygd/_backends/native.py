@@ -1,8 +1,9 @@
 """The native backend: pygd._native, the C++ kernels (csrc/). Argument plumbing only.
 
-The optimizer functions are the extension's own: each takes the streams tuple and the validated
-hyperparameters, checks the arrays, releases the GIL and runs one multi-threaded pass over every
-tensor of the list, or returns the problem tuple (see _validate) for an unfit array.
+The optimizer functions are the extension's own: each takes the streams tuple, the step and the
+validated hyperparameters (a tuple from _specs.OptimizerSpec.pack, read by name), checks the
+arrays, releases the GIL and runs one multi-threaded pass over every tensor of the list, or returns
+the problem tuple (see _validate) for an unfit array.
 """
 
 import os
