@@ -1,33 +1,86 @@
 """One declaration per optimizer, which the other layers read instead of restating it.
 
-An OptimizerSpec says what a functional step takes (its streams, in the kernel's stream order, each
-with torch.optim's state name and the option that makes an optional one needed), which kernel runs
-it, the kernel's hyperparameters, and the torch.optim class it mirrors. The math is the kernels'
-(csrc/include/pygd/, pygd/numba/, the reference backend); nothing here computes an update.
+An OptimizerSpec says everything about an optimizer but its math: its streams (in the kernel's
+stream order, each with torch.optim's state name and, for an optional one, the condition on the
+options that needs it), its options (the hyperparameters users pass: name, default, check, and the
+kernel hyperparameters each sets), the rules between options, which kernel runs it and the
+torch.optim class it mirrors. The math is the kernels' (csrc/include/pygd/, pygd/numba/, the
+reference backend); nothing here computes an update.
+
+From a spec, _steps.py compiles the functional step (`pygd.<name>_`) and the readers of a param
+group that pygd.optim and pygd.torch use; pygd.optim's classes take their constructors from it.
 
 Hyperparameters cross into the kernels by name: each kernel's Config (csrc/include/pygd/hparams.h)
 names its fields, the native and CUDA modules export those names (`hyperparameters`) and read a
-tuple in that order or a dict by name; `OptimizerSpec.pack(**values)` builds the tuple from names,
-in the order the module exports (a spec whose names differ from the kernel's fails at import), and
-`OptimizerSpec.named(hparams)` reads one back as a dict.
+tuple in that order or a dict by name. `OptimizerSpec.hyperparameters` is that order (a spec whose
+names differ from the kernel's fails at import); `pack(**values)` builds the tuple from names and
+`named(hparams)` reads one back as a dict.
 """
 
+import ast
 from dataclasses import dataclass, field
 
 try:
-    from . import _native  # only for the names its kernels export
+    from . import _native  # only for the names and stream masks its kernels export
 except ImportError:
     _native = None
 
 
 @dataclass(frozen=True)
 class Stream:
-    name: str                 # the functional API's argument (params, grads, exp_avgs, ...)
-    torch_state: str = None   # torch.optim's state key for it (None: params and grads)
-    needed_when: str = None   # for an optional stream: the option that needs it, as messages say
-    # ... and as a test of that option's value (`option`: torch's name for it)
-    option: str = None
-    needed: object = field(default=None, repr=False, compare=False)
+    name: str               # the functional API's argument (params, grads, exp_avgs, ...)
+    torch_state: str = None  # torch.optim's state key for it (None: params and grads)
+    # For an optional stream: when the options need it, as a Python expression over option names
+    # ("momentum != 0"; a bare flag name means flag=True). Messages quote it.
+    needed_if: str = None
+    # The option whose value a new state starts at (Adagrad's initial_accumulator_value); else 0.
+    initial: str = None
+    # Whether the functional step takes it positionally (SGD's momentum_buffers, for compatibility);
+    # other optional streams are keyword-only.
+    positional: bool = False
+    needed: object = field(default=None, repr=False, compare=False)  # needed_if, compiled
+
+    @property
+    def needed_when(self):
+        """needed_if as messages say it: 'momentum != 0', 'amsgrad=True'."""
+        if self.needed_if is None or not self.needed_if.isidentifier():
+            return self.needed_if
+        return f"{self.needed_if}=True"
+
+    @property
+    def option(self):
+        """The option needed_if tests."""
+        (name,) = {n.id for n in ast.walk(ast.parse(self.needed_if, mode="eval")) if isinstance(n, ast.Name)}
+        return name
+
+
+# How an option is checked (and normalized) before anything is written; _steps.py holds the code.
+CHECKS = ("non_negative", "not_nan", "unit_interval", "betas", "flag")
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str               # the keyword (functional step, classes) and torch's param-group key
+    default: object
+    check: str              # one of CHECKS
+    # The kernel hyperparameters it sets, in order: its own name by default; betas sets two; () for
+    # an option the kernel does not read (an initial state value).
+    kernel: tuple = None
+    functional: bool = True   # whether the functional step takes it (else its default is used)
+    constructor: bool = True  # whether the optimizer classes take it (else their groups hold the default)
+    keyword_only: bool = False  # in the classes' constructors, as in torch.optim's
+
+    @property
+    def sets(self):
+        return (self.name,) if self.kernel is None else self.kernel
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A condition between options the kernels rely on: `broken` (a Python expression over option
+    names, after their checks) raises ValueError(message.format(**options))."""
+    broken: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -37,7 +90,12 @@ class OptimizerSpec:
     torch_class: str          # the torch.optim class it mirrors
     takes_step: bool          # whether the step count is an argument
     streams: tuple            # Stream, in the kernel's stream order
-    hyperparameters: tuple    # the kernel's, by name (their order: the kernel's, see module doc)
+    options: tuple            # Option, in the order of torch.optim's constructor
+    rules: tuple = ()         # Rule
+    doc: str = ""             # the functional step's docstring
+    # The kernel's hyperparameter names, in the order its module reads a tuple (from the options'
+    # `sets` until bound to the kernel at import).
+    hyperparameters: tuple = ()
     pack: object = field(default=None, repr=False, compare=False)
     # Which optional streams a mapping of options makes present (see _deciding).
     deciding: object = field(default=None, repr=False, compare=False)
@@ -49,12 +107,17 @@ class OptimizerSpec:
 
     @property
     def optional_streams(self):
-        return frozenset(s.name for s in self.streams if s.needed_when)
+        return frozenset(s.name for s in self.streams if s.needed_if)
 
     @property
     def torch_states(self):
         """{functional stream name: torch.optim state name} of its states."""
         return {s.name: s.torch_state for s in self.streams if s.torch_state}
+
+    @property
+    def defaults(self):
+        """{option: default}, as torch.optim's `defaults` (before its flags such as foreach)."""
+        return {o.name: o.default for o in self.options}
 
     def named(self, hparams):
         """A hyperparameter tuple built by pack, as {name: value}."""
@@ -62,7 +125,7 @@ class OptimizerSpec:
 
     def state_names(self, options):
         """The torch state name of each stream after (params, grads) that `options` (a mapping by
-        torch's option names: a param group) needs, None where it is absent."""
+        option name: a param group) needs, None where it is absent."""
         layout = self._layouts.get(self.deciding(options))
         return (layout or self._layout(options))[0]
 
@@ -80,49 +143,90 @@ class OptimizerSpec:
 
 
 _P, _G = Stream("params"), Stream("grads")
-# Adam and AdamW run one kernel: the same streams and hyperparameters (AdamW sets `decoupled`).
-_ADAM_STREAMS = (_P, _G, Stream("exp_avgs", "exp_avg"), Stream("exp_avg_sqs", "exp_avg_sq"),
-                 Stream("max_exp_avg_sqs", "max_exp_avg_sq", "amsgrad=True", "amsgrad", bool))
-_ADAM_HYPERPARAMETERS = ("lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "maximize",
-                         "decoupled")
+_LR = Option("lr", 1e-3, "non_negative")
+_WEIGHT_DECAY = Option("weight_decay", 0.0, "non_negative")
+_MAXIMIZE = Option("maximize", False, "flag", keyword_only=True)
+
+
+def _adam(name, weight_decay, decoupled, doc):
+    """Adam and AdamW: one kernel, the same streams and options, but for weight decay's default
+    and the form of the decay (decoupled_weight_decay, which only Adam's constructor takes)."""
+    return OptimizerSpec(
+        name, "adam", "AdamW" if decoupled else "Adam", True,
+        (_P, _G, Stream("exp_avgs", "exp_avg"), Stream("exp_avg_sqs", "exp_avg_sq"),
+         Stream("max_exp_avg_sqs", "max_exp_avg_sq", needed_if="amsgrad")),
+        (_LR, Option("betas", (0.9, 0.999), "betas", kernel=("beta1", "beta2")),
+         Option("eps", 1e-8, "non_negative"), Option("weight_decay", weight_decay, "non_negative"),
+         Option("amsgrad", False, "flag"), _MAXIMIZE,
+         Option("decoupled_weight_decay", decoupled, "flag", kernel=("decoupled",), functional=False,
+                constructor=not decoupled, keyword_only=True)),
+        doc=doc)
+
 
 _DECLARED = (
     OptimizerSpec(
         "sgd", "sgd", "SGD", True,
-        (_P, _G, Stream("momentum_buffers", "momentum_buffer", "momentum != 0", "momentum",
-                        lambda momentum: momentum != 0)),
-        ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")),
-    OptimizerSpec("adam", "adam", "Adam", True, _ADAM_STREAMS, _ADAM_HYPERPARAMETERS),
-    OptimizerSpec("adamw", "adam", "AdamW", True, _ADAM_STREAMS, _ADAM_HYPERPARAMETERS),
+        (_P, _G, Stream("momentum_buffers", "momentum_buffer", needed_if="momentum != 0",
+                        positional=True)),
+        (_LR, Option("momentum", 0.0, "non_negative"), Option("dampening", 0.0, "not_nan"),
+         _WEIGHT_DECAY, Option("nesterov", False, "flag"), _MAXIMIZE),
+        (Rule("nesterov and (momentum <= 0.0 or dampening != 0.0)",
+              "nesterov=True requires momentum > 0 and dampening == 0, got momentum={momentum!r}, "
+              "dampening={dampening!r}"),),
+        doc="""SGD, with optional momentum, dampening, Nesterov momentum and (coupled) weight decay.
+
+    `momentum_buffers` is required when momentum != 0; at step 1 it is overwritten with the
+    gradient (no dampening on the first step, as torch.optim.SGD), so its initial content is unused.
+    """),
+    _adam("adam", 0.0, False, """Adam, with coupled (L2) weight decay and optional AMSGrad.
+
+    States start as zeros; `max_exp_avg_sqs` is required when amsgrad=True.
+    """),
+    _adam("adamw", 1e-2, True,
+          """AdamW: Adam with decoupled weight decay, param *= 1 - lr * weight_decay before the update.
+    """),
     OptimizerSpec(
         "rmsprop", "rmsprop", "RMSprop", False,
         (_P, _G, Stream("square_avgs", "square_avg"),
-         Stream("momentum_buffers", "momentum_buffer", "momentum > 0", "momentum",
-                lambda momentum: momentum > 0),
-         Stream("grad_avgs", "grad_avg", "centered=True", "centered", bool)),
-        ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")),
+         Stream("momentum_buffers", "momentum_buffer", needed_if="momentum > 0"),
+         Stream("grad_avgs", "grad_avg", needed_if="centered")),
+        (Option("lr", 1e-2, "non_negative"), Option("alpha", 0.99, "unit_interval"),
+         Option("eps", 1e-8, "non_negative"), _WEIGHT_DECAY, Option("momentum", 0.0, "non_negative"),
+         Option("centered", False, "flag"), _MAXIMIZE),
+        doc="""RMSprop, optionally centered and with momentum.
+
+    `momentum_buffers` is required when momentum > 0, `grad_avgs` when centered=True; all states
+    start as zeros.
+    """),
     OptimizerSpec(
         "adagrad", "adagrad", "Adagrad", True,
-        (_P, _G, Stream("state_sums", "sum")),
-        ("lr", "lr_decay", "weight_decay", "eps", "maximize")),
+        (_P, _G, Stream("state_sums", "sum", initial="initial_accumulator_value")),
+        (Option("lr", 1e-2, "non_negative"), Option("lr_decay", 0.0, "non_negative"), _WEIGHT_DECAY,
+         Option("initial_accumulator_value", 0.0, "non_negative", kernel=(), functional=False),
+         Option("eps", 1e-10, "non_negative"), _MAXIMIZE),
+        doc="""Adagrad with learning-rate decay lr / (1 + (step - 1) * lr_decay).
+
+    `state_sums` starts at the initial accumulator value (torch's default: zeros).
+    """),
 )
 
 
 def _kernel_order(spec):
     """The order the kernel's module reads a hyperparameter tuple in: the names it exports, which
-    must be the spec's."""
+    must be those the spec's options set."""
+    declared = tuple(name for o in spec.options for name in o.sets)
     exported = _native.hyperparameters.get(spec.kernel) if _native is not None else None
     if exported is None:
-        return spec.hyperparameters
-    if set(exported) != set(spec.hyperparameters):
+        return declared
+    if sorted(exported) != sorted(declared):
         raise ImportError(f"pygd._native's {spec.kernel} kernel takes {exported}; "
-                          f"pygd/_specs.py declares {spec.hyperparameters}: rebuild pygd")
+                          f"pygd/_specs.py's {spec.name} options set {declared}: rebuild pygd")
     return tuple(exported)
 
 
 def _check_streams(spec):
     """The kernel's stream masks (which streams it writes, which may be absent) must say what the
-    spec does: every stream but grads written, the optional ones those with `needed_when`."""
+    spec does: every stream but grads written, the optional ones those with `needed_if`."""
     if _native is None:
         return
     written, optional = _native.stream_masks[spec.kernel]
@@ -135,9 +239,17 @@ def _check_streams(spec):
 
 def _packer(names):
     """pack(**values): the tuple of `names`' values in that order; every name required, no other.
-    Compiled once (as dataclasses compile __init__) so that a step pays one call."""
+    Compiled once (as dataclasses compile __init__) so that a call pays one call."""
     args = ", ".join(names)
     return eval(f"lambda *, {args}: ({args},)", {})  # names are this module's identifiers
+
+
+def _compiled_tests(streams):
+    """Each optional stream with `needed`, its needed_if as a function of its option's value."""
+    return tuple(s if s.needed_if is None else Stream(
+        s.name, s.torch_state, s.needed_if, s.initial, s.positional,
+        eval(f"lambda {s.option}: bool({s.needed_if})", {}))  # noqa: S307 - declared above
+        for s in streams)
 
 
 def _deciding(streams):
@@ -154,9 +266,13 @@ def _deciding(streams):
 
 def _bind(spec):
     _check_streams(spec)
+    for o in spec.options:
+        assert o.check in CHECKS, (spec.name, o.name, o.check)
     order = _kernel_order(spec)
-    return OptimizerSpec(spec.name, spec.kernel, spec.torch_class, spec.takes_step, spec.streams,
-                         order, _packer(order), _deciding(spec.streams))
+    streams = _compiled_tests(spec.streams)
+    return OptimizerSpec(spec.name, spec.kernel, spec.torch_class, spec.takes_step, streams,
+                         spec.options, spec.rules, spec.doc, order, _packer(order),
+                         _deciding(streams))
 
 
 SPECS = {spec.name: _bind(spec) for spec in _DECLARED}

@@ -1,7 +1,8 @@
 """Every check on the arguments of a step, and every message the user sees about them.
 
 Runs before any byte is written, so a rejected call leaves every array bit-for-bit unchanged.
-Hyperparameters are checked here for every backend. Arrays are checked by `check_streams` (the
+The checks of each kind of hyperparameter are here; each optimizer's functional step applies them
+to its options as its spec declares (_specs.py, compiled by _steps.py). Arrays are checked by `check_streams` (the
 readable version, used by the NumPy reference) or, on the native path, by the extension's mirror of
 it (csrc/bindings/gather.cpp), which reports the same problem tuples; `buffer_error` turns either
 into the exception raised, so each message is written only here.
@@ -31,7 +32,7 @@ STREAMS = {
 }
 READ_ONLY_STREAM = 1  # grads, in every optimizer's streams
 # The stream a kernel only reads, by STREAMS key; None where every stream is written.
-READ_ONLY_STREAMS = {name: READ_ONLY_STREAM for name in ("sgd", "adam", "rmsprop", "adagrad", "probe", "accumulate")}
+READ_ONLY_STREAMS = {name: READ_ONLY_STREAM for name in (*KERNELS, "probe", "accumulate")}
 READ_ONLY_STREAMS.update(norm=0, clip=None, params=None)
 # Streams that may be None (absent), as kOptional in the headers; the options decide when they are
 # needed (checked with the hyperparameters below). Any other None is an error.
@@ -107,75 +108,6 @@ def required(name, value, because):
     if value is None:
         raise ValueError(f"{name} is required when {because}")
     return value
-
-
-# Per optimizer: every hyperparameter checked and normalized, before any array is looked at.
-# `x if type(x) is float and x >= 0.0 else non_negative(...)` keeps the common case (a valid float)
-# free of function calls: a 4096-element step costs ~3 us in all, so the checks must stay cheap.
-
-def sgd(step, lr, momentum, dampening, nesterov, weight_decay, momentum_buffers):
-    step = step if type(step) is int and 1 <= step < MAX_STEP else step_count(step)
-    lr = lr if type(lr) is float and lr >= 0.0 else non_negative("lr", lr)
-    momentum = momentum if type(momentum) is float and momentum >= 0.0 else non_negative("momentum", momentum)
-    dampening = not_nan("dampening", dampening)
-    weight_decay = (weight_decay if type(weight_decay) is float and weight_decay >= 0.0
-                    else non_negative("weight_decay", weight_decay))
-    nesterov = bool(nesterov)
-    if nesterov and (momentum <= 0.0 or dampening != 0.0):
-        raise ValueError("nesterov=True requires momentum > 0 and dampening == 0, "
-                         f"got momentum={momentum!r}, dampening={dampening!r}")
-    if momentum != 0.0:
-        required("momentum_buffers", momentum_buffers, "momentum != 0")
-    else:
-        momentum_buffers = None
-    return step, lr, momentum, dampening, nesterov, weight_decay, momentum_buffers
-
-
-def adam(step, lr, betas_, eps, weight_decay, amsgrad, max_exp_avg_sqs):
-    step = step if type(step) is int and 1 <= step < MAX_STEP else step_count(step)
-    lr = lr if type(lr) is float and lr >= 0.0 else non_negative("lr", lr)
-    if type(betas_) is tuple and len(betas_) == 2 and type(betas_[0]) is float and type(betas_[1]) is float \
-            and 0.0 <= betas_[0] < 1.0 and 0.0 <= betas_[1] < 1.0:
-        beta1, beta2 = betas_
-    else:
-        beta1, beta2 = betas(betas_)
-    eps = eps if type(eps) is float and eps >= 0.0 else non_negative("eps", eps)
-    weight_decay = (weight_decay if type(weight_decay) is float and weight_decay >= 0.0
-                    else non_negative("weight_decay", weight_decay))
-    if amsgrad:
-        required("max_exp_avg_sqs", max_exp_avg_sqs, "amsgrad=True")
-    else:
-        max_exp_avg_sqs = None
-    return step, lr, beta1, beta2, eps, weight_decay, bool(amsgrad), max_exp_avg_sqs
-
-
-def rmsprop(lr, alpha, eps, weight_decay, momentum, centered, momentum_buffers, grad_avgs):
-    lr = lr if type(lr) is float and lr >= 0.0 else non_negative("lr", lr)
-    alpha = in_unit_interval("alpha", alpha, include_one=True)
-    eps = eps if type(eps) is float and eps >= 0.0 else non_negative("eps", eps)
-    weight_decay = (weight_decay if type(weight_decay) is float and weight_decay >= 0.0
-                    else non_negative("weight_decay", weight_decay))
-    momentum = momentum if type(momentum) is float and momentum >= 0.0 else non_negative("momentum", momentum)
-    if momentum > 0.0:
-        required("momentum_buffers", momentum_buffers, "momentum > 0")
-    else:
-        momentum_buffers = None
-    if centered:
-        required("grad_avgs", grad_avgs, "centered=True")
-    else:
-        grad_avgs = None
-    return lr, alpha, eps, weight_decay, momentum, bool(centered), momentum_buffers, grad_avgs
-
-
-def adagrad(step, lr, lr_decay, weight_decay, eps):
-    step = step if type(step) is int and 1 <= step < MAX_STEP else step_count(step)
-    lr = lr if type(lr) is float and lr >= 0.0 else non_negative("lr", lr)
-    lr_decay = (lr_decay if type(lr_decay) is float and lr_decay >= 0.0
-                else non_negative("lr_decay", lr_decay))
-    weight_decay = (weight_decay if type(weight_decay) is float and weight_decay >= 0.0
-                    else non_negative("weight_decay", weight_decay))
-    eps = eps if type(eps) is float and eps >= 0.0 else non_negative("eps", eps)
-    return step, lr, lr_decay, weight_decay, eps
 
 
 # ----------------------------------------------------------------------------- arrays

@@ -18,6 +18,7 @@ checked, saying why.
 import functools
 
 from .. import _validate
+from .._specs import KERNELS
 from . import cuda_arrays
 
 name = "cuda"
@@ -143,26 +144,14 @@ def check(optimizer, streams):
     return cuda_arrays.read(optimizer, streams)[0]
 
 
-def sgd(streams, step, hparams):
-    return _run("sgd", streams, step, hparams)
-
-
-def adam(streams, step, hparams):
-    return _run("adam", streams, step, hparams)
-
-
-def rmsprop(streams, step, hparams):  # the update does not use the step
-    return _run("rmsprop", streams, None, hparams)
-
-
-def adagrad(streams, step, hparams):
-    return _run("adagrad", streams, step, hparams)
+# Each kernel's step, by kernel name (the backends' common interface, see _backends/__init__.py).
+steps = {kernel: functools.partial(_run, kernel) for kernel in KERNELS}
 
 
 def launch(optimizer, dtype, sizes, streams, step, step_ptr, hparams, grad_scale_ptr, found_inf_ptr,
            stream, device):
-    """Enqueue one step of `optimizer` ("sgd", "adam" (AdamW: hparams' decoupled=True), "rmsprop",
-    "adagrad") over tensors the caller has validated, on `stream` of `device`; returns at once.
+    """Enqueue one step of `optimizer` (a kernel of _specs.KERNELS; AdamW is "adam" with hparams'
+    decoupled=True) over tensors the caller has validated, on `stream` of `device`; returns at once.
 
     dtype: "float32", "float64", "float16" or "bfloat16" (updated in float32 arithmetic);
     sizes: elements per tensor; streams: a tuple with, per stream of the optimizer in the order of

@@ -10,14 +10,13 @@ import os
 import warnings
 
 from .. import _native
+from .._specs import KERNELS
 
 name = "native"
 
 
-sgd = _native.sgd
-adam = _native.adam
-rmsprop = _native.rmsprop
-adagrad = _native.adagrad
+# Each kernel's step, by kernel name (the backends' common interface, see _backends/__init__.py).
+steps = {kernel: getattr(_native, kernel) for kernel in KERNELS}
 # probe((target, source, extra1, extra2), scale): target += scale * source, and extra1, extra2 (each
 # optional) likewise, in place: the memory traffic of a fused update, for bandwidth measurements.
 probe = _native.probe
@@ -34,8 +33,7 @@ PointerTable = _native.PointerTable
 same_objects = _native.same_objects
 stream_masks = _native.stream_masks
 
-_checks = {"sgd": _native.check_sgd, "adam": _native.check_adam, "rmsprop": _native.check_rmsprop,
-           "adagrad": _native.check_adagrad}
+_checks = {kernel: getattr(_native, f"check_{kernel}") for kernel in KERNELS}
 
 
 def check(optimizer, streams):

@@ -61,26 +61,22 @@ def check(optimizer, streams):
     return _validate.check_streams(optimizer, streams)
 
 
-def _scalars(make, kernel, hparams, *step):
-    """make_scalars(dtype) for `make` (a pygd.numba.scalars factory), the hyperparameters by name."""
-    named = KERNELS[kernel].named(hparams)
-    return lambda dtype: make(dtype, *step, **named)
+def _step(kernel):
+    """The step of `kernel`: its scalars (pygd.numba.scalars.<kernel>_scalars, the hyperparameters by
+    name, the step count where the kernel takes one) made once, then one compiled call."""
+    make, takes_step = getattr(scalars, f"{kernel}_scalars"), KERNELS[kernel].takes_step
+
+    def step(streams, step, hparams):
+        named = KERNELS[kernel].named(hparams)
+        if takes_step:
+            return _run(kernel, streams, lambda dtype: make(dtype, step, **named))
+        return _run(kernel, streams, lambda dtype: make(dtype, **named))
+    step.__name__ = kernel
+    return step
 
 
-def sgd(streams, step, hparams):
-    return _run("sgd", streams, _scalars(scalars.sgd_scalars, "sgd", hparams, step))
-
-
-def adam(streams, step, hparams):
-    return _run("adam", streams, _scalars(scalars.adam_scalars, "adam", hparams, step))
-
-
-def rmsprop(streams, step, hparams):  # the update does not use the step
-    return _run("rmsprop", streams, _scalars(scalars.rmsprop_scalars, "rmsprop", hparams))
-
-
-def adagrad(streams, step, hparams):
-    return _run("adagrad", streams, _scalars(scalars.adagrad_scalars, "adagrad", hparams, step))
+# Each kernel's step, by kernel name (the backends' common interface, see _backends/__init__.py).
+steps = {kernel: _step(kernel) for kernel in KERNELS}
 
 
 # ----------------------------------------------------------------------------- gradient tools

@@ -184,6 +184,10 @@ def grad_accumulate(streams, scale, overwrite):
             total += total.dtype.type(scale) * grad
 
 
+# Each kernel's step, by kernel name (the backends' common interface, see _backends/__init__.py).
+steps = {kernel: globals()[kernel] for kernel in KERNELS}
+
+
 def check(optimizer, streams):
     """The array checks of `optimizer`'s call alone: None, or the problem tuple."""
     return _validate.check_streams(optimizer, streams)

@@ -1,26 +1,39 @@
 """The base class of pygd.optim's optimizers: param groups, per-param state, the step loop.
 Its plan lives in _plan.py, its state_dict in _serialization.py."""
 
-import abc
-
 import numpy as np
 
-from .. import _backends
+from .. import _backends, _steps, _validate
 from . import _params, _plan, _serialization
 
 _NoneType = type(None)
 
 
-class Optimizer(abc.ABC):
+class Optimizer:
     """The base class: param groups, per-param state, state_dict, and the step loop.
 
-    A subclass names its functional counterpart's kernel (`_kernel`), its state arrays in the
-    kernel's stream order (`_state_streams`), and provides `_check_group`, `_needed_states` and
-    `_update`.
+    A subclass names its optimizer's spec (_specs.py): `class SGD(Optimizer, spec=SPECS["sgd"])`.
+    From it the class takes its constructor (torch.optim's arguments and defaults), the checks of
+    its groups, the states its options need, and its kernel.
     """
 
-    _kernel = None          # key of _validate.STREAMS
+    _spec = None            # the optimizer's _specs.OptimizerSpec
+    _kernel = None          # its kernel (a key of _validate.STREAMS)
     _state_streams = ()     # torch's state names, in the kernel's stream order after (params, grads)
+
+    def __init_subclass__(cls, spec=None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if spec is None:
+            return
+        cls._spec, cls._kernel = spec, spec.kernel
+        cls._state_streams = tuple(spec.torch_states.values())
+        cls._initial_options = {s.torch_state: s.initial for s in spec.streams if s.initial}
+        cls._read_group = staticmethod(_steps.group_reader(spec))
+        source, namespace = _steps.optimizer_constructor(spec)
+        namespace["_base"] = Optimizer
+        cls.__init__ = _steps._compile(source, "__init__", namespace)
+        cls.__init__.__qualname__ = f"{cls.__qualname__}.__init__"
+        cls.__init__.__module__ = cls.__module__
 
     def __init__(self, params, defaults, backend="auto"):
         _backends.get(backend)  # an unknown or unavailable backend fails here, not at the first step
@@ -131,7 +144,31 @@ class Optimizer(abc.ABC):
         self.steps += 1
 
     def _initial_state(self, name, param, group):
-        return np.zeros_like(param)
+        """A new state array: zeros, or the value of the option its stream names (Adagrad's
+        initial_accumulator_value), from the param's group."""
+        option = self._initial_options.get(name)
+        return np.zeros_like(param) if option is None else np.full_like(param, group[option])
+
+    def _update(self, params, grads, states, step, group):
+        """One kernel call over one group's params that share a dtype and a step count."""
+        hparams = self._read_group(group)  # checked at every step: a group may have been edited
+        streams = (params, grads, *(states.get(n) for n in self._state_streams))
+        problem = _backends.for_call(self.backend, params).steps[self._kernel](
+            streams, step if self._spec.takes_step else 1, hparams)
+        if problem is not None:
+            raise _validate.buffer_error(problem, self._kernel, streams)
+
+    def _check_group(self, group, where):
+        """Checks a group's options as the functional step does (ValueError/TypeError prefixed with
+        `where`)."""
+        try:
+            self._read_group(group)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{where}{exc}") from None
+
+    def _needed_states(self, group):
+        """The state names a step with this group's options uses, in stream order."""
+        return self._spec.needed_states(group)
 
     # ------------------------------------------------------------------------- state_dict
 
@@ -148,17 +185,3 @@ class Optimizer(abc.ABC):
         Raises ValueError (TypeError for a malformed dict) and changes nothing when the dict is for
         another optimizer type or for params of other counts or shapes."""
         _serialization.load_state_dict(self, state_dict)
-
-    # ------------------------------------------------------------------------- per optimizer
-
-    @abc.abstractmethod
-    def _check_group(self, group, where):
-        """Validates a group's hyperparameters (ValueError/TypeError prefixed with `where`)."""
-
-    @abc.abstractmethod
-    def _needed_states(self, group):
-        """The state names a step with this group's options uses, in stream order."""
-
-    @abc.abstractmethod
-    def _update(self, params, grads, states, step, group):
-        """The functional call for one group's params."""

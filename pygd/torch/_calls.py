@@ -204,7 +204,7 @@ class CudaCall(Call):
             step, step_address = None, self.steps[0].data_ptr()
         else:
             step, step_address = self.step + 1, 0
-        self.launch(self.spec.native.__name__, self.dtype, self.sizes, streams, step, step_address,
+        self.launch(self.spec.name, self.dtype, self.sizes, streams, step, step_address,
                     hparams, _address(grad_scale), _address(found_inf), stream, self.device.index)
         if self.steps and found_inf is not None:
             torch._foreach_sub_(self.steps, found_inf)

@@ -1,6 +1,6 @@
 """pygd.torch's optimizers: torch.optim's classes with pygd's fused kernel as their step.
 
-Each class subclasses the torch.optim class of the same name and calls its __init__ unchanged, so
+Each class subclasses the torch.optim class of the same name and keeps its __init__, so
 argument checks, defaults, param groups, hooks, state_dict and load_state_dict are torch's own, and
 so is `_step_supports_amp_scaling` (set by torch's __init__ when fused=True). Only `step` is pygd's
 (in _Stepper): the params pygd's kernels can update run natively, the others through torch's own
@@ -9,12 +9,11 @@ implementation (_fallback.py), in the same step.
 
 import functools
 from itertools import chain
-from typing import Optional, Union
 
 import torch
-from torch import Tensor
-from torch.optim.optimizer import ParamsT, _global_optimizer_post_hooks, _global_optimizer_pre_hooks
+from torch.optim.optimizer import _global_optimizer_post_hooks, _global_optimizer_pre_hooks
 
+from .._specs import SPECS
 from ._amp import AmpScalars
 from ._calls import CpuCall
 from ._fallback import (
@@ -25,14 +24,10 @@ from ._fallback import (
     torch_step,
     warn_new_routes,
 )
-from ._kernels import AdagradKernel, AdamKernel, RmspropKernel, SgdKernel
+from ._kernels import kernel_for
 from ._plan import plan_group
 
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Routes", "TorchFallbackWarning"]
-
-# The annotations are torch's own, so help() and IDEs show the same signatures as for torch.optim.
-Scalar = Union[float, Tensor]
-Betas = tuple[Union[float, Tensor], Union[float, Tensor]]
 
 
 def _with_hooks(step):
@@ -147,62 +142,24 @@ def _document(cls):
 
 @_document
 class SGD(_Stepper, torch.optim.SGD):
-    kernel = SgdKernel()
-
-    def __init__(self, params: ParamsT, lr: Scalar = 1e-3, momentum: float = 0, dampening: float = 0,
-                 weight_decay: Scalar = 0, nesterov: bool = False, *, maximize: bool = False,
-                 foreach: Optional[bool] = None, differentiable: bool = False,
-                 fused: Optional[bool] = None) -> None:
-        super().__init__(params, lr, momentum, dampening, weight_decay, nesterov, maximize=maximize,
-                         foreach=foreach, differentiable=differentiable, fused=fused)
+    kernel = kernel_for(SPECS["sgd"])
 
 
 @_document
 class Adam(_Stepper, torch.optim.Adam):
-    kernel = AdamKernel()
-
-    def __init__(self, params: ParamsT, lr: Scalar = 1e-3, betas: Betas = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
-                 foreach: Optional[bool] = None, maximize: bool = False, capturable: bool = False,
-                 differentiable: bool = False, fused: Optional[bool] = None,
-                 decoupled_weight_decay: bool = False) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
-                         maximize=maximize, capturable=capturable, differentiable=differentiable,
-                         fused=fused, decoupled_weight_decay=decoupled_weight_decay)
+    kernel = kernel_for(SPECS["adam"])
 
 
 @_document
 class AdamW(_Stepper, torch.optim.AdamW):
-    kernel = AdamKernel()
-
-    def __init__(self, params: ParamsT, lr: Scalar = 1e-3, betas: Betas = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False, foreach: Optional[bool] = None, capturable: bool = False,
-                 differentiable: bool = False, fused: Optional[bool] = None) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         foreach=foreach, capturable=capturable, differentiable=differentiable,
-                         fused=fused)
+    kernel = kernel_for(SPECS["adamw"])
 
 
 @_document
 class RMSprop(_Stepper, torch.optim.RMSprop):
-    kernel = RmspropKernel()
-
-    def __init__(self, params: ParamsT, lr: Scalar = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0, momentum: float = 0, centered: bool = False,
-                 capturable: bool = False, foreach: Optional[bool] = None, maximize: bool = False,
-                 differentiable: bool = False) -> None:
-        super().__init__(params, lr, alpha, eps, weight_decay, momentum, centered, capturable,
-                         foreach, maximize, differentiable)
+    kernel = kernel_for(SPECS["rmsprop"])
 
 
 @_document
 class Adagrad(_Stepper, torch.optim.Adagrad):
-    kernel = AdagradKernel()
-
-    def __init__(self, params: ParamsT, lr: Scalar = 1e-2, lr_decay: float = 0,
-                 weight_decay: float = 0, initial_accumulator_value: float = 0, eps: float = 1e-10,
-                 foreach: Optional[bool] = None, *, maximize: bool = False,
-                 differentiable: bool = False, fused: Optional[bool] = None) -> None:
-        super().__init__(params, lr, lr_decay, weight_decay, initial_accumulator_value, eps, foreach,
-                         maximize=maximize, differentiable=differentiable, fused=fused)
+    kernel = kernel_for(SPECS["adagrad"])
