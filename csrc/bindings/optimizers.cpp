@@ -15,39 +15,30 @@ using namespace pybind11::literals;
 
 namespace {
 
-// name(streams, step, hparams, grad_scale=1): hparams as config_from<Op::Config> reads them.
+// Op::kName(streams, step, hparams, grad_scale=1), hparams as config_from<Op::Config> reads them;
+// check_<name>(streams), the checks alone (for callers that make several calls and must reject bad
+// input before the first); and its (written, optional) stream masks, for callers that check a
+// PointerTable ahead of a call (PointerTable.check).
 template <class Op>
-void register_optimizer(py::module_& m, const char* name) {
+void register_optimizer(py::module_& m) {
+  const char* name = Op::kName;
   m.def(name, [name](py::object streams, int64_t step, py::handle hparams, double grad_scale) {
     return optimizer_run<Op>(streams, step, config_from<typename Op::Config>(hparams, name), grad_scale);
   }, "streams"_a, "step"_a, "hparams"_a, "grad_scale"_a = 1.0);
+  m.def(("check_" + std::string(name)).c_str(), &check<Op>);
   m.attr("hyperparameters")[name] = field_name_tuple<typename Op::Config>();
+  m.attr("stream_masks")[name] = py::make_tuple(Op::kWritten, Op::kOptional);
 }
 
 }  // namespace
 
 void register_optimizers(py::module_& m) {
   m.attr("hyperparameters") = py::dict();
-  register_optimizer<Sgd>(m, "sgd");
-  register_optimizer<Adam>(m, "adam");
-  register_optimizer<Rmsprop>(m, "rmsprop");
-  register_optimizer<Adagrad>(m, "adagrad");
+  m.attr("stream_masks") = py::dict();
+  Optimizers::for_each([&m](auto op) { register_optimizer<decltype(op)>(m); });
   m.def("probe", [](py::tuple streams, double scale) {
     return checked_run<Probe>(streams, 1, {scale});
   }, "The bandwidth probe: target += scale * source (and extra1, extra2 likewise), in place.");
-  // Each optimizer's (written, optional) stream masks, for callers that check a PointerTable ahead
-  // of a call (PointerTable.check).
-  py::dict masks;
-  masks["sgd"] = py::make_tuple(Sgd::kWritten, Sgd::kOptional);
-  masks["adam"] = py::make_tuple(Adam::kWritten, Adam::kOptional);
-  masks["rmsprop"] = py::make_tuple(Rmsprop::kWritten, Rmsprop::kOptional);
-  masks["adagrad"] = py::make_tuple(Adagrad::kWritten, Adagrad::kOptional);
-  m.attr("stream_masks") = masks;
-  // The checks alone, for callers that make several calls and must reject bad input before the first.
-  m.def("check_sgd", &check<Sgd>);
-  m.def("check_adam", &check<Adam>);
-  m.def("check_rmsprop", &check<Rmsprop>);
-  m.def("check_adagrad", &check<Adagrad>);
 }
 
 }  // namespace pygd::bindings

@@ -31,8 +31,10 @@ struct OpList {
     return found;
   }
 };
-using AllOps = OpList<Sgd, Adam, Rmsprop, Adagrad, Probe, GradScale, GradClamp, GradAccumulate,
-                      Unscaled<Sgd>, Unscaled<Adam>, Unscaled<Rmsprop>, Unscaled<Adagrad>>;
+// Every optimizer, the element-wise tools, then every optimizer with GradScaler's unscaling fused in.
+template <class... Tools, class... Optimizer>
+OpList<Optimizer..., Tools..., Unscaled<Optimizer>...> all_ops(TypeList<Optimizer...>);
+using AllOps = decltype(all_ops<Probe, GradScale, GradClamp, GradAccumulate>(Optimizers{}));
 
 // A compile-time constant, so no out-of-line helper is compiled into the per-ISA units.
 template <class Op>

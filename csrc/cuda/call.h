@@ -40,8 +40,8 @@ struct Call {
 };
 
 // Enqueues Op's update of every tensor of `call` (one kernel launch per table of tensors, see
-// tensor_table.cuh). Returns an empty string, or the CUDA error that stopped it. Defined for Sgd,
-// Adam, Rmsprop and Adagrad, one CUDA unit each.
+// tensor_table.cuh). Returns an empty string, or the CUDA error that stopped it. Defined for each
+// member of pygd::Optimizers, one CUDA unit each (<name>.cu, compiled in parallel).
 template <class Op>
 std::string launch(const typename Op::Config& config, const Call& call);
 

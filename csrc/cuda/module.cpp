@@ -83,15 +83,21 @@ void launch_call(const std::string& optimizer, const std::string& dtype, const s
   call.wait_for = wait_for.data();
   call.waits = int64_t(wait_for.size());
   if (!step.is_none()) call.step = step.cast<int64_t>();
-  else if (!step_ptr && optimizer != "rmsprop")
+  else if (!step_ptr)
     throw py::value_error(optimizer + " needs a step: an int, or step_ptr (a device float32 step count)");
   if (call.step < 1) throw py::value_error("step must be >= 1, got " + std::to_string(call.step));
 
-  if (optimizer == "sgd") run<Sgd>("sgd", hparams, sizes, streams, call);
-  else if (optimizer == "adam") run<Adam>("adam", hparams, sizes, streams, call);
-  else if (optimizer == "rmsprop") run<Rmsprop>("rmsprop", hparams, sizes, streams, call);
-  else if (optimizer == "adagrad") run<Adagrad>("adagrad", hparams, sizes, streams, call);
-  else throw py::value_error("optimizer must be one of sgd, adam, rmsprop, adagrad, got '" + optimizer + "'");
+  bool found = false;
+  std::string names;
+  Optimizers::for_each([&](auto op) {
+    using Op = decltype(op);
+    names += (names.empty() ? "" : ", ") + std::string(Op::kName);
+    if (!found && optimizer == Op::kName) {
+      found = true;
+      run<Op>(Op::kName, hparams, sizes, streams, call);
+    }
+  });
+  if (!found) throw py::value_error("optimizer must be one of " + names + ", got '" + optimizer + "'");
 }
 
 }  // namespace
@@ -116,10 +122,10 @@ PYBIND11_MODULE(_cuda, m) {
     return devices;
   }, "The device holding each address, -1 where it is not device memory.");
   m.def("runtime_version", &runtime_version, "The CUDA runtime version linked in (statically).");
-  py::dict names;
-  names["sgd"] = pygd::bindings::field_name_tuple<pygd::SgdConfig>();
-  names["adam"] = pygd::bindings::field_name_tuple<pygd::AdamConfig>();
-  names["rmsprop"] = pygd::bindings::field_name_tuple<pygd::RmspropConfig>();
-  names["adagrad"] = pygd::bindings::field_name_tuple<pygd::AdagradConfig>();
-  m.attr("hyperparameters") = names;  // each launch's hparams, by these names (config_fields.h)
+  py::dict names;  // each launch's hparams, by these names (config_fields.h)
+  pygd::Optimizers::for_each([&names](auto op) {
+    using Op = decltype(op);
+    names[Op::kName] = pygd::bindings::field_name_tuple<typename Op::Config>();
+  });
+  m.attr("hyperparameters") = names;
 }

@@ -8,6 +8,7 @@
 namespace pygd {
 
 struct Adagrad {
+  static constexpr const char* kName = "adagrad";  // its Python name (kernel and spec)
   using Config = AdagradConfig;
   template <class T>
   using Step = AdagradStep<T>;

@@ -8,6 +8,7 @@
 namespace pygd {
 
 struct Adam {
+  static constexpr const char* kName = "adam";  // its Python name (kernel and spec)
   using Config = AdamConfig;
   template <class T>
   using Step = AdamStep<T>;

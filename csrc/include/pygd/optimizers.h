@@ -1,4 +1,5 @@
-// Every update the drivers know, in the order of their tables, and the gradient reductions.
+// Every update the drivers know, and the gradient reductions. `Optimizers` is the one list of the
+// optimizers: the bindings, the CPU sweep tables and the CUDA module register each of its members.
 #pragma once
 #include "adagrad.h"
 #include "adam.h"
@@ -8,3 +9,19 @@
 #include "probe.h"
 #include "rmsprop.h"
 #include "sgd.h"
+
+namespace pygd {
+
+template <class... Ts>
+struct TypeList {
+  static constexpr int size = sizeof...(Ts);
+  // f(T{}) for each T, in order (every Op is an empty struct: its members are static).
+  template <class F>
+  static void for_each(F&& f) {
+    (f(Ts{}), ...);
+  }
+};
+
+using Optimizers = TypeList<Sgd, Adam, Rmsprop, Adagrad>;
+
+}  // namespace pygd

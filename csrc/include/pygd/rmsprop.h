@@ -8,6 +8,7 @@
 namespace pygd {
 
 struct Rmsprop {
+  static constexpr const char* kName = "rmsprop";  // its Python name (kernel and spec)
   using Config = RmspropConfig;
   template <class T>
   using Step = RmspropStep<T>;

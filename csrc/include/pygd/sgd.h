@@ -10,6 +10,7 @@
 namespace pygd {
 
 struct Sgd {
+  static constexpr const char* kName = "sgd";  // its Python name (kernel and spec)
   using Config = SgdConfig;
   template <class T>
   using Step = SgdStep<T>;
