@@ -8,6 +8,7 @@ it (csrc/bindings/gather.cpp), which reports the same problem tuples; `buffer_er
 into the exception raised, so each message is written only here.
 """
 
+import collections
 import math
 import operator
 
@@ -146,50 +147,113 @@ def _dtype_and_shape(a):
     return np.dtype(interface["typestr"]), tuple(interface["shape"])
 
 
-def check_streams(optimizer, streams):
-    """The array checks, in the same order as the native gather(): a problem tuple
-    (problem, stream, index, other_stream, other_index) for the first failure, or None."""
+# What the checks read from one array, whatever kind it is. dtype: the name of a dtype the call's
+# kind of array may hold ("float32", ...), or None; aligned: its address a multiple of itemsize;
+# device, stream: for arrays on a GPU (None: unknown, or host memory); source: the adapter's own
+# view of it (cuda_arrays.View), or None.
+ArrayFacts = collections.namedtuple(
+    "ArrayFacts", "address shape size dtype itemsize contiguous aligned read_only device stream source")
+
+# What a call passed the checks with: its dtype's name, each tensor's size, each stream's addresses
+# (None for an absent one) and ArrayFacts (per stream, like addresses).
+CheckedCall = collections.namedtuple("CheckedCall", "dtype sizes addresses facts")
+
+
+class HostArrays:
+    """The adapter for NumPy arrays (the only kind a host call takes)."""
+
+    dtypes = ("float32", "float64")
+
+    @staticmethod
+    def is_array(obj):
+        return isinstance(obj, np.ndarray)
+
+    @staticmethod
+    def facts(a):
+        """ArrayFacts of `a`, or None if it is not an ndarray."""
+        if not isinstance(a, np.ndarray):
+            return None
+        dtype = a.dtype
+        flags = a.flags
+        return ArrayFacts(a.__array_interface__["data"][0], a.shape, a.size,
+                          dtype.name if dtype in _FLOATS and dtype.isnative else None, dtype.itemsize,
+                          flags.c_contiguous, flags.aligned, not flags.writeable, None, None, None)
+
+    @staticmethod
+    def foreign(label, obj, k, where):
+        """The problem of an element that is not an array of this kind."""
+        return (BufferProblem.NOT_ARRAY, k, where, -1, -1)
+
+
+HOST = HostArrays()
+
+
+def check_arrays(optimizer, streams, arrays=HOST):
+    """The array checks, in the same order as the native gather(), for any kind of array through
+    its adapter (`arrays`: HOST, or cuda_arrays' for arrays on a GPU): (problem, None), with the
+    problem tuple (problem, stream, index, other_stream, other_index) of the first failure, or
+    (None, CheckedCall). An adapter may raise instead, for an array of another device."""
     names, optional, read_only = STREAMS[optimizer], OPTIONAL_STREAMS[optimizer], READ_ONLY_STREAMS[optimizer]
+    is_array = arrays.is_array
     lists = []
     for k, stream in enumerate(streams):
         if stream is None and names[k] in optional:
             lists.append(None)
             continue
-        if not isinstance(stream, (np.ndarray, list, tuple)):
-            return (BufferProblem.NOT_SEQUENCE, k, -1, -1, -1)
-        lists.append(_as_list(stream))
+        if is_array(stream):
+            lists.append([stream])
+        elif isinstance(stream, (list, tuple)):
+            lists.append(stream)
+        else:
+            return (BufferProblem.NOT_SEQUENCE, k, -1, -1, -1), None
         if k > 0 and len(lists[k]) != len(lists[0]):
-            return (BufferProblem.LENGTH, k, -1, -1, -1)
+            return (BufferProblem.LENGTH, k, -1, -1, -1), None
 
-    params = lists[0]
-    dtype = None
-    spans = []
-    for k, arrays in enumerate(lists):
-        if arrays is None:
+    accepted, facts_of = arrays.dtypes, arrays.facts
+    dtype, shapes, spans, addresses, facts = None, [], [], [], []
+    for k, stream in enumerate(lists):
+        if stream is None:
+            addresses.append(None)
+            facts.append(None)
             continue
-        bare = isinstance(streams[k], np.ndarray)
-        for i, a in enumerate(arrays):
+        bare = is_array(streams[k])
+        row, row_facts = [], []
+        for i, a in enumerate(stream):
             where = -1 if bare else i
-            if not isinstance(a, np.ndarray):
-                return (BufferProblem.NOT_ARRAY, k, where, -1, -1)
-            if a.dtype not in _FLOATS or not a.dtype.isnative:
-                return (BufferProblem.DTYPE, k, where, -1, -1)
-            dtype = a.dtype if dtype is None else dtype
-            if a.dtype != dtype:
-                return (BufferProblem.DTYPE_MISMATCH, k, where, -1, -1)
-            if k > 0 and a.shape != params[i].shape:
-                return (BufferProblem.SHAPE, k, where, -1, -1)
-            if not a.flags.c_contiguous:
-                return (BufferProblem.NOT_CONTIGUOUS, k, where, -1, -1)
-            if not a.flags.aligned:
-                return (BufferProblem.MISALIGNED, k, where, -1, -1)
+            f = facts_of(a)
+            if f is None:
+                return arrays.foreign(names[k] if bare else f"{names[k]}[{i}]", a, k, where), None
+            if f.dtype not in accepted:
+                return (BufferProblem.DTYPE, k, where, -1, -1), None
+            dtype = f.dtype if dtype is None else dtype
+            if f.dtype != dtype:
+                return (BufferProblem.DTYPE_MISMATCH, k, where, -1, -1), None
+            if k == 0:
+                shapes.append(f.shape)
+            elif f.shape != shapes[i]:
+                return (BufferProblem.SHAPE, k, where, -1, -1), None
+            if not f.contiguous:
+                return (BufferProblem.NOT_CONTIGUOUS, k, where, -1, -1), None
+            if not f.aligned:
+                return (BufferProblem.MISALIGNED, k, where, -1, -1), None
             written = k != read_only
-            if written and not a.flags.writeable:
-                return (BufferProblem.READ_ONLY, k, where, -1, -1)
-            if a.size:
-                start = a.__array_interface__["data"][0]
-                spans.append((start, start + a.nbytes, k, where, written))
-    return _find_overlap(spans)
+            if written and f.read_only:
+                return (BufferProblem.READ_ONLY, k, where, -1, -1), None
+            if f.size:
+                spans.append((f.address, f.address + f.size * f.itemsize, k, where, written))
+            row.append(f.address)
+            row_facts.append(f)
+        addresses.append(row)
+        facts.append(row_facts)
+    problem = _find_overlap(spans)
+    if problem is not None:
+        return problem, None
+    return None, CheckedCall(dtype, [f.size for f in facts[0]], addresses, facts)
+
+
+def check_streams(optimizer, streams):
+    """check_arrays for NumPy arrays: the problem tuple of the first failure, or None."""
+    return check_arrays(optimizer, streams)[0]
 
 
 def _find_overlap(spans):

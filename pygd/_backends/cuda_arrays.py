@@ -1,9 +1,9 @@
 """Arrays on a GPU as the CUDA backend takes them: read through __cuda_array_interface__ (CuPy
 arrays, Numba device arrays, torch CUDA tensors) or DLPack (any other producer of CUDA memory).
 
-`read` makes the checks of _validate.check_streams, in the same order and with the same problem
-tuples, on what the protocols say instead of NumPy's flags, so that _validate.buffer_error words
-the errors of both kinds of call alike. It touches no GPU: nothing here needs a driver. It returns
+`read` runs the one array checker (_validate.check_arrays) through this module's adapter, which
+reads what the protocols say instead of NumPy's flags: the same checks in the same order, the same
+problem tuples, so that _validate.buffer_error words the errors of every kind of call alike. It touches no GPU: nothing here needs a driver. It returns
 what a launch needs: dtype, sizes, device addresses per stream, the stream to run on, the streams
 to wait for, and the device (None where only the CUDA runtime can tell, from the addresses).
 """
@@ -144,75 +144,51 @@ def launch_stream(obj):
     return stream or 0
 
 
-def _not_on_gpu(label, obj):
-    return TypeError(f"{label} must be on the GPU like params (an array exposing "
-                     f"__cuda_array_interface__ or DLPack on a CUDA device), got {type(obj).__name__}; "
-                     "one call updates the arrays of one device")
+class DeviceArrays:
+    """The adapter through which _validate.check_arrays reads the arrays of a GPU call (see View):
+    exported, where DLPack is how, for use on `stream`; `keep` holds what must live until the
+    launch is enqueued. `dtypes`: the dtype names the caller's kernels take."""
+
+    def __init__(self, stream, dtypes=tuple(_ITEMSIZE)):
+        self.stream, self.dtypes, self.keep = stream, dtypes, []
+
+    is_array = staticmethod(on_gpu)
+
+    def facts(self, a):
+        v = view(a, self.stream, self.keep)
+        if v is None:
+            return None
+        itemsize = _ITEMSIZE.get(v.dtype, 1)
+        own = _torch_stream(a)
+        own = own if own is not None else _interface_stream(getattr(a, "__cuda_array_interface__", {}))
+        return _validate.ArrayFacts(v.address, v.shape, math.prod(v.shape), v.dtype, itemsize,
+                                    _validate.c_contiguous(v.shape, v.strides, itemsize),
+                                    v.address % itemsize == 0, v.read_only, v.device, own, v)
+
+    @staticmethod
+    def foreign(label, obj, k, where):
+        raise TypeError(f"{label} must be on the GPU like params (an array exposing "
+                        f"__cuda_array_interface__ or DLPack on a CUDA device), got {type(obj).__name__}; "
+                        "one call updates the arrays of one device")
 
 
-def read(optimizer, streams):
-    """(problem, None) for the first unfit array, as _validate.check_streams reports it, or
-    (None, DeviceCall). TypeError for an array that is not on a GPU in a GPU call."""
-    names, optional = _validate.STREAMS[optimizer], _validate.OPTIONAL_STREAMS[optimizer]
-    read_only_stream = _validate.READ_ONLY_STREAMS[optimizer]
-    lists = []
-    for k, stream in enumerate(streams):
-        if stream is None and names[k] in optional:
-            lists.append(None)
-            continue
-        bare = not isinstance(stream, (list, tuple))
-        if bare and not on_gpu(stream):
-            return (Problem.NOT_SEQUENCE, k, -1, -1, -1), None
-        lists.append([stream] if bare else stream)
-        if k > 0 and len(lists[k]) != len(lists[0]):
-            return (Problem.LENGTH, k, -1, -1, -1), None
-
-    params = lists[0]
-    stream = launch_stream(params[0]) if params else 0
-    dtype, shapes, spans, addresses, devices, wait_for, keep = None, [], [], [], [], set(), []
-    for k, arrays in enumerate(lists):
-        if arrays is None:
-            addresses.append(None)
-            continue
-        bare = not isinstance(streams[k], (list, tuple))
-        row = []
-        for i, a in enumerate(arrays):
-            where = -1 if bare else i
-            v = view(a, stream, keep)
-            if v is None:
-                raise _not_on_gpu(names[k] if bare else f"{names[k]}[{i}]", a)
-            if v.dtype is None:
-                return (Problem.DTYPE, k, where, -1, -1), None
-            dtype = v.dtype if dtype is None else dtype
-            if v.dtype != dtype:
-                return (Problem.DTYPE_MISMATCH, k, where, -1, -1), None
-            if k == 0:
-                shapes.append(v.shape)
-            elif v.shape != shapes[i]:
-                return (Problem.SHAPE, k, where, -1, -1), None
-            itemsize = _ITEMSIZE[dtype]
-            if not _validate.c_contiguous(v.shape, v.strides, itemsize):
-                return (Problem.NOT_CONTIGUOUS, k, where, -1, -1), None
-            if v.address % itemsize:
-                return (Problem.MISALIGNED, k, where, -1, -1), None
-            written = k != read_only_stream
-            if written and v.read_only:
-                return (Problem.READ_ONLY, k, where, -1, -1), None
-            size = math.prod(v.shape)
-            if size:
-                spans.append((v.address, v.address + size * itemsize, k, where, written))
-            row.append(v.address)
-            devices.append(v.device)
-            own = _torch_stream(a)
-            own = own if own is not None else _interface_stream(getattr(a, "__cuda_array_interface__", {}))
-            if own not in (None, stream):
-                wait_for.add(own)
-        addresses.append(row)
-    problem = _validate._find_overlap(spans)
+def read(optimizer, streams, dtypes=tuple(_ITEMSIZE), stream=None):
+    """(problem, None) for the first unfit array, as _validate.check_arrays reports it, or
+    (None, DeviceCall). TypeError for an array that is not on a GPU in a GPU call. `dtypes`: those
+    the caller's kernels take; `stream`: the one it launches on (None: the params' producer's, see
+    launch_stream)."""
+    params = streams[0]
+    if stream is None:
+        first = params[0] if isinstance(params, (list, tuple)) and params else params
+        stream = launch_stream(first) if on_gpu(first) else 0
+    arrays = DeviceArrays(stream, dtypes)
+    problem, call = _validate.check_arrays(optimizer, streams, arrays)
     if problem is not None:
         return problem, None
-    return None, DeviceCall(dtype, [math.prod(s) for s in shapes], addresses, stream, sorted(wait_for),
-                            devices, keep)
+    every = [f for row in call.facts if row is not None for f in row]
+    wait_for = sorted({f.stream for f in every} - {None, stream})
+    return None, DeviceCall(call.dtype, call.sizes, call.addresses, stream, wait_for,
+                            [f.device for f in every], arrays.keep)
 
 
 class Described:

@@ -1,7 +1,7 @@
 """The Numba backend: pygd.numba's kernels, on the CPU for NumPy arrays, and on the GPU for arrays
-exposing __cuda_array_interface__ (Numba device arrays, CuPy arrays, torch CUDA tensors).
+in GPU memory (Numba device arrays, CuPy arrays, torch CUDA tensors, DLPack: read by cuda_arrays).
 
-Each optimizer function takes the same arguments as its native kernel (see native.py): it checks
+Each kernel's step (`steps`) takes the same arguments as its native kernel (see native.py): it checks
 the arrays first and returns the problem tuple (see _validate) for an unfit one, else makes the
 step's scalars once on the host (pygd.numba.scalars) and runs one compiled call over the whole
 list: a parallel CPU loop, or one kernel launch, which returns before the GPU has finished.
@@ -10,10 +10,13 @@ Importing this module needs numba (the `numba` extra); numba.cuda is imported at
 
 import math
 
+import numpy as np
+
 from .. import _validate
 from .._constants import NormKind
 from .._specs import KERNELS
-from ..numba import cpu, device_arrays, gradients, scalars, tables
+from ..numba import cpu, gradients, scalars, tables
+from . import cuda_arrays
 
 name = "numba"
 
@@ -22,42 +25,47 @@ _OPTIONAL = {opt: [k for k, stream in enumerate(_validate.STREAMS[opt]) if strea
              for opt, optional in _validate.OPTIONAL_STREAMS.items()}
 
 
+# The dtypes the Numba kernels take on a GPU (the CUDA backend's take float16 and bfloat16 too).
+_GPU_DTYPES = ("float32", "float64")
+
+
+def _is_gpu_call(streams):
+    return cuda_arrays.is_gpu_call(streams[0])
+
+
 def _run(optimizer, streams, make_scalars):
     """Check, then update every tensor of `streams`; make_scalars(dtype) gives the step's scalars."""
     # A present optional state is passed as True, an absent one as None: the compiled code
     # differs (see pygd.numba.tables.optional_stream_chunk).
     presence = tuple(None if streams[k] is None else True for k in _OPTIONAL[optimizer])
-    if device_arrays.is_device_call(streams):
+    if _is_gpu_call(streams):
         return _run_on_gpu(optimizer, streams, make_scalars, presence)
-    problem = _validate.check_streams(optimizer, streams)
+    problem, call = _validate.check_arrays(optimizer, streams)
     if problem is not None:
         return problem
-    lists = [None if s is None else _validate._as_list(s) for s in streams]
-    params = lists[0]
-    if not params:
+    if not call.sizes:
         return None
-    addresses = [None if arrays is None else [a.__array_interface__["data"][0] for a in arrays]
-                 for arrays in lists]
-    table = tables.build([a.size for a in params], addresses, cpu.CHUNK)
-    cpu.run(optimizer, presence, table, make_scalars(params[0].dtype.type))
+    table = tables.build(call.sizes, call.addresses, cpu.CHUNK)
+    cpu.run(optimizer, presence, table, make_scalars(np.dtype(call.dtype).type))
     return None
 
 
 def _run_on_gpu(optimizer, streams, make_scalars, presence):
-    problem, call = device_arrays.read(optimizer, streams)
+    # Numba launches on the legacy default stream (0), after the work of the arrays' own streams.
+    problem, call = cuda_arrays.read(optimizer, streams, _GPU_DTYPES, stream=0)
     if problem is not None:
         return problem
     from ..numba import cuda  # numba.cuda only loads (and finds the driver) for GPU calls
 
     table = tables.build(call.sizes, call.addresses, cuda.CHUNK)
-    cuda.launch(optimizer, presence, table, make_scalars(call.dtype.type), call.wait_for)
+    cuda.launch(optimizer, presence, table, make_scalars(np.dtype(call.dtype).type), call.wait_for)
     return None
 
 
 def check(optimizer, streams):
     """The array checks of `optimizer`'s call alone: None, or the problem tuple."""
-    if device_arrays.is_device_call(streams):
-        return device_arrays.read(optimizer, streams)[0]
+    if _is_gpu_call(streams):
+        return cuda_arrays.read(optimizer, streams, _GPU_DTYPES, stream=0)[0]
     return _validate.check_streams(optimizer, streams)
 
 
@@ -84,7 +92,7 @@ steps = {kernel: _step(kernel) for kernel in KERNELS}
 
 def _cpu_arrays(name, streams):
     """The checked arrays of each stream, or the problem tuple; device arrays are refused."""
-    if device_arrays.is_device_call(streams):
+    if _is_gpu_call(streams):
         raise ValueError("backend='numba' runs the gradient tools on the CPU only; use the "
                          "arrays' own library (e.g. torch.nn.utils) for GPU arrays")
     problem = _validate.check_streams(name, streams)
