@@ -1,11 +1,12 @@
-"""Arrays on a GPU as the CUDA backend takes them: read through __cuda_array_interface__ (CuPy
-arrays, Numba device arrays, torch CUDA tensors) or DLPack (any other producer of CUDA memory).
+"""Arrays on a GPU as the CUDA and Numba backends take them: read through __cuda_array_interface__
+(CuPy arrays, Numba device arrays, torch CUDA tensors) or DLPack (any other producer of CUDA memory).
 
 `read` runs the one array checker (_validate.check_arrays) through this module's adapter, which
 reads what the protocols say instead of NumPy's flags: the same checks in the same order, the same
-problem tuples, so that _validate.buffer_error words the errors of every kind of call alike. It touches no GPU: nothing here needs a driver. It returns
-what a launch needs: dtype, sizes, device addresses per stream, the stream to run on, the streams
-to wait for, and the device (None where only the CUDA runtime can tell, from the addresses).
+problem tuples, so that _validate.buffer_error words the errors of every kind of call alike. It
+touches no GPU: nothing here needs a driver. It returns what a launch needs: dtype, sizes, device
+addresses per stream, the stream to run on, the streams to wait for, and the device (None where
+only the CUDA runtime can tell, from the addresses).
 """
 
 import collections
