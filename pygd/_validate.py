@@ -114,6 +114,9 @@ def required(name, value, because):
 # ----------------------------------------------------------------------------- arrays
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# The name of each dtype the CPU kernels take (a byte-swapped one is another dtype: absent). A dict,
+# as dtype.name costs microseconds.
+_FLOAT_NAMES = {dtype: dtype.name for dtype in _FLOATS}
 
 
 def _is_array(obj):
@@ -173,11 +176,10 @@ class HostArrays:
         """ArrayFacts of `a`, or None if it is not an ndarray."""
         if not isinstance(a, np.ndarray):
             return None
-        dtype = a.dtype
         flags = a.flags
-        return ArrayFacts(a.__array_interface__["data"][0], a.shape, a.size,
-                          dtype.name if dtype in _FLOATS and dtype.isnative else None, dtype.itemsize,
-                          flags.c_contiguous, flags.aligned, not flags.writeable, None, None, None)
+        return ArrayFacts(a.__array_interface__["data"][0], a.shape, a.size, _FLOAT_NAMES.get(a.dtype),
+                          a.itemsize, flags.c_contiguous, flags.aligned, not flags.writeable, None, None,
+                          None)
 
     @staticmethod
     def foreign(label, obj, k, where):

@@ -267,7 +267,7 @@ def test_second_process_loads_compiled_code_from_the_cache(tmp_path):
         from pygd.numba import cpu
         p, g, m, v = (np.ones(10, np.float32) for _ in range(4))
         pygd.adam_(p, g, m, v, step=1, backend="numba")
-        stats = cpu.adam_chunks.stats
+        stats = cpu.chunks.stats
         print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
     """
     first = _python(code, NUMBA_CACHE_DIR=str(tmp_path)).split()

@@ -366,8 +366,7 @@ def numba_parallel_calls(monkeypatch):
             return loop(*args)
         return run
 
-    for name, loop in list(cpu._PARALLEL.items()):
-        monkeypatch.setitem(cpu._PARALLEL, name, recording(loop))
+    monkeypatch.setitem(cpu._loops, "parallel", recording(cpu._loops["parallel"]))
     return seen
 
 

@@ -34,23 +34,25 @@ def _is_gpu_call(streams):
 
 
 def _run(optimizer, streams, make_scalars):
-    """Check, then update every tensor of `streams`; make_scalars(dtype) gives the step's scalars."""
-    # A present optional state is passed as True, an absent one as None: the compiled code
-    # differs (see pygd.numba.tables.optional_stream_chunk).
-    presence = tuple(None if streams[k] is None else True for k in _OPTIONAL[optimizer])
+    """Check, then update every tensor of `streams`; make_scalars(dtype) gives the step's scalars.
+    A present stream is passed as True, an absent one as None: the compiled code differs."""
     if _is_gpu_call(streams):
-        return _run_on_gpu(optimizer, streams, make_scalars, presence)
+        return _run_on_gpu(optimizer, streams, make_scalars)
     problem, call = _validate.check_arrays(optimizer, streams)
     if problem is not None:
         return problem
     if not call.sizes:
         return None
     table = tables.build(call.sizes, call.addresses, cpu.CHUNK)
-    cpu.run(optimizer, presence, table, make_scalars(np.dtype(call.dtype).type))
+    dtype = np.dtype(call.dtype).type
+    presence = tuple(None if s is None else True for s in streams)
+    cpu.run(presence, table, dtype, make_scalars(dtype))
     return None
 
 
-def _run_on_gpu(optimizer, streams, make_scalars, presence):
+def _run_on_gpu(optimizer, streams, make_scalars):
+    # The kernels are made per pattern of present optional states (pygd.numba.cuda).
+    presence = tuple(None if streams[k] is None else True for k in _OPTIONAL[optimizer])
     # Numba launches on the legacy default stream (0), after the work of the arrays' own streams.
     problem, call = cuda_arrays.read(optimizer, streams, _GPU_DTYPES, stream=0)
     if problem is not None:

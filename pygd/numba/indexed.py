@@ -6,8 +6,12 @@ separately, without loading or storing that state. pygd's CPU loops and CUDA ker
 and so can a user's own @njit or @cuda.jit loop over arrays.
 """
 
-from numba import njit
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
 
+from .._specs import KERNELS
+from . import scalars
 from .elements import adagrad_element, adam_element, rmsprop_element, sgd_element
 
 _indexed = njit(cache=True, error_model="numpy")
@@ -47,3 +51,31 @@ def rmsprop_at(i, param, grad, square_avg, momentum_buffer, grad_avg, s):
 @_indexed
 def adagrad_at(i, param, grad, state_sum, s):
     param[i], state_sum[i] = adagrad_element(param[i], grad[i], state_sum[i], s)
+
+
+def update_at(i, arrays, s):
+    """`<optimizer>_at(i, *arrays, s)` for the optimizer whose step's scalars `s` are: compiled
+    loops that serve every optimizer (pygd.numba.cpu) call this, and the overload below picks the
+    function from the type of `s` while typing, so each optimizer's loop is compiled (and cached)
+    on its own."""
+    return _AT_BY_SCALARS[type(s)](i, *arrays, s)
+
+
+def _scalars_type(kernel):
+    """The namedtuple class of `kernel`'s scalars (pygd.numba.scalars.<kernel>_scalars)."""
+    make = getattr(scalars, f"{kernel}_scalars")
+    return type(make(np.float64, 1) if KERNELS[kernel].takes_step else make(np.float64))
+
+
+_AT_BY_SCALARS = {_scalars_type(kernel): globals()[f"{kernel}_at"] for kernel in KERNELS}
+
+
+@overload(update_at, inline="always")
+def _update_at(i, arrays, s):
+    at = _AT_BY_SCALARS.get(getattr(s, "instance_class", None))
+    if at is None or not isinstance(arrays, types.BaseTuple):
+        return None
+    args = "".join(f"arrays[{j}], " for j in range(len(arrays)))
+    namespace = {"at": at}
+    exec(f"def impl(i, arrays, s):\n    at(i, {args}s)", namespace)  # noqa: S102 - an argument list
+    return namespace["impl"]

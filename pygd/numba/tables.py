@@ -116,3 +116,26 @@ def _optional_stream_chunk(present, table, stream, k, begin, end, like):
         return lambda present, table, stream, k, begin, end, like: None
     return lambda present, table, stream, k, begin, end, like: stream_chunk(table, stream, k, begin,
                                                                            end, like)
+
+
+def stream_chunks(presence, table, k, begin, end, like):
+    """(stream_chunk(...) or None per stream): elements [begin, end) of each stream of tensor k,
+    None where presence holds None. Compiled code gets the overload below, one tuple per pattern of
+    present streams. CPU code only, as optional_stream_chunk."""
+    return tuple(optional_stream_chunk(p, table, j, k, begin, end, like) for j, p in enumerate(presence))
+
+
+def _stream_chunks_of(absent):
+    """The compiled stream_chunks for streams where `absent` holds whether each is None: a tuple
+    expression of stream_chunk calls (inlined, as the loops need to vectorize) and Nones."""
+    items = "".join("None, " if none else f"stream_chunk(table, {j}, k, begin, end, like), "
+                    for j, none in enumerate(absent))
+    namespace = {"stream_chunk": stream_chunk}
+    exec(f"def impl(presence, table, k, begin, end, like):\n    return ({items})", namespace)  # noqa: S102
+    return namespace["impl"]
+
+
+@overload(stream_chunks, inline="always")
+def _stream_chunks(presence, table, k, begin, end, like):
+    if isinstance(presence, types.BaseTuple):
+        return _stream_chunks_of(tuple(isinstance(t, types.NoneType) for t in presence))
