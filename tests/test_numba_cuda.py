@@ -42,7 +42,8 @@ def test_under_the_cuda_simulator():
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=os.pathsep.join(p for p in paths if p))
     tests = os.path.dirname(os.path.abspath(__file__))
     done = subprocess.run([sys.executable, "-m", "pytest", os.path.abspath(__file__), "-q",
-                           "-p", "no:cacheprovider", "-x", "-k", "not test_under_the_cuda_simulator"],
+                           "-p", "no:cacheprovider", "-x",
+                           "-k", "not test_under_the_cuda_simulator and not compiles_to_ptx"],
                           check=False, cwd=tests, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert " passed" in done.stdout and " skipped" not in done.stdout, done.stdout[-3000:]
@@ -189,3 +190,45 @@ def test_host_array_in_a_device_call():
     with pytest.raises(TypeError, match=r"exp_avg_sqs\[1\] must be on the GPU like params "
                                          r".*got ndarray"):
         pygd.adam_(**call, step=1, backend="numba")
+
+
+# ----------------------------------------------------------------------------- compiled for a GPU
+
+def _nvvm_compiles():
+    """Whether numba.cuda can compile to PTX here (libnvvm of a CUDA toolkit found; no GPU needed)."""
+    from numba import cuda
+    try:
+        cuda.compile_ptx(lambda a: None, (numba.float32[:],), cc=(9, 0))
+    except Exception:  # no toolkit, or one numba cannot use
+        return False
+    return True
+
+
+@pytest.mark.skipif(SIMULATED, reason="the simulator compiles nothing")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_kernel_compiles_to_ptx(monkeypatch, dtype):
+    """Each optimizer's kernel, with every optional stream present and with none, compiles for
+    sm_90 where no GPU is: the simulator runs the kernels as Python, so only this proves that the
+    CUDA target types them (a kernel made for every optimizer, the update picked by its scalars)."""
+    import types
+
+    import numba.cuda.dispatcher
+
+    from pygd._specs import KERNELS
+    from pygd.numba import cuda as numba_kernels
+    from pygd.numba import scalars
+    if not _nvvm_compiles():
+        pytest.skip("numba.cuda cannot compile PTX here (no usable libnvvm)")
+    # Device functions are compiled for the current device's compute capability: there is none.
+    monkeypatch.setattr(numba.cuda.dispatcher, "get_current_device",
+                        lambda: types.SimpleNamespace(compute_capability=(9, 0)))
+    for kernel, spec in KERNELS.items():
+        make = getattr(scalars, f"{kernel}_scalars")
+        s = make(dtype, 1) if spec.takes_step else make(dtype)
+        table = np.zeros((2 + len(spec.streams), 2), np.int64)
+        for present in (True, None):
+            presence = tuple(present if stream.needed_if else True for stream in spec.streams)
+            ptx, _ = numba.cuda.compile_ptx(numba_kernels.kernel(presence).py_func,
+                                            (numba.typeof(table), numba.typeof(dtype(0)), numba.typeof(s)),
+                                            cc=(9, 0))
+            assert ".entry" in ptx, (kernel, presence)

@@ -20,11 +20,6 @@ from . import cuda_arrays
 
 name = "numba"
 
-# The positions of the optional streams of each optimizer (None when absent), in stream order.
-_OPTIONAL = {opt: [k for k, stream in enumerate(_validate.STREAMS[opt]) if stream in optional]
-             for opt, optional in _validate.OPTIONAL_STREAMS.items()}
-
-
 # The dtypes the Numba kernels take on a GPU (the CUDA backend's take float16 and bfloat16 too).
 _GPU_DTYPES = ("float32", "float64")
 
@@ -51,8 +46,6 @@ def _run(optimizer, streams, make_scalars):
 
 
 def _run_on_gpu(optimizer, streams, make_scalars):
-    # The kernels are made per pattern of present optional states (pygd.numba.cuda).
-    presence = tuple(None if streams[k] is None else True for k in _OPTIONAL[optimizer])
     # Numba launches on the legacy default stream (0), after the work of the arrays' own streams.
     problem, call = cuda_arrays.read(optimizer, streams, _GPU_DTYPES, stream=0)
     if problem is not None:
@@ -60,7 +53,9 @@ def _run_on_gpu(optimizer, streams, make_scalars):
     from ..numba import cuda  # numba.cuda only loads (and finds the driver) for GPU calls
 
     table = tables.build(call.sizes, call.addresses, cuda.CHUNK)
-    cuda.launch(optimizer, presence, table, make_scalars(np.dtype(call.dtype).type), call.wait_for)
+    dtype = np.dtype(call.dtype).type
+    presence = tuple(None if s is None else True for s in streams)
+    cuda.launch(presence, table, dtype, make_scalars(dtype), call.wait_for)
     return None
 
 

@@ -5,10 +5,9 @@ threads stride through so that neighbouring threads touch neighbouring elements 
 and stores). The update at each index is the same function the CPU loops run (indexed.py); Numba
 compiles it, and the element function under it, as CUDA device functions.
 
-A kernel argument cannot be None, so where the CPU drivers take `has_<state>` = True or None, here
-each pattern of present states is a kernel of its own, made once by the factories below: the
-presence is a constant of the compiled code, so Numba compiles only the branch taken, and an absent
-state costs nothing per element.
+A kernel argument cannot be None, so where the CPU loops take `presence` (True or None per stream)
+as an argument, here each pattern of present streams is a kernel of its own, made once by `kernel`:
+the presence is a constant of the compiled code, so an absent state costs nothing per element.
 """
 
 import collections
@@ -16,8 +15,7 @@ import functools
 
 from numba import config, cuda
 
-from . import tables
-from .indexed import adagrad_at, adam_at, rmsprop_at, sgd_at
+from . import indexed, tables
 
 # Threads per block. The CUDA simulator runs each thread as a Python thread: fewer there, so that
 # its tests stay fast and still cover tensors of several blocks at small sizes.
@@ -28,67 +26,19 @@ _kernel = cuda.jit(cache=True)
 
 
 @functools.cache
-def sgd_kernel(has_momentum_buffers):
+def kernel(presence):
+    """The kernel for calls whose streams are present as `presence` says (True or None per stream),
+    for every optimizer: the update at each index is that of the optimizer whose step's scalars
+    the kernel receives (indexed.update_at picks it while typing), so Numba compiles one kernel per
+    optimizer and pattern of present streams."""
     @_kernel
-    def sgd(table, s):
+    def update(table, like, s):
         k, begin, end = tables.chunk(table, cuda.blockIdx.x, CHUNK)
-        like = s.neg_lr
-        param = tables.stream_chunk(table, 0, k, begin, end, like)
-        grad = tables.stream_chunk(table, 1, k, begin, end, like)
-        buf = tables.stream_chunk(table, 2, k, begin, end, like) if has_momentum_buffers else None
-        for i in range(cuda.threadIdx.x, param.size, cuda.blockDim.x):
-            sgd_at(i, param, grad, buf, s)
-    return sgd
+        arrays = tables.stream_chunks(presence, table, k, begin, end, like)
+        for i in range(cuda.threadIdx.x, arrays[0].size, cuda.blockDim.x):
+            indexed.update_at(i, arrays, s)
+    return update
 
-
-@functools.cache
-def adam_kernel(has_max_exp_avg_sqs):
-    @_kernel
-    def adam(table, s):
-        k, begin, end = tables.chunk(table, cuda.blockIdx.x, CHUNK)
-        like = s.eps
-        param = tables.stream_chunk(table, 0, k, begin, end, like)
-        grad = tables.stream_chunk(table, 1, k, begin, end, like)
-        exp_avg = tables.stream_chunk(table, 2, k, begin, end, like)
-        exp_avg_sq = tables.stream_chunk(table, 3, k, begin, end, like)
-        vmax = tables.stream_chunk(table, 4, k, begin, end, like) if has_max_exp_avg_sqs else None
-        for i in range(cuda.threadIdx.x, param.size, cuda.blockDim.x):
-            adam_at(i, param, grad, exp_avg, exp_avg_sq, vmax, s)
-    return adam
-
-
-@functools.cache
-def rmsprop_kernel(has_momentum_buffers, has_grad_avgs):
-    @_kernel
-    def rmsprop(table, s):
-        k, begin, end = tables.chunk(table, cuda.blockIdx.x, CHUNK)
-        like = s.eps
-        param = tables.stream_chunk(table, 0, k, begin, end, like)
-        grad = tables.stream_chunk(table, 1, k, begin, end, like)
-        square_avg = tables.stream_chunk(table, 2, k, begin, end, like)
-        buf = tables.stream_chunk(table, 3, k, begin, end, like) if has_momentum_buffers else None
-        grad_avg = tables.stream_chunk(table, 4, k, begin, end, like) if has_grad_avgs else None
-        for i in range(cuda.threadIdx.x, param.size, cuda.blockDim.x):
-            rmsprop_at(i, param, grad, square_avg, buf, grad_avg, s)
-    return rmsprop
-
-
-@functools.cache
-def adagrad_kernel():
-    @_kernel
-    def adagrad(table, s):
-        k, begin, end = tables.chunk(table, cuda.blockIdx.x, CHUNK)
-        like = s.eps
-        param = tables.stream_chunk(table, 0, k, begin, end, like)
-        grad = tables.stream_chunk(table, 1, k, begin, end, like)
-        state_sum = tables.stream_chunk(table, 2, k, begin, end, like)
-        for i in range(cuda.threadIdx.x, param.size, cuda.blockDim.x):
-            adagrad_at(i, param, grad, state_sum, s)
-    return adagrad
-
-
-KERNELS = {"sgd": sgd_kernel, "adam": adam_kernel, "rmsprop": rmsprop_kernel,
-           "adagrad": adagrad_kernel}
 
 # Device copies of recent tables, by content. A training loop steps the same tensors every time,
 # so after its first step a launch needs no allocation and no host-to-device copy for its table.
@@ -112,12 +62,13 @@ def _device_table(table):
     return device_table
 
 
-def launch(optimizer, presence, table, s, wait_for=()):
-    """Run `optimizer`'s kernel for the states present (presence: True or None per optional state)
-    over the tensors of `table` (built with CHUNK), on the legacy default stream; returns at once.
-    wait_for: handles of CUDA streams whose pending work on the arrays must finish first."""
+def launch(presence, table, dtype, s, wait_for=()):
+    """Run the kernel of the optimizer whose step's scalars `s` are, for the streams present
+    (presence: True or None per stream), over the tensors of `table` (built with CHUNK) of `dtype`,
+    on the legacy default stream; returns at once. wait_for: handles of CUDA streams whose pending
+    work on the arrays must finish first."""
     for stream in wait_for:
         cuda.external_stream(stream).synchronize()
     blocks = int(table[tables.FIRST_CHUNK, -1])
     if blocks:
-        KERNELS[optimizer](*presence)[blocks, THREADS](_device_table(table), s)
+        kernel(presence)[blocks, THREADS](_device_table(table), dtype(0), s)
