@@ -16,6 +16,7 @@ import numpy as np
 
 import float64_reference
 import pygd
+import pygd.optim
 from pygd._specs import SPECS
 
 DTYPES = (np.float32, np.float64)
@@ -44,32 +45,48 @@ def subprocess_env(**overrides):
 
 @dataclasses.dataclass(frozen=True)
 class Optimizer:
+    """One row per optimizer, the table every test reads (as torch's optim_db): its functional
+    step, its pygd.optim class, the torch.optim class it mirrors, and `torch_options`, options that
+    switch on every state tensor and option path (the pygd.torch tests). Its streams and their
+    torch state names are the spec's (pygd/_specs.py), held against the kernels at import; what the
+    tests check them against is the float64 oracle (float64_reference.py) and torch itself."""
     name: str
     fn: object
-    takes_step: bool
-    torch_name: str
+    cls: object
+    torch_options: dict
+
+    @property
+    def spec(self):
+        return SPECS[self.name]
+
+    @property
+    def takes_step(self):
+        return self.spec.takes_step
+
+    @property
+    def torch_name(self):
+        return self.spec.torch_class
 
     def state_names(self, options):
         """The state arrays a call with `options` needs, by pygd argument name."""
-        if self.name == "sgd":
-            return ("momentum_buffers",) if options.get("momentum", 0) != 0 else ()
-        if self.name in ("adam", "adamw"):
-            return ("exp_avgs", "exp_avg_sqs") + (("max_exp_avg_sqs",) if options.get("amsgrad") else ())
-        if self.name == "rmsprop":
-            return (("square_avgs",) + (("momentum_buffers",) if options.get("momentum", 0) > 0 else ())
-                    + (("grad_avgs",) if options.get("centered") else ()))
-        return ("state_sums",)
+        present = dict(self.spec.defaults, **options)
+        return tuple(s.name for s in self.spec.streams[2:] if s.needed is None or s.needed(present[s.option]))
 
 
 OPTIMIZERS = {o.name: o for o in (
-    Optimizer("sgd", pygd.sgd_, True, "SGD"),
-    Optimizer("adam", pygd.adam_, True, "Adam"),
-    Optimizer("adamw", pygd.adamw_, True, "AdamW"),
-    Optimizer("rmsprop", pygd.rmsprop_, False, "RMSprop"),
-    Optimizer("adagrad", pygd.adagrad_, True, "Adagrad"),
+    Optimizer("sgd", pygd.sgd_, pygd.optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    Optimizer("adam", pygd.adam_, pygd.optim.Adam,
+              dict(lr=0.01, betas=(0.8, 0.99), amsgrad=True, weight_decay=0.01)),
+    Optimizer("adamw", pygd.adamw_, pygd.optim.AdamW, dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
+    Optimizer("rmsprop", pygd.rmsprop_, pygd.optim.RMSprop,
+              dict(lr=0.01, centered=True, momentum=0.9, weight_decay=0.01)),
+    Optimizer("adagrad", pygd.adagrad_, pygd.optim.Adagrad,
+              dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1, weight_decay=0.01)),
 )}
+# The torch.optim classes pygd.torch replaces, and the options of each (the pygd.torch tests' table).
+TORCH_NAMES = tuple(o.torch_name for o in OPTIMIZERS.values())
+TORCH_OPTIONS = {o.torch_name: o.torch_options for o in OPTIMIZERS.values()}
 
-# pygd's state argument -> the key of torch.optim's per-parameter state.
 # Each functional state's torch.optim state name, from the optimizers' specs.
 TORCH_STATE = {stream: state for spec in SPECS.values() for stream, state in spec.torch_states.items()}
 

@@ -8,13 +8,11 @@ import numpy as np
 import pytest
 
 import pygd
-from cases import BACKENDS, CASES, HEAVY, TORCH_STATE, grads_at, initial_params
+from cases import BACKENDS, CASES, HEAVY, OPTIMIZERS, TORCH_STATE, grads_at, initial_params
 from pygd import optim
 
 SHAPES = [(1,), (7,), (4097,), (3, 5)]
-CLASSES = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop,
-           "adagrad": optim.Adagrad}
-# The functional state argument -> the class's state name (torch's).
+CLASSES = {name: o.cls for name, o in OPTIMIZERS.items()}
 STATE_NAMES = TORCH_STATE  # the functional state -> the class's state name (from the specs)
 
 

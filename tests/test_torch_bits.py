@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 import pygd
-from cases import ISAS, NATIVE, NUMBA, SMALL_GRAIN
+from cases import ISAS, NATIVE, NUMBA, SMALL_GRAIN, TORCH_STATE
 
 torch = pytest.importorskip("torch")
 
@@ -41,12 +41,6 @@ THREADS = (1, 2)
 # (the rms term covers cancellation, e.g. momentum buffers near zero).
 TAIL_EPS = 64
 REPORT = os.environ.get("PYGD_BITS_REPORT") == "1"
-
-# pygd's state argument -> torch.optim's per-parameter state key.
-TORCH_STATE = {"momentum_buffers": "momentum_buffer", "exp_avgs": "exp_avg",
-               "exp_avg_sqs": "exp_avg_sq", "max_exp_avg_sqs": "max_exp_avg_sq",
-               "square_avgs": "square_avg", "grad_avgs": "grad_avg", "state_sums": "sum"}
-
 
 def _grid(**axes):
     return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]

@@ -20,7 +20,7 @@ import os
 
 import pytest
 
-from cases import assert_close
+from cases import TORCH_NAMES, TORCH_OPTIONS, assert_close
 
 torch = pytest.importorskip("torch")
 lrs = torch.optim.lr_scheduler
@@ -33,17 +33,11 @@ TARGET = os.environ.get("PYGD_TORCH_TEST_TARGET", "pygd.torch")
 pygd_torch = importlib.import_module(TARGET)
 pygd_only = pytest.mark.skipif(TARGET != "pygd.torch", reason=f"pygd.torch behaviour; testing {TARGET}")
 
-NAMES = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
+NAMES = TORCH_NAMES
 TORCH_FUSED = {"SGD", "Adam", "AdamW", "Adagrad"}  # torch.optim's fused CPU implementations
 SPARSE_REFUSED = ("Adam", "AdamW", "RMSprop")  # torch.optim's SGD and Adagrad take sparse grads
 # Every state tensor and option path switched on, so that every state is created and compared.
-HEAVY = {
-    "SGD": dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
-    "Adam": dict(lr=0.01, betas=(0.8, 0.99), amsgrad=True, weight_decay=0.01),
-    "AdamW": dict(lr=0.01, amsgrad=True, weight_decay=0.1),
-    "RMSprop": dict(lr=0.01, centered=True, momentum=0.9, weight_decay=0.01),
-    "Adagrad": dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1, weight_decay=0.01),
-}
+HEAVY = TORCH_OPTIONS
 # Several tensor sizes: SIMD bodies and tails, a scalar, a 3-d tensor.
 SHAPES = ((5, 3), (33,), (2, 2, 4), (1,))
 DTYPES = (torch.float32, torch.float64)
