@@ -68,3 +68,56 @@ def test_constants_are_the_extensions(native):
     assert dict(_constants.BufferProblem.__members__) == native.problems
     assert dict(_constants.NormKind.__members__) == native.norm_kinds
     assert dict(_constants.GatherResult.__members__) == native.gather_results
+
+
+@pytest.mark.parametrize("name", sorted(_specs.SPECS))
+def test_functional_defaults_are_the_specs(name):
+    spec = _specs.SPECS[name]
+    parameters = inspect.signature(getattr(functional, name + "_")).parameters
+    for option in spec.options:
+        assert (option.name in parameters) == option.functional, option.name
+        if option.functional:
+            assert parameters[option.name].default == option.default
+            assert parameters[option.name].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+@pytest.mark.parametrize("name", sorted(_specs.SPECS))
+def test_optim_constructors_take_torchs_arguments(name):
+    """pygd.optim's constructor takes the spec's options in torch.optim's order, with its defaults
+    (positional where torch's are); torch.optim's others (foreach, fused, ...) are torch's alone."""
+    torch = pytest.importorskip("torch")
+    import pygd.optim
+    spec = _specs.SPECS[name]
+    ours = inspect.signature(getattr(pygd.optim, spec.torch_class)).parameters
+    theirs = inspect.signature(getattr(torch.optim, spec.torch_class)).parameters
+    names = [n for n in ours if n not in ("params", "backend")]
+    assert names == [n for n in theirs if n in names]
+    assert names == [o.name for o in spec.options if o.constructor]
+    for n in names:
+        assert ours[n].default == theirs[n].default, n
+        if theirs[n].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and ours[n].kind is not theirs[n].kind:
+            assert n == "maximize"  # keyword-only in pygd.optim, as in most of torch.optim
+
+
+def test_group_readers_read_by_name():
+    """A param group's options reach the kernel by name: the same tuple whatever the group's key
+    order, for pygd.optim's checked reader and pygd.torch's."""
+    from pygd import _steps
+    for spec in _specs.SPECS.values():
+        group = dict(reversed(list(spec.defaults.items())))
+        expected = spec.pack(**{name: value for o in spec.options for name, value in zip(
+            o.sets, o.default if o.check == "betas" else (o.default,))})
+        assert _steps.group_reader(spec)(group) == expected
+        assert _steps.torch_group_reader(spec)(group) == expected
+
+
+def test_a_step_names_its_option_in_errors():
+    import numpy as np
+    p, g = np.ones(3, np.float32), np.ones(3, np.float32)
+    with pytest.raises(ValueError, match="lr must be >= 0"):
+        functional.adagrad_(p, g, np.zeros(3, np.float32), step=1, lr=-1.0)
+    with pytest.raises(ValueError, match="nesterov=True requires momentum > 0"):
+        functional.sgd_(p, g, step=1, nesterov=True)
+    with pytest.raises(ValueError, match="grad_avgs is required when centered=True"):
+        functional.rmsprop_(p, g, np.zeros(3, np.float32), centered=True)
+    np.testing.assert_array_equal(p, 1.0)
