@@ -5,7 +5,7 @@ A plan routes each param with a grad: natively, or through torch with a reason (
 native ones are split into calls, one per device, dtype and step count: usually a single call for
 the whole group. What a plan relies on, and where each fact is re-checked at every step:
 - the group: the same dict, its "params" the same list holding the same tensors in the same order
-  (`matches`, by identity of each item), and the same stream layout and flags (`KernelSpec.signature`);
+  (`matches`, by identity of each item), and the same stream layout and flags (`Kernel.signature`);
 - the optimizer's state dict: the same object (`matches`);
 - which params have grads, and for params routed by their grad, the grad's reason (`prepare`);
 - each native param's memory, state entries, step count and grad: the native gather
