@@ -327,3 +327,35 @@ def test_nan_and_inf_grads_propagate(case):
         assert_close(params, results[0][0], np.float32, 2, "params", sources=2)
         for name in case.state_names:
             assert_close(states[name], results[0][1][name], np.float32, 2, name, sources=2)
+
+
+# ----------------------------------------------------------------------------- the same words in pygd.optim
+
+_ARRAY_ARGUMENTS = {"params", "grads", *(s for o in OPTIMIZERS.values() for s in o.spec.stream_names)}
+_CLASS_CASES = []
+for _case in BAD_HYPERPARAMETERS:
+    _fn, _kwargs = _case.values[0]()
+    _options = {k: v for k, v in _kwargs.items() if k not in _ARRAY_ARGUMENTS | {"step"}}
+    # What a class takes: its options (a class has no step argument, and its backend is checked
+    # when it steps for the arrays' location; an unknown keyword is worded by Python).
+    _name = next(o.name for o in OPTIMIZERS.values() if o.fn is _fn)
+    _step = _kwargs.get("step", 1 if OPTIMIZERS[_name].takes_step else None)
+    if _step != (1 if OPTIMIZERS[_name].takes_step else None) or type(_step) is bool \
+            or "backend" in _options or "beta1" in _options:
+        continue
+    if not set(_options) <= set(OPTIMIZERS[_name].spec.defaults):
+        continue
+    _CLASS_CASES.append(P(_name, _options, id=_case.id))
+
+
+@pytest.mark.parametrize("name, options", _CLASS_CASES)
+def test_a_class_words_a_bad_option_as_its_step(name, options):
+    """The same bad option, given to the functional step and to the pygd.optim class: the same
+    exception, in the same words."""
+    opt = OPTIMIZERS[name]
+    fn, kwargs = make(name, **options)
+    with pytest.raises((TypeError, ValueError)) as step:
+        fn(**kwargs)
+    with pytest.raises(type(step.value)) as constructor:
+        opt.cls([np.zeros(3, np.float32)], **options)
+    assert str(constructor.value) == str(step.value)
