@@ -21,7 +21,7 @@ numba = pytest.importorskip("numba")
 import pygd
 from cases import CASES, DTYPES, HEAVY, assert_bitwise, assert_run_close, reference, run
 from pygd import numba as pygd_numba
-from pygd.numba import cpu
+from pygd.numba import cpu_loops as cpu
 
 STEPS = 20
 SMALL = [(0,), (1,), (7,), (4097,)]
@@ -264,7 +264,7 @@ def test_second_process_loads_compiled_code_from_the_cache(tmp_path):
     """cache=True: the first process compiles and saves, the second only loads."""
     code = """
         import numpy as np, pygd
-        from pygd.numba import cpu
+        from pygd.numba import cpu_loops as cpu
         p, g, m, v = (np.ones(10, np.float32) for _ in range(4))
         pygd.adam_(p, g, m, v, step=1, backend="numba")
         stats = cpu.chunks.stats

@@ -115,7 +115,7 @@ def test_device_single_tensor_calls(case):
 
 @device_only
 def test_a_list_is_one_launch(monkeypatch):
-    from pygd.numba import cuda as kernels
+    from pygd.numba import cuda_kernels as kernels
     launches = []
     real = kernels.launch
     monkeypatch.setattr(kernels, "launch", lambda *a: launches.append(a) or real(*a))
@@ -215,7 +215,7 @@ def test_every_kernel_compiles_to_ptx(monkeypatch, dtype):
     import numba.cuda.dispatcher
 
     from pygd._specs import KERNELS
-    from pygd.numba import cuda as numba_kernels
+    from pygd.numba import cuda_kernels as numba_kernels
     from pygd.numba import scalars
     if not _nvvm_compiles():
         pytest.skip("numba.cuda cannot compile PTX here (no usable libnvvm)")

@@ -357,7 +357,7 @@ def numba_parallel_calls(monkeypatch):
     """The thread counts of the Numba driver's parallel loops, as they run."""
     import numba
 
-    from pygd.numba import cpu
+    from pygd.numba import cpu_loops as cpu
     seen = []
 
     def recording(loop):

@@ -15,7 +15,7 @@ import numpy as np
 from .. import _validate
 from .._constants import NormKind
 from .._specs import KERNELS
-from ..numba import cpu, gradients, scalars, tables
+from ..numba import cpu_loops, gradients, scalars, tables
 from . import cuda_arrays
 
 name = "numba"
@@ -38,10 +38,10 @@ def _run(optimizer, streams, make_scalars):
         return problem
     if not call.sizes:
         return None
-    table = tables.build(call.sizes, call.addresses, cpu.CHUNK)
+    table = tables.build(call.sizes, call.addresses, cpu_loops.CHUNK)
     dtype = np.dtype(call.dtype).type
     presence = tuple(None if s is None else True for s in streams)
-    cpu.run(presence, table, dtype, make_scalars(dtype))
+    cpu_loops.run(presence, table, dtype, make_scalars(dtype))
     return None
 
 
@@ -50,12 +50,13 @@ def _run_on_gpu(optimizer, streams, make_scalars):
     problem, call = cuda_arrays.read(optimizer, streams, _GPU_DTYPES, stream=0)
     if problem is not None:
         return problem
-    from ..numba import cuda  # numba.cuda only loads (and finds the driver) for GPU calls
+    # numba.cuda only loads (and finds the driver) for GPU calls
+    from ..numba import cuda_kernels
 
-    table = tables.build(call.sizes, call.addresses, cuda.CHUNK)
+    table = tables.build(call.sizes, call.addresses, cuda_kernels.CHUNK)
     dtype = np.dtype(call.dtype).type
     presence = tuple(None if s is None else True for s in streams)
-    cuda.launch(presence, table, dtype, make_scalars(dtype), call.wait_for)
+    cuda_kernels.launch(presence, table, dtype, make_scalars(dtype), call.wait_for)
     return None
 
 

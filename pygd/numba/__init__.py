@@ -8,7 +8,7 @@
 Per optimizer: `<opt>_scalars(dtype, ...)` makes a step's scalars (computed in float64, narrowed to
 dtype); `<opt>_element(values..., s)` returns the updated parameter and states of one element;
 `<opt>_at(i, arrays..., s)` updates element i of arrays in place (None for an unused state).
-These are what backend="numba" runs: pygd.numba.cpu (parallel CPU loops) and pygd.numba.cuda
+These are what backend="numba" runs: pygd.numba.cpu_loops (parallel CPU loops) and pygd.numba.cuda_kernels
 (CUDA kernels, imported on demand). Needs numba: pip install pygd[numba].
 
 Compiled code is cached in __pycache__ (cache=True). Numba checks only the file of each cached

@@ -2,8 +2,8 @@
 
 An element function takes the element's values (its parameter, gradient and states) and the step's
 scalars (pygd.numba.scalars), and returns the new parameter and states. It reads no arrays, so the
-same function is inlined into pygd's parallel CPU loops (cpu.py), compiled as a CUDA device
-function into pygd's kernels (cuda.py), and called from a user's own @njit or @cuda.jit loop.
+same function is inlined into pygd's parallel CPU loops (cpu_loops.py), compiled as a CUDA device
+function into pygd's kernels (cuda_kernels.py), and called from a user's own @njit or @cuda.jit loop.
 
 The arithmetic stays in the type of the values as long as the scalars have that type (they do when
 made by the factories with the arrays' dtype): no float literal appears below, since Numba would

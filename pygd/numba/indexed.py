@@ -55,7 +55,7 @@ def adagrad_at(i, param, grad, state_sum, s):
 
 def update_at(i, arrays, s):
     """`<optimizer>_at(i, *arrays, s)` for the optimizer whose step's scalars `s` are: compiled
-    loops that serve every optimizer (pygd.numba.cpu) call this, and the overload below picks the
+    loops that serve every optimizer (pygd.numba.cpu_loops) call this, and the overload below picks the
     function from the type of `s` while typing, so each optimizer's loop is compiled (and cached)
     on its own."""
     return _AT_BY_SCALARS[type(s)](i, *arrays, s)
