@@ -204,3 +204,30 @@ def test_pygd_backend_native_without_the_extension_fails_the_import(tmp_path):
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip().startswith(expected), out.stdout
+
+
+def test_a_missing_extension_is_named_as_not_built(tmp_path):
+    """pygd without its compiled modules (a copy of the sources alone): the fallback warning says
+    the extension is not built, not Python's "most likely due to a circular import"."""
+    import shutil
+    source = os.path.dirname(os.path.abspath(pygd.__file__))
+    shutil.copytree(source, tmp_path / "pygd", ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__"))
+    code = textwrap.dedent(f"""
+        import sys, warnings
+        # An editable install finds the checkout's extension by name: only the copy may be seen.
+        sys.meta_path = [f for f in sys.meta_path if "ditable" not in getattr(f, "__name__", "")]
+        sys.path.insert(0, {str(tmp_path)!r})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            import pygd
+        assert pygd.__file__.startswith({str(tmp_path)!r}), pygd.__file__
+        print(pygd.info()["native_error"])
+        print(*[str(w.message) for w in caught], sep="\\n")
+    """)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PYGD_")}
+    out = subprocess.run([sys.executable, "-c", code], env=environ, cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("pygd._native is not built"), out.stdout
+    assert "falling back to the slow NumPy reference" in out.stdout
+    assert "circular" not in out.stdout

@@ -8,6 +8,7 @@ run here raises, as does a name that is none of these: nothing falls back silent
 backend is imported on first use, so `import pygd` never needs numba (an optional extra).
 """
 
+import importlib.util
 import os
 import warnings
 
@@ -15,11 +16,22 @@ import numpy as np
 
 from . import cuda, reference
 
+
+def _why_not_loaded(exc):
+    """Why pygd._native did not import, in words that point at the cause: a missing module gives
+    Python's "partially initialized module ... (most likely due to a circular import)", which
+    blames the wrong thing."""
+    if importlib.util.find_spec("pygd._native") is None:
+        return ("pygd._native is not built: no compiled extension next to pygd/__init__.py (install "
+                "pygd with a C++ compiler, or run `python setup.py build_ext --inplace` in a checkout)")
+    return f"{type(exc).__name__}: {exc}"  # built, but it cannot load here
+
+
 try:
     from . import native
 except ImportError as exc:  # the extension was not built, or cannot load here
     native = None
-    native_error = f"{type(exc).__name__}: {exc}"
+    native_error = _why_not_loaded(exc)
 else:
     native_error = None
 
