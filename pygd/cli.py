@@ -114,7 +114,8 @@ def _add_bench(commands):
                      help="seed of the random inputs (default: a fresh one, recorded in the JSON)")
     out = bench.add_argument_group("output")
     out.add_argument("--json", metavar="FILE",
-                     help="where to write the results (default: pygd-bench-<date>-<time>.json here)")
+                     help="where to write the results (default: pygd-bench-<date>-<time>.json here; "
+                          "- for standard output, the table then going to standard error)")
     out.add_argument("--no-json", action="store_true", help="write no JSON file")
     out.add_argument("--plot", metavar="FILE.png", help="draw GB/s per contender (needs matplotlib)")
     out.add_argument("--compare", metavar="OLD.json",
@@ -187,10 +188,13 @@ def _bench(parser, args, argv):
         plan=timing.Plan(**{**base.as_dict(), "rounds": args.repeat}),
         threads=args.threads, seed=args.seed if args.seed is not None else secrets.randbits(32),
         quick=args.quick)
-    out = report.Report()
+    to_stdout = args.json == "-" and not args.no_json  # stdout then holds the JSON alone
+    out = report.Report(sys.stderr if to_stdout else None)
     doc = runner.run(settings, out, ["pygd", *argv])
 
-    if not args.no_json:
+    if to_stdout:
+        results.write(doc, sys.stdout)
+    elif not args.no_json:
         path = args.json or datetime.datetime.now().strftime("pygd-bench-%Y%m%d-%H%M%S.json")
         results.save(doc, path)
         out.print(f"# wrote {path}: machine, versions, settings and every sample"

@@ -138,6 +138,17 @@ def test_tiny_run_writes_schema_valid_json(tiny_run):
     bench_schema.check_document(doc)
 
 
+def test_json_dash_writes_the_document_to_stdout(tmp_path, monkeypatch, capsys):
+    """--json -: standard output holds the JSON alone (the table goes to standard error), and no
+    file named - is written."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([*TINY, "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    bench_schema.check_document(json.loads(captured.out))
+    assert "# pygd bench on" in captured.err
+    assert not (tmp_path / "-").exists()
+
+
 def test_tiny_run_records_what_it_ran(tiny_run):
     _, doc = tiny_run
     assert doc["settings"]["seed"] == 7 and doc["settings"]["optimizers"] == ["adam", "sgd"]

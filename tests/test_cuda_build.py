@@ -43,6 +43,21 @@ def test_info_reports_cuda():
         assert info["cuda_devices"] == 0 and "pygd._cuda" in info["cuda_error"]
 
 
+def test_a_machine_without_a_driver_is_told_so():
+    """The CUDA runtime calls a missing driver an insufficient one; pygd says there is none."""
+    import ctypes
+    info = pygd.info()
+    if not info["cuda_built"]:
+        pytest.skip("pygd._cuda is not built here")
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        assert info["cuda_error"] == "no NVIDIA driver here (libcuda.so.1 cannot be loaded)", info
+        assert "insufficient" not in info["cuda_error"]
+    else:
+        pytest.skip("an NVIDIA driver is installed here")
+
+
 def test_pygd_imports_and_runs_without_the_cuda_module():
     code = ("import sys; sys.modules['pygd._cuda'] = None\n"  # makes `import pygd._cuda` fail
             "import numpy as np, pygd\n"

@@ -1,17 +1,40 @@
 // What the CUDA runtime says about this machine: devices, and which device holds an address.
 #include <cuda_runtime.h>
 
+#if defined(__linux__)
+#include <dlfcn.h>
+#endif
+
 #include "call.h"
 #include "error_text.h"
 
 namespace pygd::cuda {
+
+namespace {
+
+// Whether the NVIDIA driver's library loads here. The runtime reports a missing driver as
+// cudaErrorInsufficientDriver ("CUDA driver version is insufficient for CUDA runtime version"),
+// which misleads on a machine that has no driver at all.
+bool driver_library_loads() {
+#if defined(__linux__)
+  void* library = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+  if (library == nullptr) return false;
+  dlclose(library);
+#endif
+  return true;
+}
+
+}  // namespace
 
 int device_count(std::string* error) {
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess) {
     cudaGetLastError();  // a failed query leaves no error behind for the next launch to report
-    *error = error_text(status);
+    if (status == cudaErrorInsufficientDriver && !driver_library_loads())
+      *error = "no NVIDIA driver here (libcuda.so.1 cannot be loaded)";
+    else
+      *error = error_text(status);
     return -1;
   }
   return count;

@@ -56,10 +56,16 @@ def row_key(entry):
     return entry["optimizer"], entry["size"], entry["dtype"], entry["contender"]
 
 
+def write(doc, f):
+    """The document as JSON on the open text file `f`."""
+    json.dump(doc, f, indent=1)
+    f.write("\n")
+    f.flush()
+
+
 def save(doc, path):
     with open(path, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+        write(doc, f)
 
 
 def load(path):
