@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from glob import glob
 
@@ -57,9 +58,29 @@ def compiler_accepts(compiler, flags, code="int main(void) { return 0; }\n"):
 
 
 class BuildNative(build_ext):
+    def run(self):
+        # A module built earlier but not now (PYGD_CUDA=0 after a CUDA build) must not reach the
+        # wheel from the build directory.
+        wanted = {ext.name for ext in self.extensions}
+        for name in ("pygd._native", "pygd._cuda"):
+            if name not in wanted:
+                self._remove_built(name)
+        super().run()
+
     def build_extensions(self):
         compiler = self.compiler
         unix = compiler.compiler_type == "unix"
+        if not compiler_accepts(compiler, []):
+            # Every module needs the C++ compiler (pygd._cuda too, for its host code): without one,
+            # pygd installs as Python alone and runs its NumPy reference, as the README says.
+            if os.environ.get("PYGD_CUDA", "").strip() == "1":
+                raise RuntimeError("PYGD_CUDA=1 but no working C++ compiler was found")
+            warnings.warn("pygd: no working C++ compiler was found; installing without the native "
+                          "extension (pygd then runs its slow NumPy reference, with a warning)")
+            for ext in self.extensions:
+                self._remove_built(ext.name)
+            self.extensions = []
+            return
         for ext in self.extensions:
             if isinstance(ext, CudaExtension):
                 continue
@@ -92,6 +113,11 @@ class BuildNative(build_ext):
 
         compiler._compile = compile_with_isa_flags
         super().build_extensions()
+
+    def _remove_built(self, name):
+        """Removes module `name` from the build directory (never from the source tree)."""
+        for stale in glob(os.path.join(self.build_lib, *name.split(".")) + ".*"):
+            os.remove(stale)
 
     def build_extension(self, ext):
         if isinstance(ext, CudaExtension):

@@ -10,7 +10,7 @@ def unavailable():
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        return "--plot needs matplotlib (pip install matplotlib, or pygd[bench])"
+        return "--plot needs matplotlib (pip install matplotlib)"
     return None
 
 

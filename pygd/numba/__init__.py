@@ -9,7 +9,7 @@ Per optimizer: `<opt>_scalars(dtype, ...)` makes a step's scalars (computed in f
 dtype); `<opt>_element(values..., s)` returns the updated parameter and states of one element;
 `<opt>_at(i, arrays..., s)` updates element i of arrays in place (None for an unused state).
 These are what backend="numba" runs: pygd.numba.cpu_loops (parallel CPU loops) and pygd.numba.cuda_kernels
-(CUDA kernels, imported on demand). Needs numba: pip install pygd[numba].
+(CUDA kernels, imported on demand). Needs numba (the `numba` extra): pip install "numba>=0.60".
 
 Compiled code is cached in __pycache__ (cache=True). Numba checks only the file of each cached
 function, not the files of the functions it calls: after editing one of these files in place,
@@ -19,7 +19,7 @@ delete pygd/numba/__pycache__/*.nbi and *.nbc (an installed upgrade rewrites eve
 try:
     import numba as _numba  # noqa: F401
 except ImportError as exc:
-    raise ImportError("pygd.numba needs numba, an optional extra: pip install pygd[numba] "
+    raise ImportError("pygd.numba needs numba, an optional extra: pip install 'numba>=0.60' "
                       f"({exc})") from exc
 
 from .elements import adagrad_element, adam_element, rmsprop_element, sgd_element

@@ -8,13 +8,13 @@ and the optimizer step runs pygd's fused multi-tensor kernel on the tensors' own
 numerics of torch.optim (docs/update-rules.md). Each class subclasses the torch.optim class of the same name,
 takes exactly its arguments, and keeps torch's state and state_dict format, so schedulers, GradScaler,
 clip_grad_norm_, DistributedDataParallel, ZeroRedundancyOptimizer and checkpoints work unchanged.
-Needs torch (`pip install pygd[torch]`).
+Needs torch (the `torch` extra: `pip install torch==2.13.0`).
 """
 
 try:
     import torch as _torch  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised only without torch
-    raise ImportError("pygd.torch needs PyTorch: pip install pygd[torch]") from exc
+    raise ImportError("pygd.torch needs PyTorch: pip install torch") from exc
 
 from .._backends import native_error as _native_error
 
