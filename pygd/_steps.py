@@ -7,6 +7,7 @@
 - `group_reader(spec)`: a param group (pygd.optim) checked as the step checks its options, read as
   the kernel's tuple.
 - `torch_group_reader(spec)`: a torch.optim param group (torch has checked it) read as the tuple.
+- `optimizer_constructor(spec, base)`: a pygd.optim class's __init__, torch.optim's arguments.
 
 Compiled from source, as dataclasses compile __init__: a 4096-element step costs ~3 us in all, so
 its checks are inline expressions whose common case (a valid float) calls no function. The source
@@ -138,10 +139,10 @@ def torch_group_reader(spec):
     return _compile(source, "hparams", {})
 
 
-def optimizer_constructor(spec):
+def optimizer_constructor(spec, base):
     """__init__(self, params, <options as torch.optim's constructor takes them>, *, backend) of a
     pygd.optim class: the group defaults, including those its constructor does not take (AdamW's
-    decoupled_weight_decay), handed to Optimizer.__init__ (`_base`)."""
+    decoupled_weight_decay), handed to base.__init__ (pygd.optim's Optimizer)."""
     positional = [f'{o.name}=_defaults["{o.name}"]' for o in spec.options
                   if o.constructor and not o.keyword_only]
     keywords = [f'{o.name}=_defaults["{o.name}"]' for o in spec.options
@@ -151,4 +152,4 @@ def optimizer_constructor(spec):
     source = "\n".join([
         f"def __init__(self, params, {', '.join(positional)}, *, {', '.join(keywords)}):",
         f"    _base.__init__(self, params, {{{defaults}}}, backend)", ""])
-    return source, _namespace(spec)
+    return _compile(source, "__init__", {**_namespace(spec), "_base": base})

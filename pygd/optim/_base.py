@@ -29,9 +29,7 @@ class Optimizer:
         cls._state_streams = tuple(spec.torch_states.values())
         cls._initial_options = {s.torch_state: s.initial for s in spec.streams if s.initial}
         cls._read_group = staticmethod(_steps.group_reader(spec))
-        source, namespace = _steps.optimizer_constructor(spec)
-        namespace["_base"] = Optimizer
-        cls.__init__ = _steps._compile(source, "__init__", namespace)
+        cls.__init__ = _steps.optimizer_constructor(spec, Optimizer)
         cls.__init__.__qualname__ = f"{cls.__qualname__}.__init__"
         cls.__init__.__module__ = cls.__module__
 
