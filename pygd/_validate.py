@@ -1,11 +1,12 @@
 """Every check on the arguments of a step, and every message the user sees about them.
 
 Runs before any byte is written, so a rejected call leaves every array bit-for-bit unchanged.
-The checks of each kind of hyperparameter are here; each optimizer's functional step applies them
-to its options as its spec declares (_specs.py, compiled by _steps.py). Arrays are checked by `check_streams` (the
-readable version, used by the NumPy reference) or, on the native path, by the extension's mirror of
-it (csrc/bindings/gather.cpp), which reports the same problem tuples; `buffer_error` turns either
-into the exception raised, so each message is written only here.
+The checks of each kind of option are here; each optimizer's functional step applies them to its
+options as its spec declares (_specs.py, compiled by _steps.py). Arrays are checked by
+`check_arrays`, the one checker, over an adapter per kind of array (HostArrays for NumPy; the GPU
+adapter in _backends/cuda_arrays.py), or, on the native path, by the extension's mirror of it
+(csrc/bindings/gather.cpp). Both report the same problem tuples; `buffer_error` turns one into the
+exception raised, so each message is written only here.
 """
 
 import collections
@@ -36,7 +37,7 @@ READ_ONLY_STREAM = 1  # grads, in every optimizer's streams
 READ_ONLY_STREAMS = {name: READ_ONLY_STREAM for name in (*KERNELS, "probe", "accumulate")}
 READ_ONLY_STREAMS.update(norm=0, clip=None, params=None)
 # Streams that may be None (absent), as kOptional in the headers; the options decide when they are
-# needed (checked with the hyperparameters below). Any other None is an error.
+# needed (checked by each step with its options, _steps.py). Any other None is an error.
 OPTIONAL_STREAMS = {
     **{kernel: set(spec.optional_streams) for kernel, spec in KERNELS.items()},
     "probe": {"extra1", "extra2"},

@@ -6,6 +6,12 @@ NumPy reference with a warning; under "auto" a step whose params are on a GPU go
 backend (cuda.py) instead. A backend named explicitly (in backend= or PYGD_BACKEND) that cannot
 run here raises, as does a name that is none of these: nothing falls back silently. The numba
 backend is imported on first use, so `import pygd` never needs numba (an optional extra).
+
+Every backend module has the same interface: `steps`, each kernel's step by kernel name
+(`steps[kernel](streams, step, hparams)`, hparams the tuple _specs.OptimizerSpec.pack builds; it
+returns None, or the problem tuple of an unfit array, which _validate words), and
+`check(kernel, streams)`, the array checks alone. Those with gradient tools (all but cuda) add
+grad_norm, grad_scale, grad_clamp and grad_accumulate.
 """
 
 import importlib.util
