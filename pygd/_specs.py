@@ -17,9 +17,15 @@ names differ from the kernel's fails at import); `pack(**values)` builds the tup
 `named(hparams)` reads one back as a dict.
 """
 
-import ast
-from dataclasses import dataclass, field
+from __future__ import annotations
 
+import ast
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Optional
+
+_native: Optional[ModuleType]
 try:
     from . import _native  # only for the names and stream masks its kernels export
 except ImportError:
@@ -29,27 +35,29 @@ except ImportError:
 @dataclass(frozen=True)
 class Stream:
     name: str               # the functional API's argument (params, grads, exp_avgs, ...)
-    torch_state: str = None  # torch.optim's state key for it (None: params and grads)
+    torch_state: Optional[str] = None  # torch.optim's state key for it (None: params and grads)
     # For an optional stream: when the options need it, as a Python expression over option names
     # ("momentum != 0"; a bare flag name means flag=True). Messages quote it.
-    needed_if: str = None
+    needed_if: Optional[str] = None
     # The option whose value a new state starts at (Adagrad's initial_accumulator_value); else 0.
-    initial: str = None
+    initial: Optional[str] = None
     # Whether the functional step takes it positionally (SGD's momentum_buffers, for compatibility);
     # other optional streams are keyword-only.
     positional: bool = False
-    needed: object = field(default=None, repr=False, compare=False)  # needed_if, compiled
+    # needed_if, compiled: the option's value -> whether the stream is needed.
+    needed: Optional[Callable[[Any], bool]] = field(default=None, repr=False, compare=False)
 
     @property
-    def needed_when(self):
+    def needed_when(self) -> Optional[str]:
         """needed_if as messages say it: 'momentum != 0', 'amsgrad=True'."""
         if self.needed_if is None or not self.needed_if.isidentifier():
             return self.needed_if
         return f"{self.needed_if}=True"
 
     @property
-    def option(self):
+    def option(self) -> str:
         """The option needed_if tests."""
+        assert self.needed_if is not None, f"{self.name} is not optional"
         (name,) = {n.id for n in ast.walk(ast.parse(self.needed_if, mode="eval")) if isinstance(n, ast.Name)}
         return name
 
@@ -65,13 +73,14 @@ class Option:
     check: str              # one of CHECKS
     # The kernel hyperparameters it sets, in order: its own name by default; betas sets two; () for
     # an option the kernel does not read (an initial state value).
-    kernel: tuple = None
+    kernel: Optional[tuple[str, ...]] = None
     functional: bool = True   # whether the functional step takes it (else its default is used)
     constructor: bool = True  # whether the optimizer classes take it (else their groups hold the default)
     keyword_only: bool = False  # in the classes' constructors, as in torch.optim's
 
     @property
-    def sets(self):
+    def sets(self) -> tuple[str, ...]:
+        """The kernel hyperparameters the option sets."""
         return (self.name,) if self.kernel is None else self.kernel
 
 
@@ -83,59 +92,67 @@ class Rule:
     message: str
 
 
+# A layout: each stream's torch state name after (params, grads), None where absent; those present.
+_Layout = tuple[tuple[Optional[str], ...], tuple[str, ...]]
+
+
 @dataclass(frozen=True)
 class OptimizerSpec:
     name: str                 # the functional step is `<name>_`
     kernel: str               # the kernel that runs it (AdamW runs Adam's, decoupled)
     torch_class: str          # the torch.optim class it mirrors
     takes_step: bool          # whether the step count is an argument
-    streams: tuple            # Stream, in the kernel's stream order
-    options: tuple            # Option, in the order of torch.optim's constructor
-    rules: tuple = ()         # Rule
+    streams: tuple[Stream, ...]   # in the kernel's stream order
+    options: tuple[Option, ...]   # in the order of torch.optim's constructor
+    rules: tuple[Rule, ...] = ()
     doc: str = ""             # the functional step's docstring
     # The kernel's hyperparameter names, in the order its module reads a tuple (from the options'
     # `sets` until bound to the kernel at import).
-    hyperparameters: tuple = ()
-    pack: object = field(default=None, repr=False, compare=False)
+    hyperparameters: tuple[str, ...] = ()
+    # pack and deciding are None in the declarations, functions once bound (_bind): typed Any, as
+    # the hot paths call them without a check.
+    pack: Any = field(default=None, repr=False, compare=False)
     # Which optional streams a mapping of options makes present (see _deciding).
-    deciding: object = field(default=None, repr=False, compare=False)
-    _layouts: dict = field(default_factory=dict, repr=False, compare=False)
+    deciding: Any = field(default=None, repr=False, compare=False)
+    _layouts: dict[Any, _Layout] = field(default_factory=dict, repr=False, compare=False)
 
     @property
-    def stream_names(self):
+    def stream_names(self) -> tuple[str, ...]:
+        """Every stream's name, in the kernel's order."""
         return tuple(s.name for s in self.streams)
 
     @property
-    def optional_streams(self):
+    def optional_streams(self) -> frozenset[str]:
+        """The streams the options may leave absent."""
         return frozenset(s.name for s in self.streams if s.needed_if)
 
     @property
-    def torch_states(self):
+    def torch_states(self) -> dict[str, str]:
         """{functional stream name: torch.optim state name} of its states."""
         return {s.name: s.torch_state for s in self.streams if s.torch_state}
 
     @property
-    def defaults(self):
+    def defaults(self) -> dict[str, object]:
         """{option: default}, as torch.optim's `defaults` (before its flags such as foreach)."""
         return {o.name: o.default for o in self.options}
 
-    def named(self, hparams):
+    def named(self, hparams: tuple[Any, ...]) -> dict[str, Any]:
         """A hyperparameter tuple built by pack, as {name: value}."""
         return dict(zip(self.hyperparameters, hparams))
 
-    def state_names(self, options):
+    def state_names(self, options: Mapping[str, Any]) -> tuple[Optional[str], ...]:
         """The torch state name of each stream after (params, grads) that `options` (a mapping by
         option name: a param group) needs, None where it is absent."""
         layout = self._layouts.get(self.deciding(options))
         return (layout or self._layout(options))[0]
 
-    def needed_states(self, options):
+    def needed_states(self, options: Mapping[str, Any]) -> tuple[str, ...]:
         """The torch state names `options` needs, in stream order."""
         # Asked at every step of every group: answered from a cache keyed by the deciding values.
         layout = self._layouts.get(self.deciding(options))
         return (layout or self._layout(options))[1]
 
-    def _layout(self, options):
+    def _layout(self, options: Mapping[str, Any]) -> _Layout:
         names = tuple(s.torch_state if s.needed is None or s.needed(options[s.option]) else None
                       for s in self.streams[2:])
         layout = self._layouts[self.deciding(options)] = (names, tuple(n for n in names if n))
@@ -148,7 +165,7 @@ _WEIGHT_DECAY = Option("weight_decay", 0.0, "non_negative")
 _MAXIMIZE = Option("maximize", False, "flag", keyword_only=True)
 
 
-def _adam(name, weight_decay, decoupled, doc):
+def _adam(name: str, weight_decay: float, decoupled: bool, doc: str) -> OptimizerSpec:
     """Adam and AdamW: one kernel, the same streams and options, but for weight decay's default
     and the form of the decay (decoupled_weight_decay, which only Adam's constructor takes)."""
     return OptimizerSpec(
@@ -211,7 +228,7 @@ _DECLARED = (
 )
 
 
-def _kernel_order(spec):
+def _kernel_order(spec: OptimizerSpec) -> tuple[str, ...]:
     """The order the kernel's module reads a hyperparameter tuple in: the names it exports, which
     must be those the spec's options set."""
     declared = tuple(name for o in spec.options for name in o.sets)
@@ -224,27 +241,30 @@ def _kernel_order(spec):
     return tuple(exported)
 
 
-def _check_streams(spec):
+def _check_streams(spec: OptimizerSpec) -> None:
     """The kernel's stream masks (which streams it writes, which may be absent) must say what the
     spec does: every stream but grads written, the optional ones those with `needed_if`."""
     if _native is None:
         return
     written, optional = _native.stream_masks[spec.kernel]
-    bits = lambda names: sum(1 << k for k, s in enumerate(spec.streams) if s.name in names)  # noqa: E731
+    bits: Callable[[set[str] | frozenset[str]], int] = lambda names: sum(  # noqa: E731
+        1 << k for k, s in enumerate(spec.streams) if s.name in names)
     if written != bits(set(spec.stream_names) - {"grads"}) or optional != bits(spec.optional_streams):
         raise ImportError(f"pygd._native's {spec.kernel} kernel has stream masks "
                           f"(written={written:#b}, optional={optional:#b}) that differ from "
                           f"pygd/_specs.py's streams {spec.stream_names}: rebuild pygd")
 
 
-def _packer(names):
+def _packer(names: tuple[str, ...]) -> Callable[..., tuple[Any, ...]]:
     """pack(**values): the tuple of `names`' values in that order; every name required, no other.
     Compiled once (as dataclasses compile __init__) so that a call pays one call."""
     args = ", ".join(names)
-    return eval(f"lambda *, {args}: ({args},)", {})  # names are this module's identifiers
+    # names are this module's identifiers
+    packer: Callable[..., tuple[Any, ...]] = eval(f"lambda *, {args}: ({args},)", {})
+    return packer
 
 
-def _compiled_tests(streams):
+def _compiled_tests(streams: tuple[Stream, ...]) -> tuple[Stream, ...]:
     """Each optional stream with `needed`, its needed_if as a function of its option's value."""
     return tuple(s if s.needed_if is None else Stream(
         s.name, s.torch_state, s.needed_if, s.initial, s.positional,
@@ -252,10 +272,10 @@ def _compiled_tests(streams):
         for s in streams)
 
 
-def _deciding(streams):
+def _deciding(streams: tuple[Stream, ...]) -> Callable[[Mapping[str, Any]], Any]:
     """deciding(options): each optional stream's test of its option, so that the layouts are keyed
     by decisions (at most 2**k of them), never by values (a schedule may change momentum)."""
-    tests = [(s.option, s.needed) for s in streams if s.needed is not None]
+    tests = [(s.option, needed) for s in streams if (needed := s.needed) is not None]
     if not tests:
         return lambda options: None
     if len(tests) == 1:
@@ -264,7 +284,7 @@ def _deciding(streams):
     return lambda options: tuple(needed(options[option]) for option, needed in tests)
 
 
-def _bind(spec):
+def _bind(spec: OptimizerSpec) -> OptimizerSpec:
     _check_streams(spec)
     for o in spec.options:
         assert o.check in CHECKS, (spec.name, o.name, o.check)
@@ -277,6 +297,6 @@ def _bind(spec):
 
 SPECS = {spec.name: _bind(spec) for spec in _DECLARED}
 # The kernels, by the spec that first names each: AdamW runs Adam's kernel.
-KERNELS = {}
+KERNELS: dict[str, OptimizerSpec] = {}
 for _spec in SPECS.values():
     KERNELS.setdefault(_spec.kernel, _spec)

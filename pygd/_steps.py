@@ -14,10 +14,15 @@ its checks are inline expressions whose common case (a valid float) calls no fun
 is registered with linecache, so tracebacks and inspect show it.
 """
 
+from __future__ import annotations
+
 import itertools
 import linecache
+from collections.abc import Callable
+from typing import Any, NamedTuple, Optional
 
 from . import _backends, _validate
+from ._specs import OptimizerSpec, Option, Stream
 from ._validate import MAX_STEP
 
 # Per check (_specs.CHECKS): the expression that normalizes option `{n}` (a valid float passes
@@ -39,7 +44,7 @@ _STEP = "    step = step if type(step) is int and 1 <= step < _MAX_STEP else _v.
 _counter = itertools.count()
 
 
-def _option_checks(options):
+def _option_checks(options: list[Option] | tuple[Option, ...]) -> list[str]:
     """Lines that check each option and set the kernel's names from it."""
     lines = []
     for o in options:
@@ -52,7 +57,7 @@ def _option_checks(options):
     return lines
 
 
-def _rule_checks(spec):
+def _rule_checks(spec: OptimizerSpec) -> list[str]:
     lines = []
     for k, rule in enumerate(spec.rules):
         lines += [f"    if {rule.broken}:",
@@ -60,34 +65,86 @@ def _rule_checks(spec):
     return lines
 
 
-def _kernel_tuple(spec):
+def _kernel_tuple(spec: OptimizerSpec) -> str:
     return "(" + "".join(f"{name}, " for name in spec.hyperparameters) + ")"
 
 
-def _compile(source, name, namespace):
+def _compile(source: str, name: str, namespace: dict[str, Any]) -> Callable[..., Any]:
     filename = f"<pygd._steps {name} {next(_counter)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - source built above from specs
-    return namespace[name]
+    compiled: Callable[..., Any] = namespace[name]
+    return compiled
 
 
-def _namespace(spec):
+def _namespace(spec: OptimizerSpec) -> dict[str, Any]:
     return {"_v": _validate, "_MAX_STEP": MAX_STEP, "_rules": spec.rules,
             "_for_call": _backends.for_call, "_buffer_error": _validate.buffer_error,
             "_defaults": {o.name: o.default for o in spec.options}}
 
 
-def functional_step(spec):
-    """pygd.<spec.name>_, compiled from the spec."""
-    required = [s.name for s in spec.streams if not s.needed_if]
-    positional = required + [f"{s.name}=None" for s in spec.streams if s.needed_if and s.positional]
-    keywords = ["step"] if spec.takes_step else []
+class Parameter(NamedTuple):
+    """One parameter of a compiled function, as its source and its stub (functional.pyi,
+    optim/_classes.pyi) write it: both are rendered from the same list, so they cannot differ."""
+    name: str
+    annotation: str  # in the stubs' namespace (pygd._typing's names); "" for self
+    default: Optional[str] = None  # the default's source in the compiled namespace; None: required
+    value: object = None  # the default's value, which the stub writes
+
+
+# The stubs' annotation of an option, by its check (_specs.CHECKS): what the check accepts as is.
+OPTION_TYPES = {"non_negative": "float", "not_nan": "float", "unit_interval": "float",
+                "betas": "tuple[float, float]", "flag": "bool"}
+_ARRAYS, _OPTIONAL_ARRAYS = "Arrays[F]", "Arrays[F] | None"
+_BACKEND = Parameter("backend", "Backend", '"auto"', "auto")
+
+
+def _option(o: Option) -> Parameter:
+    return Parameter(o.name, OPTION_TYPES[o.check], f'_defaults["{o.name}"]', o.default)
+
+
+def _optional_stream(s: Stream) -> Parameter:
+    return Parameter(s.name, _OPTIONAL_ARRAYS, "None", None)
+
+
+_Parameters = tuple[list[Parameter], list[Parameter]]
+
+
+def functional_parameters(spec: OptimizerSpec) -> _Parameters:
+    """(positional, keyword-only) Parameters of pygd.<spec.name>_: the streams its options do not
+    make optional (and SGD's momentum_buffers) by position; the step count, the options, each
+    optional stream after the option that needs it, and backend by keyword."""
+    positional = [Parameter(s.name, _ARRAYS) for s in spec.streams if not s.needed_if]
+    positional += [_optional_stream(s) for s in spec.streams if s.needed_if and s.positional]
+    keywords = [Parameter("step", "int")] if spec.takes_step else []
     for o in spec.options:
         if o.functional:
-            keywords.append(f'{o.name}=_defaults["{o.name}"]')
-        keywords += [f"{s.name}=None" for s in spec.streams
+            keywords.append(_option(o))
+        keywords += [_optional_stream(s) for s in spec.streams
                      if s.needed_if and not s.positional and s.option == o.name]
-    keywords.append('backend="auto"')
+    return positional, keywords + [_BACKEND]
+
+
+def render_parameters(positional: list[Parameter], keywords: list[Parameter],
+                      stub_indent: Optional[str] = None) -> str:
+    """The parameter list of a def: as compiled (defaults from the compiled namespace), or, given
+    the def's indent, for a stub (annotated, the defaults' values, one parameter a line)."""
+    def one(p: Parameter) -> str:
+        if stub_indent is None:
+            return p.name if p.default is None else f"{p.name}={p.default}"
+        text = f"{p.name}: {p.annotation}" if p.annotation else p.name
+        if p.default is None:
+            return text
+        return f'{text} = "{p.value}"' if isinstance(p.value, str) else f"{text} = {p.value!r}"
+    items = [*map(one, positional), "*", *map(one, keywords)]
+    if stub_indent is None:
+        return ", ".join(items)
+    return "".join(f"\n{stub_indent}    {item}," for item in items) + f"\n{stub_indent}"
+
+
+def functional_step(spec: OptimizerSpec) -> Callable[..., None]:
+    """pygd.<spec.name>_, compiled from the spec."""
+    positional, keywords = functional_parameters(spec)
     body = [_STEP] if spec.takes_step else []
     body += _option_checks([o for o in spec.options if o.functional])
     # Options the step does not take set the kernel's names from their defaults (AdamW: decoupled).
@@ -107,14 +164,20 @@ def functional_step(spec):
              "    if problem is not None:",
              f'        raise _buffer_error(problem, "{spec.kernel}", streams)']
     name = f"{spec.name}_"
-    source = "\n".join([f"def {name}({', '.join(positional)}, *, {', '.join(keywords)}):",
+    source = "\n".join([f"def {name}({render_parameters(positional, keywords)}):",
                         f'    """{spec.doc}"""', *body, ""])
     step = _compile(source, name, _namespace(spec))
     step.__module__ = "pygd.functional"
     return step
 
 
-def group_reader(spec):
+def functional_stub(spec: OptimizerSpec) -> str:
+    """pygd.<spec.name>_'s declaration in functional.pyi: the parameters it is compiled with."""
+    return (f"def {spec.name}_({render_parameters(*functional_parameters(spec), '')}) -> None:\n"
+            f'    """{spec.doc}"""\n')
+
+
+def group_reader(spec: OptimizerSpec) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     """hparams(group): a pygd.optim param group's options checked as the functional step checks
     them (TypeError/ValueError naming the option), as the kernel's hyperparameter tuple."""
     body = [f'    {o.name} = group["{o.name}"]' for o in spec.options]
@@ -124,7 +187,7 @@ def group_reader(spec):
     return _compile(source, "hparams", _namespace(spec))
 
 
-def torch_group_reader(spec):
+def torch_group_reader(spec: OptimizerSpec) -> Callable[[Any], tuple[Any, ...]]:
     """hparams(group): a torch.optim param group, which torch has checked (its lr and betas may be
     tensors), as the kernel's hyperparameter tuple."""
     body = []
@@ -139,17 +202,28 @@ def torch_group_reader(spec):
     return _compile(source, "hparams", {})
 
 
-def optimizer_constructor(spec, base):
+def constructor_parameters(spec: OptimizerSpec) -> _Parameters:
+    """(positional, keyword-only) Parameters of a pygd.optim class's __init__: self, params and the
+    options its constructor takes, in torch.optim's order; its keyword-only options and backend."""
+    params = Parameter("params", "Iterable[FloatArray] | Iterable[ParamGroup]")
+    positional = [Parameter("self", ""), params]
+    positional += [_option(o) for o in spec.options if o.constructor and not o.keyword_only]
+    keywords = [_option(o) for o in spec.options if o.constructor and o.keyword_only]
+    return positional, keywords + [_BACKEND]
+
+
+def optimizer_constructor(spec: OptimizerSpec, base: type) -> Callable[..., None]:
     """__init__(self, params, <options as torch.optim's constructor takes them>, *, backend) of a
     pygd.optim class: the group defaults, including those its constructor does not take (AdamW's
     decoupled_weight_decay), handed to base.__init__ (pygd.optim's Optimizer)."""
-    positional = [f'{o.name}=_defaults["{o.name}"]' for o in spec.options
-                  if o.constructor and not o.keyword_only]
-    keywords = [f'{o.name}=_defaults["{o.name}"]' for o in spec.options
-                if o.constructor and o.keyword_only] + ['backend="auto"']
     defaults = ", ".join(f'"{o.name}": {o.name if o.constructor else f"_defaults[{o.name!r}]"}'
                          for o in spec.options)
     source = "\n".join([
-        f"def __init__(self, params, {', '.join(positional)}, *, {', '.join(keywords)}):",
+        f"def __init__({render_parameters(*constructor_parameters(spec))}):",
         f"    _base.__init__(self, params, {{{defaults}}}, backend)", ""])
     return _compile(source, "__init__", {**_namespace(spec), "_base": base})
+
+
+def constructor_stub(spec: OptimizerSpec) -> str:
+    """The __init__ of a pygd.optim class in optim/_classes.pyi: the parameters it is compiled with."""
+    return f"    def __init__({render_parameters(*constructor_parameters(spec), '    ')}) -> None: ...\n"

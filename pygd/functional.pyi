@@ -1,0 +1,125 @@
+# Generated from pygd/_specs.py by `python -m pygd._stubgen`: edit the specs (or
+# pygd/_steps.py, pygd/_stubgen.py), not this file.
+"""In-place optimizer steps over one NumPy array or a list of arrays (multi-tensor).
+
+Each function validates its hyperparameters, then hands the whole list to the chosen backend in one
+call, which checks the arrays before writing anything (an unfit one comes back as a problem that
+_validate words as the exception): with the native backend, that is one GIL release and one
+multi-threaded pass over every tensor. Arrays are updated in place and the functions return None.
+The update rules are those of torch.optim (docs/update-rules.md). An array argument is an ndarray
+or a list/tuple of ndarrays aligned with `params`; float32 or float64, C-contiguous, and writable
+unless it is a grad. With backend="auto", params on a GPU (CuPy, Numba, torch CUDA tensors,
+DLPack) are updated there by the CUDA backend.
+
+The functions are compiled from the optimizers' specs (_specs.py, _steps.py): their signatures,
+defaults and checks are declared there, once.
+"""
+
+from ._typing import Arrays, Backend, F
+
+__all__ = ["sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_"]
+
+
+def sgd_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    momentum_buffers: Arrays[F] | None = None,
+    *,
+    step: int,
+    lr: float = 0.001,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    maximize: bool = False,
+    backend: Backend = "auto",
+) -> None:
+    """SGD, with optional momentum, dampening, Nesterov momentum and (coupled) weight decay.
+
+    `momentum_buffers` is required when momentum != 0; at step 1 it is overwritten with the
+    gradient (no dampening on the first step, as torch.optim.SGD), so its initial content is unused.
+    """
+
+
+def adam_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    exp_avgs: Arrays[F],
+    exp_avg_sqs: Arrays[F],
+    *,
+    step: int,
+    lr: float = 0.001,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-08,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+    max_exp_avg_sqs: Arrays[F] | None = None,
+    maximize: bool = False,
+    backend: Backend = "auto",
+) -> None:
+    """Adam, with coupled (L2) weight decay and optional AMSGrad.
+
+    States start as zeros; `max_exp_avg_sqs` is required when amsgrad=True.
+    """
+
+
+def adamw_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    exp_avgs: Arrays[F],
+    exp_avg_sqs: Arrays[F],
+    *,
+    step: int,
+    lr: float = 0.001,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-08,
+    weight_decay: float = 0.01,
+    amsgrad: bool = False,
+    max_exp_avg_sqs: Arrays[F] | None = None,
+    maximize: bool = False,
+    backend: Backend = "auto",
+) -> None:
+    """AdamW: Adam with decoupled weight decay, param *= 1 - lr * weight_decay before the update.
+    """
+
+
+def rmsprop_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    square_avgs: Arrays[F],
+    *,
+    lr: float = 0.01,
+    alpha: float = 0.99,
+    eps: float = 1e-08,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    momentum_buffers: Arrays[F] | None = None,
+    centered: bool = False,
+    grad_avgs: Arrays[F] | None = None,
+    maximize: bool = False,
+    backend: Backend = "auto",
+) -> None:
+    """RMSprop, optionally centered and with momentum.
+
+    `momentum_buffers` is required when momentum > 0, `grad_avgs` when centered=True; all states
+    start as zeros.
+    """
+
+
+def adagrad_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    state_sums: Arrays[F],
+    *,
+    step: int,
+    lr: float = 0.01,
+    lr_decay: float = 0.0,
+    weight_decay: float = 0.0,
+    eps: float = 1e-10,
+    maximize: bool = False,
+    backend: Backend = "auto",
+) -> None:
+    """Adagrad with learning-rate decay lr / (1 + (step - 1) * lr_decay).
+
+    `state_sums` starts at the initial accumulator value (torch's default: zeros).
+    """

@@ -1,0 +1,96 @@
+# Generated from pygd/_specs.py by `python -m pygd._stubgen`: edit the specs (or
+# pygd/_steps.py, pygd/_stubgen.py), not this file.
+"""The optimizers: torch.optim's constructors and defaults over pygd's kernels, each read from its
+spec (_specs.py) by Optimizer.__init_subclass__ (_base.py)."""
+
+from collections.abc import Iterable
+
+from .._typing import Backend, FloatArray, ParamGroup
+from ._base import Optimizer
+
+class SGD(Optimizer):
+    """torch.optim.SGD: momentum, dampening, Nesterov, (coupled) weight decay, maximize."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 0.001,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...
+
+
+class Adam(Optimizer):
+    """torch.optim.Adam: bias-corrected moments, (coupled) weight decay, AMSGrad, maximize;
+    decoupled_weight_decay=True makes it AdamW."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-08,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...
+
+
+class AdamW(Adam):
+    """torch.optim.AdamW: Adam with decoupled weight decay (default 1e-2)."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-08,
+        weight_decay: float = 0.01,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...
+
+
+class RMSprop(Optimizer):
+    """torch.optim.RMSprop: optionally centered, with momentum, (coupled) weight decay, maximize."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 0.01,
+        alpha: float = 0.99,
+        eps: float = 1e-08,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...
+
+
+class Adagrad(Optimizer):
+    """torch.optim.Adagrad: learning-rate decay, (coupled) weight decay, initial accumulator, maximize."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 0.01,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...
