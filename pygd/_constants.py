@@ -3,8 +3,13 @@ what is wrong with a call's arrays (BufferProblem), which norm a reduction takes
 a PointerTable's gather found (GatherResult). Without the extension nothing native returns them;
 the names are then numbered here, and only the Python backends use them."""
 
-import enum
+from __future__ import annotations
 
+import enum
+from types import ModuleType
+from typing import Any, Optional
+
+_native: Optional[ModuleType]
 try:
     from . import _native
 except ImportError:
@@ -20,7 +25,8 @@ _NAMES = {
 }
 
 
-def _enum(attribute):
+# Any: the members are the extension's, read at import, which a type checker cannot see.
+def _enum(attribute: str) -> Any:
     name, names = _NAMES[attribute]
     exported = getattr(_native, attribute, None) if _native is not None else None
     if exported is None:

@@ -9,9 +9,13 @@ adapter in _backends/cuda_arrays.py), or, on the native path, by the extension's
 exception raised, so each message is written only here.
 """
 
+from __future__ import annotations
+
 import collections
 import math
 import operator
+from collections.abc import Sequence
+from typing import Any, Optional
 
 import numpy as np
 
@@ -34,7 +38,8 @@ STREAMS = {
 }
 READ_ONLY_STREAM = 1  # grads, in every optimizer's streams
 # The stream a kernel only reads, by STREAMS key; None where every stream is written.
-READ_ONLY_STREAMS = {name: READ_ONLY_STREAM for name in (*KERNELS, "probe", "accumulate")}
+READ_ONLY_STREAMS: dict[str, Optional[int]] = {
+    name: READ_ONLY_STREAM for name in (*KERNELS, "probe", "accumulate")}
 READ_ONLY_STREAMS.update(norm=0, clip=None, params=None)
 # Streams that may be None (absent), as kOptional in the headers; the options decide when they are
 # needed (checked by each step with its options, _steps.py). Any other None is an error.
@@ -50,7 +55,8 @@ OPTIONAL_STREAMS = {
 
 # ----------------------------------------------------------------------------- hyperparameters
 
-def real(name, value):
+# The checks take anything (Any) and raise TypeError/ValueError naming what is wrong.
+def real(name: str, value: Any) -> float:
     """`value` as a float; TypeError naming `name` if it is not a real number."""
     if isinstance(value, (bool, np.bool_, str, bytes, bytearray)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
@@ -60,28 +66,28 @@ def real(name, value):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}") from None
 
 
-def non_negative(name, value):
+def non_negative(name: str, value: object) -> float:
     x = real(name, value)
     if not x >= 0.0:  # also rejects NaN
         raise ValueError(f"{name} must be >= 0, got {value!r}")
     return x
 
 
-def not_nan(name, value):
+def not_nan(name: str, value: object) -> float:
     x = real(name, value)
     if math.isnan(x):
         raise ValueError(f"{name} must not be NaN")
     return x
 
 
-def in_unit_interval(name, value, *, include_one):
+def in_unit_interval(name: str, value: object, *, include_one: bool) -> float:
     x = real(name, value)
     if not (0.0 <= x and (x <= 1.0 if include_one else x < 1.0)):
         raise ValueError(f"{name} must be in [0, {'1]' if include_one else '1)'}, got {value!r}")
     return x
 
 
-def betas(value):
+def betas(value: Any) -> tuple[float, float]:
     try:
         beta1, beta2 = value
     except (TypeError, ValueError):
@@ -93,7 +99,7 @@ def betas(value):
 MAX_STEP = 2**62  # the kernels take the step as a 64-bit integer
 
 
-def step_count(value):
+def step_count(value: Any) -> int:
     """The 1-based step count as an int."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError("step must be an integer, got bool")
@@ -106,7 +112,7 @@ def step_count(value):
     return step
 
 
-def required(name, value, because):
+def required(name: str, value: object, because: str) -> object:
     if value is None:
         raise ValueError(f"{name} is required when {because}")
     return value
@@ -120,16 +126,16 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _FLOAT_NAMES = {dtype: dtype.name for dtype in _FLOATS}
 
 
-def _is_array(obj):
+def _is_array(obj: object) -> bool:
     """A NumPy array, or (Numba backend) an array on a GPU, exposing __cuda_array_interface__."""
     return isinstance(obj, np.ndarray) or hasattr(obj, "__cuda_array_interface__")
 
 
-def _as_list(stream):
+def _as_list(stream: Any) -> Any:
     return [stream] if _is_array(stream) else stream
 
 
-def c_contiguous(shape, strides, itemsize):
+def c_contiguous(shape: tuple[int, ...], strides: Optional[tuple[int, ...]], itemsize: int) -> bool:
     """Whether an array described by its interface (shape, strides in bytes or None) is C-contiguous.
     NumPy's rule: strides match a C layout, ignoring axes of length 1; an empty array is."""
     if strides is None or 0 in shape:
@@ -142,7 +148,7 @@ def c_contiguous(shape, strides, itemsize):
     return True
 
 
-def _dtype_and_shape(a):
+def _dtype_and_shape(a: Any) -> tuple[np.dtype[Any], tuple[int, ...]]:
     """The NumPy dtype and the shape tuple of an array; a GPU array's as its interface says (a
     torch tensor's dtype and shape are torch types)."""
     if isinstance(a, np.ndarray):
@@ -161,6 +167,10 @@ ArrayFacts = collections.namedtuple(
 # What a call passed the checks with: its dtype's name, each tensor's size, each stream's addresses
 # (None for an absent one) and ArrayFacts (per stream, like addresses).
 CheckedCall = collections.namedtuple("CheckedCall", "dtype sizes addresses facts")
+# A problem tuple: (BufferProblem code, stream, index, other stream, other index), -1 where unused.
+Problem = tuple[int, int, int, int, int]
+# A buffer in the overlap sweep: (start, end, stream, index, written).
+Span = tuple[int, int, int, int, bool]
 
 
 class HostArrays:
@@ -169,11 +179,11 @@ class HostArrays:
     dtypes = ("float32", "float64")
 
     @staticmethod
-    def is_array(obj):
+    def is_array(obj: object) -> bool:
         return isinstance(obj, np.ndarray)
 
     @staticmethod
-    def facts(a):
+    def facts(a: object) -> Optional[ArrayFacts]:
         """ArrayFacts of `a`, or None if it is not an ndarray."""
         if not isinstance(a, np.ndarray):
             return None
@@ -183,7 +193,7 @@ class HostArrays:
                           None)
 
     @staticmethod
-    def foreign(label, obj, k, where):
+    def foreign(label: str, obj: object, k: int, where: int) -> Problem:
         """The problem of an element that is not an array of this kind."""
         return (BufferProblem.NOT_ARRAY, k, where, -1, -1)
 
@@ -191,14 +201,15 @@ class HostArrays:
 HOST = HostArrays()
 
 
-def check_arrays(optimizer, streams, arrays=HOST):
+def check_arrays(optimizer: str, streams: tuple[Any, ...], arrays: Any = HOST
+                 ) -> tuple[Optional[Problem], Optional[CheckedCall]]:
     """The array checks, in the same order as the native gather(), for any kind of array through
     its adapter (`arrays`: HOST, or cuda_arrays' for arrays on a GPU): (problem, None), with the
     problem tuple (problem, stream, index, other_stream, other_index) of the first failure, or
     (None, CheckedCall). An adapter may raise instead, for an array of another device."""
     names, optional, read_only = STREAMS[optimizer], OPTIONAL_STREAMS[optimizer], READ_ONLY_STREAMS[optimizer]
     is_array = arrays.is_array
-    lists = []
+    lists: list[Any] = []
     for k, stream in enumerate(streams):
         if stream is None and names[k] in optional:
             lists.append(None)
@@ -213,14 +224,19 @@ def check_arrays(optimizer, streams, arrays=HOST):
             return (BufferProblem.LENGTH, k, -1, -1, -1), None
 
     accepted, facts_of = arrays.dtypes, arrays.facts
-    dtype, shapes, spans, addresses, facts = None, [], [], [], []
+    dtype: Optional[str] = None
+    shapes: list[tuple[int, ...]] = []
+    spans: list[Span] = []
+    addresses: list[Optional[list[int]]] = []
+    facts: list[Optional[list[ArrayFacts]]] = []
     for k, stream in enumerate(lists):
         if stream is None:
             addresses.append(None)
             facts.append(None)
             continue
         bare = is_array(streams[k])
-        row, row_facts = [], []
+        row: list[int] = []
+        row_facts: list[ArrayFacts] = []
         for i, a in enumerate(stream):
             where = -1 if bare else i
             f = facts_of(a)
@@ -251,18 +267,20 @@ def check_arrays(optimizer, streams, arrays=HOST):
     problem = _find_overlap(spans)
     if problem is not None:
         return problem, None
-    return None, CheckedCall(dtype, [f.size for f in facts[0]], addresses, facts)
+    first: list[ArrayFacts] = facts[0]  # type: ignore[assignment]  # params: never absent
+    return None, CheckedCall(dtype, [f.size for f in first], addresses, facts)
 
 
-def check_streams(optimizer, streams):
+def check_streams(optimizer: str, streams: tuple[Any, ...]) -> Optional[Problem]:
     """check_arrays for NumPy arrays: the problem tuple of the first failure, or None."""
     return check_arrays(optimizer, streams)[0]
 
 
-def _find_overlap(spans):
+def _find_overlap(spans: list[Span]) -> Optional[Problem]:
     """Sweep the buffers in address order; report the first overlap that involves a written one."""
     spans.sort(key=lambda s: (s[0], s[2], s[3]))
-    reach_any = reach_written = None
+    reach_any: Optional[Span] = None
+    reach_written: Optional[Span] = None
     for s in spans:
         hit = reach_any if s[4] else reach_written
         if hit is not None and hit[1] > s[0]:
@@ -275,16 +293,16 @@ def _find_overlap(spans):
     return None
 
 
-def buffer_error(problem, optimizer, streams):
+def buffer_error(problem: Problem, optimizer: str, streams: Sequence[Any]) -> Exception:
     """The exception for a problem tuple from check_streams() or the native gather()."""
     names = STREAMS[optimizer]
     code, k, i, k2, i2 = problem
     code = BufferProblem(code)
 
-    def label(stream, index):
+    def label(stream: int, index: int) -> str:
         return names[stream] if index < 0 else f"{names[stream]}[{index}]"
 
-    def array(stream, index):
+    def array(stream: int, index: int) -> Any:
         s = streams[stream]
         return s if index < 0 else s[index]
 

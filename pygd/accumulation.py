@@ -10,18 +10,27 @@ grads / k, so no zeroing pass), which leaves the mean in `acc.grads` after k add
 of unequal sizes, call accumulate_ with scale = n_i / N yourself.
 """
 
+from __future__ import annotations
+
 import numpy as np
 
 from . import _backends, _validate
+from ._typing import A, Arrays, Backend, F, FloatArray, MixedArrays
 
 __all__ = ["accumulate_", "GradientAccumulator"]
 
 
-def accumulate_(sums, grads, *, scale=1.0, overwrite=False, backend="auto"):
+def accumulate_(sums: Arrays[F], grads: Arrays[F], *, scale: float = 1.0, overwrite: bool = False,
+                backend: Backend = "auto") -> None:
     """sums <- sums + scale * grads in place (sums <- scale * grads with overwrite=True).
 
     `sums` and `grads` are arrays or aligned lists of arrays, one dtype per call; sums must be
     writable and share no memory with grads."""
+    _accumulate(sums, grads, scale, overwrite, backend)
+
+
+def _accumulate(sums: object, grads: object, scale: float, overwrite: bool, backend: str) -> None:
+    """accumulate_, for lists typed as mixing dtypes whose call is of one dtype (the checks say)."""
     scale = _validate.real("scale", scale)
     module = _backends.tools(backend)
     streams = (sums, grads)
@@ -38,15 +47,16 @@ class GradientAccumulator:
     partial round (an epoch's last few micro-batches) into the mean of what was added.
     """
 
-    def __init__(self, params, micro_batches, *, backend="auto"):
+    def __init__(self, params: MixedArrays[A], micro_batches: int, *,
+                 backend: Backend = "auto") -> None:
         if isinstance(micro_batches, bool) or not isinstance(micro_batches, (int, np.integer)):
             raise TypeError(f"micro_batches must be an integer, got {type(micro_batches).__name__}")
         if micro_batches < 1:
             raise ValueError(f"micro_batches must be >= 1, got {micro_batches}")
         arrays = [params] if isinstance(params, np.ndarray) else list(params)
-        self.grads = [np.zeros(p.shape, p.dtype) for p in arrays]
+        self.grads: list[FloatArray] = [np.zeros(p.shape, p.dtype) for p in arrays]
         # Param indices by dtype: one native call per dtype (a single call when all share one).
-        by_dtype = {}
+        by_dtype: dict[np.dtype[np.floating], list[int]] = {}
         for i, p in enumerate(arrays):
             by_dtype.setdefault(p.dtype, []).append(i)
         self._parts = None if len(by_dtype) == 1 else list(by_dtype.values())
@@ -55,10 +65,11 @@ class GradientAccumulator:
         self.backend = backend
 
     @property
-    def ready(self):
+    def ready(self) -> bool:
+        """Whether this round has all its micro-batches: `grads` holds their mean."""
         return self.count == self.micro_batches
 
-    def add(self, grads):
+    def add(self, grads: MixedArrays[A]) -> bool:
         """Adds one micro-batch's grads (aligned with the params); returns `ready`."""
         if self.count == self.micro_batches:
             self.count = 0
@@ -68,7 +79,7 @@ class GradientAccumulator:
             raise ValueError(f"grads has {len(grads)} arrays but the accumulator has {len(self.grads)}")
         scale, first = 1.0 / self.micro_batches, self.count == 0
         if self._parts is None:
-            accumulate_(self.grads, grads, scale=scale, overwrite=first, backend=self.backend)
+            _accumulate(self.grads, grads, scale, first, self.backend)
         else:
             parts = [([self.grads[i] for i in part], [grads[i] for i in part]) for part in self._parts]
             for sums, part_grads in parts:  # all checked before any is written
@@ -76,11 +87,11 @@ class GradientAccumulator:
                 if problem is not None:
                     raise _validate.buffer_error(problem, "accumulate", (sums, part_grads))
             for sums, part_grads in parts:
-                accumulate_(sums, part_grads, scale=scale, overwrite=first, backend=self.backend)
+                _accumulate(sums, part_grads, scale, first, self.backend)
         self.count += 1
         return self.ready
 
-    def finish(self):
+    def finish(self) -> list[FloatArray]:
         """Makes `grads` the mean of the micro-batches added so far in this round (one scaling pass
         when the round is partial); returns `grads`. ValueError if none was added."""
         if self.count == 0:

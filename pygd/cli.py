@@ -8,19 +8,25 @@ Exit status: 0 when done, 1 when --compare (or `pygd compare`) found a pygd regr
 arguments or an unreadable result file.
 """
 
+from __future__ import annotations
+
 import argparse
 import datetime
 import secrets
 import sys
+from collections.abc import Callable, Sequence
+from typing import Any, Optional, TypeVar
 
 from . import __version__
 
 EXIT_REGRESSION = 1
 
+_T = TypeVar("_T")
 
-def _comma_list(parse, what):
+
+def _comma_list(parse: Callable[[str], _T], what: str) -> Callable[[str], tuple[_T, ...]]:
     """An argparse type for a comma-separated list, each item parsed by `parse`."""
-    def convert(text):
+    def convert(text: str) -> tuple[_T, ...]:
         items = [item.strip() for item in text.split(",") if item.strip()]
         if not items:
             raise argparse.ArgumentTypeError(f"no {what} given")
@@ -31,15 +37,15 @@ def _comma_list(parse, what):
     return convert
 
 
-def _one_of(choices, what):
-    def parse(item):
+def _one_of(choices: Sequence[str], what: str) -> Callable[[str], str]:
+    def parse(item: str) -> str:
         if item.lower() not in choices:
             raise ValueError(f"unknown {what} {item!r}; choose from {', '.join(choices)}")
         return item.lower()
     return parse
 
 
-def _positive_int(text):
+def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -49,7 +55,7 @@ def _positive_int(text):
     return value
 
 
-def _threshold(text):
+def _threshold(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -59,7 +65,7 @@ def _threshold(text):
     return value
 
 
-def _add_bench(commands):
+def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from .bench import compare, contenders, timing, workloads
 
     bench = commands.add_parser(
@@ -127,7 +133,7 @@ def _add_bench(commands):
     bench.set_defaults(handler=_bench, command_parser=bench)
 
 
-def _add_compare(commands):
+def _add_compare(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from .bench import compare
 
     cmp = commands.add_parser(
@@ -143,7 +149,8 @@ def _add_compare(commands):
     cmp.set_defaults(handler=_compare, command_parser=cmp)
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
+    """The `pygd` command's parser: the bench and compare commands."""
     parser = argparse.ArgumentParser(
         prog="pygd", description="pygd: fused, native-accelerated gradient-descent steps.")
     parser.add_argument("--version", action="version", version=f"pygd {__version__}")
@@ -153,15 +160,17 @@ def build_parser():
     return parser
 
 
-def _load_or_exit(parser, path):
+def _load_or_exit(parser: argparse.ArgumentParser, path: str) -> dict[str, Any]:
     from .bench import results
     try:
-        return results.load(path)
+        doc: dict[str, Any] = results.load(path)
+        return doc
     except ValueError as error:
         parser.error(str(error))
 
 
-def _print_comparison(old_doc, new_doc, threshold, old_name, new_name):
+def _print_comparison(old_doc: dict[str, Any], new_doc: dict[str, Any], threshold: float,
+                      old_name: str, new_name: str) -> int:
     from .bench import compare
     comparison = compare.compare(old_doc, new_doc, threshold)
     for line in compare.lines(comparison, old_doc, new_doc, old_name, new_name):
@@ -169,7 +178,7 @@ def _print_comparison(old_doc, new_doc, threshold, old_name, new_name):
     return EXIT_REGRESSION if comparison.regressions else 0
 
 
-def _bench(parser, args, argv):
+def _bench(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str]) -> int:
     from .bench import plot, report, results, runner, timing, workloads
 
     if args.plot and (reason := plot.unavailable()):
@@ -208,12 +217,12 @@ def _bench(parser, args, argv):
     return _print_comparison(old_doc, doc, args.threshold, args.compare, "this run")
 
 
-def _compare(parser, args, argv):
+def _compare(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str]) -> int:
     old_doc, new_doc = _load_or_exit(parser, args.old), _load_or_exit(parser, args.new)
     return _print_comparison(old_doc, new_doc, args.threshold, args.old, args.new)
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     """Runs the command line `argv` (default: sys.argv[1:]); returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
@@ -222,4 +231,5 @@ def main(argv=None):
         parser.print_help()
         return 2
     # the command's own parser, so that an error reads "pygd bench: error: ..."
-    return args.handler(args.command_parser, args, argv)
+    status: int = args.handler(args.command_parser, args, argv)
+    return status

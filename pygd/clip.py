@@ -6,17 +6,22 @@ the two dtypes. The norm is accumulated in float64 over fixed blocks, joined in 
 is bit-identical for any thread count.
 """
 
+from __future__ import annotations
+
 import math
+from types import ModuleType
+from typing import Any, Union
 
 from . import _backends, _validate
-from ._constants import NormKind
+from ._constants import BufferProblem, NormKind
+from ._typing import A, Backend, MixedArrays
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "grad_norm"]
 
 _L2, _L1, _INF, _POWER = NormKind.L2, NormKind.L1, NormKind.INF, NormKind.POWER
 
 
-def _norm_kind(norm_type):
+def _norm_kind(norm_type: Union[float, str]) -> tuple[Any, float]:
     """(kind, p) for a norm order: 2, 1, inf (also 'inf'), or any other finite p > 0."""
     if isinstance(norm_type, str) and norm_type.strip().lower() in ("inf", "infinity"):
         return _INF, math.inf
@@ -26,21 +31,21 @@ def _norm_kind(norm_type):
     return {2.0: _L2, 1.0: _L1, math.inf: _INF}.get(p, _POWER), p
 
 
-def _by_dtype(grads):
+def _by_dtype(grads: Any) -> list[list[Any]]:
     """A mixed-dtype list as one list per dtype (the kernels take one dtype per call)."""
-    parts = {}
+    parts: dict[object, list[Any]] = {}
     for g in grads:
         parts.setdefault(getattr(g, "dtype", None), []).append(g)
     return list(parts.values())
 
 
-def _accumulated(tools, grads, kind, p, writable):
+def _accumulated(tools: ModuleType, grads: Any, kind: int, p: float, writable: bool) -> float:
     """The norm's running value (before the root) over `grads`, or raise the problem."""
     streams = (grads,)
     result = tools.grad_norm(streams, kind, p, writable)
     if type(result) is float:
         return result
-    if result[0] == _validate.BufferProblem.DTYPE_MISMATCH and isinstance(grads, (list, tuple)):
+    if result[0] == BufferProblem.DTYPE_MISMATCH and isinstance(grads, (list, tuple)):
         parts = [_accumulated(tools, part, kind, p, writable) for part in _by_dtype(grads)]
         if kind == _INF:
             return max(parts, key=lambda x: (math.isnan(x), x))
@@ -48,21 +53,24 @@ def _accumulated(tools, grads, kind, p, writable):
     raise _validate.buffer_error(result, "clip" if writable else "norm", streams)
 
 
-def _finish(kind, p, total):
+def _finish(kind: int, p: float, total: float) -> float:
     if kind == _L2:
         return math.sqrt(total)
     if kind == _POWER:
-        return total ** (1.0 / p)
+        root: float = total ** (1.0 / p)  # float ** float is typed Any (a negative base)
+        return root
     return total
 
 
-def grad_norm(grads, norm_type=2.0, *, backend="auto"):
+def grad_norm(grads: MixedArrays[A], norm_type: Union[float, str] = 2.0, *,
+              backend: Backend = "auto") -> float:
     """The norm of all `grads` together, as if concatenated into one vector (read-only)."""
     kind, p = _norm_kind(norm_type)
     return _finish(kind, p, _accumulated(_backends.tools(backend), grads, kind, p, False))
 
 
-def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, *, backend="auto"):
+def clip_grad_norm_(grads: MixedArrays[A], max_norm: float, norm_type: Union[float, str] = 2.0,
+                    error_if_nonfinite: bool = False, *, backend: Backend = "auto") -> float:
     """Scales `grads` in place so that their total norm is at most max_norm; returns the total norm
     (before clipping) as a float.
 
@@ -83,7 +91,7 @@ def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False, *,
     return total
 
 
-def clip_grad_value_(grads, clip_value, *, backend="auto"):
+def clip_grad_value_(grads: MixedArrays[A], clip_value: float, *, backend: Backend = "auto") -> None:
     """Clamps every element of `grads` to [-clip_value, clip_value] in place (NaN stays NaN)."""
     clip_value = _validate.non_negative("clip_value", clip_value)
     tools = _backends.tools(backend)

@@ -9,12 +9,18 @@ batch_size=n is batch gradient descent, batch_size=1 stochastic gradient descent
 mini-batch gradient descent: the same loop, one parameter.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Union
+
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = ["batches", "Batches"]
 
 
-def _count(name, value, minimum):
+def _count(name: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     if value < minimum:
@@ -27,7 +33,8 @@ class Batches:
     (drop_last=True leaves out the last, short batch). Each epoch draws a new permutation from a
     generator seeded once, so a seed fixes the whole sequence of epochs."""
 
-    def __init__(self, n, batch_size, *, shuffle=True, seed=None, drop_last=False):
+    def __init__(self, n: int, batch_size: int, *, shuffle: bool = True,
+                 seed: Union[int, np.random.Generator, None] = None, drop_last: bool = False) -> None:
         self.n = _count("n", n, 0)
         self.batch_size = _count("batch_size", batch_size, 1)
         self.shuffle = bool(shuffle)
@@ -35,23 +42,25 @@ class Batches:
         self.epoch = 0  # epochs started
         self._rng = np.random.default_rng(seed)
 
-    def __len__(self):
+    def __len__(self) -> int:
         """Batches per epoch."""
         full, rest = divmod(self.n, self.batch_size)
         return full if self.drop_last or rest == 0 else full + 1
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[NDArray[np.intp]]:
+        """One epoch: its batches of sample indices, in a new order when shuffle=True."""
         order = self._rng.permutation(self.n) if self.shuffle else np.arange(self.n)
         self.epoch += 1
         stop = len(self) * self.batch_size
         for start in range(0, min(stop, self.n), self.batch_size):
             yield order[start:start + self.batch_size]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"batches(n={self.n}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
                 f"drop_last={self.drop_last}, epoch={self.epoch})")
 
 
-def batches(n, batch_size, *, shuffle=True, seed=None, drop_last=False):
+def batches(n: int, batch_size: int, *, shuffle: bool = True,
+            seed: Union[int, np.random.Generator, None] = None, drop_last: bool = False) -> Batches:
     """The mini-batches of n samples (see Batches); `seed`: an int, a numpy Generator or None."""
     return Batches(n, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)

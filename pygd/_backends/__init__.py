@@ -14,16 +14,20 @@ returns None, or the problem tuple of an unfit array, which _validate words), an
 grad_norm, grad_scale, grad_clamp and grad_accumulate.
 """
 
+from __future__ import annotations
+
 import importlib.util
 import os
 import warnings
+from types import ModuleType
+from typing import Optional
 
 import numpy as np
 
-from . import cuda, reference
+from . import cuda, cuda_arrays, reference
 
 
-def _why_not_loaded(exc):
+def _why_not_loaded(exc: ImportError) -> str:
     """Why pygd._native did not import, in words that point at the cause: a missing module gives
     Python's "partially initialized module ... (most likely due to a circular import)", which
     blames the wrong thing."""
@@ -33,6 +37,8 @@ def _why_not_loaded(exc):
     return f"{type(exc).__name__}: {exc}"  # built, but it cannot load here
 
 
+native: Optional[ModuleType]
+native_error: Optional[str]
 try:
     from . import native
 except ImportError as exc:  # the extension was not built, or cannot load here
@@ -46,7 +52,7 @@ NAMES = ("auto", "native", "numba", "cuda", "reference")
 DEFAULT_NAMES = ("auto", "native", "numba", "reference")
 
 
-def _choose_default():
+def _choose_default() -> ModuleType:
     wanted = os.environ.get("PYGD_BACKEND", "").strip().lower() or "auto"
     if wanted not in DEFAULT_NAMES:
         raise ImportError(f"PYGD_BACKEND={wanted!r} is not one of {DEFAULT_NAMES}")
@@ -67,7 +73,7 @@ def _choose_default():
     return native
 
 
-def _load_numba():
+def _load_numba() -> ModuleType:
     """The numba backend module, imported on first use."""
     try:
         from . import numba as backend
@@ -77,12 +83,12 @@ def _load_numba():
     return backend
 
 
-_by_name = {"native": native, "cuda": cuda, "reference": reference}
+_by_name: dict[str, Optional[ModuleType]] = {"native": native, "cuda": cuda, "reference": reference}
 default = _choose_default()
 _by_name["auto"] = default
 
 
-def get(name):
+def get(name: object) -> ModuleType:
     """The backend module for `name`."""
     backend = _by_name.get(name) if isinstance(name, str) else None
     if backend is None:
@@ -94,7 +100,7 @@ def get(name):
     return backend
 
 
-def tools(name):
+def tools(name: object) -> ModuleType:
     """The backend module for the gradient tools (norms, clipping, accumulation): get(name), where
     "auto" is the default backend; ValueError for one that has none (cuda: use the arrays' own
     library on a GPU)."""
@@ -105,11 +111,11 @@ def tools(name):
     return module
 
 
-def for_call(name, params):
+def for_call(name: object, params: object) -> ModuleType:
     """The backend for a call on `params`: get(name), except that "auto" sends params on a GPU to
     the CUDA backend. NumPy arrays pass with one type check."""
     if name == "auto":
         first = params[0] if type(params) is list and params else params
-        if type(first) is not np.ndarray and cuda.cuda_arrays.is_gpu_call(params):
+        if type(first) is not np.ndarray and cuda_arrays.is_gpu_call(params):
             return cuda
     return get(name)

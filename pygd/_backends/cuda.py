@@ -15,17 +15,23 @@ info(): without it (not built, or not loadable) a call raises RuntimeError, afte
 checked, saying why.
 """
 
+from __future__ import annotations
+
 import functools
+from collections.abc import Iterator, Sequence
+from types import ModuleType
+from typing import Any, Optional, Union
 
 from .. import _validate
 from .._specs import KERNELS
+from .._validate import Problem
 from . import cuda_arrays
 
 name = "cuda"
 
 
 @functools.cache
-def _load():
+def _load() -> Union[tuple[ModuleType, None], tuple[None, str]]:
     """(pygd._cuda, None), or (None, why it cannot be imported); imported on first use."""
     try:
         from .. import _cuda
@@ -34,23 +40,25 @@ def _load():
     return _cuda, None
 
 
-def built():
+def built() -> bool:
     """Whether pygd._cuda imports here (it does without a GPU: the CUDA runtime is linked in)."""
     return _load()[0] is not None
 
 
-def device_count():
+def device_count() -> tuple[int, Optional[str]]:
     """(devices usable here, None), or (0, why not): never raises."""
     module, error = _load()
     if module is None:
         return 0, f"pygd._cuda is not available ({error})"
+    count: int
+    why: Optional[str]
     count, why = module.device_count()
     if count < 0:
         return 0, why
     return count, None if count else "no CUDA device"
 
 
-def _module():
+def _module() -> ModuleType:
     module, error = _load()
     if module is None:
         raise RuntimeError(f"arrays on a GPU need pygd._cuda, which is not available here ({error}); "
@@ -58,7 +66,7 @@ def _module():
     return module
 
 
-def _device(call, streams, optimizer):
+def _device(call: cuda_arrays.DeviceCall, streams: tuple[Any, ...], optimizer: str) -> int:
     """The one device holding every array of the call; ValueError naming the first that differs."""
     devices = call.devices
     unknown = [i for i, d in enumerate(devices) if d is None]
@@ -74,15 +82,16 @@ def _device(call, streams, optimizer):
         if d != devices[0]:
             raise ValueError(f"{label} is on cuda:{d} but {labels[0]} is on cuda:{devices[0]}; "
                              "one call updates the arrays of one device")
-    return devices[0]
+    first: int = devices[0]
+    return first
 
 
-def _flat_addresses(call):
+def _flat_addresses(call: cuda_arrays.DeviceCall) -> list[int]:
     return [a for row in call.addresses if row is not None for a in row]
 
 
-def _flat_labels(streams, optimizer):
-    labels = []
+def _flat_labels(streams: tuple[Any, ...], optimizer: str) -> list[str]:
+    labels: list[str] = []
     for k, stream in enumerate(streams):
         if stream is None:
             continue
@@ -94,20 +103,20 @@ def _flat_labels(streams, optimizer):
     return labels
 
 
-def _arrays(streams):
+def _arrays(streams: tuple[Any, ...]) -> Iterator[Any]:
     for s in streams:
         if s is not None:
             yield from s if isinstance(s, (list, tuple)) else (s,)
 
 
-def _has_dlpack_only(streams):
+def _has_dlpack_only(streams: tuple[Any, ...]) -> bool:
     return any(not hasattr(a, "__cuda_array_interface__") for a in _arrays(streams))
 
 
-def _described(streams):
+def _described(streams: tuple[Any, ...]) -> tuple[Any, ...]:
     """`streams` with every DLPack-only array replaced by a cuda_arrays.Described, so that
     _validate.buffer_error can quote its dtype and shape."""
-    def one(a):
+    def one(a: Any) -> Any:
         if hasattr(a, "__cuda_array_interface__"):
             return a
         v = cuda_arrays.view(a, 0, [])
@@ -120,7 +129,7 @@ def _described(streams):
 _QUOTING = (cuda_arrays.Problem.DTYPE, cuda_arrays.Problem.DTYPE_MISMATCH, cuda_arrays.Problem.SHAPE)
 
 
-def _run(optimizer, streams, step, hparams):
+def _run(optimizer: str, streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
     params = streams[0]
     if not cuda_arrays.is_gpu_call(params) and (not isinstance(params, (list, tuple)) or params):
         raise ValueError("backend='cuda' updates arrays on a GPU (CuPy or Numba device arrays, torch "
@@ -131,6 +140,7 @@ def _run(optimizer, streams, step, hparams):
         if problem[0] in _QUOTING and _has_dlpack_only(streams):  # worded here, where it can be
             raise _validate.buffer_error(problem, optimizer, _described(streams))
         return problem
+    assert call is not None  # no problem, so a call
     if not any(call.sizes):
         return None
     device = _device(call, streams, optimizer)
@@ -139,7 +149,7 @@ def _run(optimizer, streams, step, hparams):
     return None
 
 
-def check(optimizer, streams):
+def check(optimizer: str, streams: tuple[Any, ...]) -> Optional[Problem]:
     """The array checks of `optimizer`'s call alone: None, or the problem tuple."""
     return cuda_arrays.read(optimizer, streams)[0]
 
@@ -148,8 +158,10 @@ def check(optimizer, streams):
 steps = {kernel: functools.partial(_run, kernel) for kernel in KERNELS}
 
 
-def launch(optimizer, dtype, sizes, streams, step, step_ptr, hparams, grad_scale_ptr, found_inf_ptr,
-           stream, device):
+def launch(optimizer: str, dtype: str, sizes: Sequence[int],
+           streams: Sequence[Optional[Sequence[int]]], step: Optional[int], step_ptr: int,
+           hparams: Union[tuple[Union[float, bool], ...], dict[str, Union[float, bool]]],
+           grad_scale_ptr: int, found_inf_ptr: int, stream: int, device: int) -> None:
     """Enqueue one step of `optimizer` (a kernel of _specs.KERNELS; AdamW is "adam" with hparams'
     decoupled=True) over tensors the caller has validated, on `stream` of `device`; returns at once.
 

@@ -9,23 +9,27 @@ addresses per stream, the stream to run on, the streams to wait for, and the dev
 only the CUDA runtime can tell, from the addresses).
 """
 
+from __future__ import annotations
+
 import collections
 import ctypes
 import math
 import sys
+from typing import Any, Optional
 
 import numpy as np
 
-from .. import _validate
+from .. import _constants, _validate
 
-Problem = _validate.BufferProblem
+Problem = _constants.BufferProblem
+_ProblemTuple = tuple[int, int, int, int, int]
 
 # Element types the kernels update, by NumPy dtype (__cuda_array_interface__'s typestr) and by
 # DLPack (type code, bits): float16 and bfloat16 are updated in float32 arithmetic.
 _DTYPE_NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64",
                 np.dtype(np.float16): "float16"}
 _DLPACK_DTYPES = {(2, 32): "float32", (2, 64): "float64", (2, 16): "float16", (4, 16): "bfloat16"}
-_DLPACK_TYPESTRS = {"float32": "<f4", "float64": "<f8", "float16": "<f2", "bfloat16": "<V2"}
+_DLPACK_TYPESTRS: dict[Optional[str], str] = {"float32": "<f4", "float64": "<f8", "float16": "<f2", "bfloat16": "<V2"}
 _ITEMSIZE = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2}
 # DLPack device types of memory a kernel can read: CUDA device memory, CUDA managed memory.
 _DLPACK_GPU = (2, 13)
@@ -41,17 +45,17 @@ View = collections.namedtuple("View", "address shape dtype typestr strides read_
 DeviceCall = collections.namedtuple("DeviceCall", "dtype sizes addresses stream wait_for devices keep")
 
 
-def on_gpu(obj):
+def on_gpu(obj: object) -> bool:
     """Whether `obj` is an array in GPU memory (never a NumPy array)."""
     if isinstance(obj, np.ndarray):
         return False
     if hasattr(obj, "__cuda_array_interface__"):
         return True
     dlpack_device = getattr(obj, "__dlpack_device__", None)
-    return dlpack_device is not None and dlpack_device()[0] in _DLPACK_GPU
+    return dlpack_device is not None and bool(dlpack_device()[0] in _DLPACK_GPU)
 
 
-def is_gpu_call(params):
+def is_gpu_call(params: object) -> bool:
     """Whether a call's params (an array or a list/tuple of them) live on a GPU, judged by the
     first: then every array of the call must."""
     if isinstance(params, (list, tuple)):
@@ -59,16 +63,17 @@ def is_gpu_call(params):
     return on_gpu(params)
 
 
-def _torch_stream(obj):
+def _torch_stream(obj: object) -> Optional[int]:
     """The current torch stream of a torch CUDA tensor's device (torch orders its work there; its
     __cuda_array_interface__ names no stream), or None for anything else."""
     torch = sys.modules.get("torch")
     if torch is None or not isinstance(obj, torch.Tensor):
         return None
-    return torch.cuda.current_stream(obj.device).cuda_stream
+    stream: int = torch.cuda.current_stream(obj.device).cuda_stream
+    return stream
 
 
-def _interface_stream(interface):
+def _interface_stream(interface: dict[str, Any]) -> Optional[int]:
     """The stream the producer's work on the array is ordered on, as a cudaStream_t (int), or None.
     The protocol's 1 and 2 (legacy and per-thread default streams) are those streams' handles
     (cudaStreamLegacy, cudaStreamPerThread); the legacy one is also 0, the spelling used here."""
@@ -76,7 +81,7 @@ def _interface_stream(interface):
     return 0 if stream == 1 else stream
 
 
-def _dlpack_device_id(obj):
+def _dlpack_device_id(obj: object) -> Optional[int]:
     dlpack_device = getattr(obj, "__dlpack_device__", None)
     if dlpack_device is None:
         return None
@@ -103,7 +108,7 @@ _capsule_pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c
     ("PyCapsule_GetPointer", ctypes.pythonapi))
 
 
-def _dlpack_view(obj, device, stream, keep):
+def _dlpack_view(obj: Any, device: int, stream: int, keep: list[object]) -> View:
     """The View of a DLPack array, exported for use on `stream` (its producer orders its own work
     before that stream's). The capsule is left unconsumed, so its destructor releases the export;
     it is kept in `keep` until the launch is enqueued."""
@@ -120,7 +125,7 @@ def _dlpack_view(obj, device, stream, keep):
     return View((t.data or 0) + t.byte_offset, shape, dtype, typestr, strides, False, device)
 
 
-def view(obj, stream, keep):
+def view(obj: Any, stream: int, keep: list[object]) -> Optional[View]:
     """`obj` as a View (see _dlpack_view for `stream` and `keep`), or None if it is not in GPU memory."""
     if isinstance(obj, np.ndarray):
         return None
@@ -135,7 +140,7 @@ def view(obj, stream, keep):
     return None if device is None else _dlpack_view(obj, device, stream, keep)
 
 
-def launch_stream(obj):
+def launch_stream(obj: object) -> int:
     """The stream a call whose first param is `obj` runs on: the one its producer orders its work
     on (torch's current stream, the array interface's stream), else the legacy default stream."""
     stream = _torch_stream(obj)
@@ -150,12 +155,13 @@ class DeviceArrays:
     exported, where DLPack is how, for use on `stream`; `keep` holds what must live until the
     launch is enqueued. `dtypes`: the dtype names the caller's kernels take."""
 
-    def __init__(self, stream, dtypes=tuple(_ITEMSIZE)):
-        self.stream, self.dtypes, self.keep = stream, dtypes, []
+    def __init__(self, stream: int, dtypes: tuple[str, ...] = tuple(_ITEMSIZE)) -> None:
+        self.stream, self.dtypes = stream, dtypes
+        self.keep: list[object] = []
 
     is_array = staticmethod(on_gpu)
 
-    def facts(self, a):
+    def facts(self, a: object) -> Optional[_validate.ArrayFacts]:
         v = view(a, self.stream, self.keep)
         if v is None:
             return None
@@ -167,13 +173,14 @@ class DeviceArrays:
                                     v.address % itemsize == 0, v.read_only, v.device, own, v)
 
     @staticmethod
-    def foreign(label, obj, k, where):
+    def foreign(label: str, obj: object, k: int, where: int) -> _ProblemTuple:
         raise TypeError(f"{label} must be on the GPU like params (an array exposing "
                         f"__cuda_array_interface__ or DLPack on a CUDA device), got {type(obj).__name__}; "
                         "one call updates the arrays of one device")
 
 
-def read(optimizer, streams, dtypes=tuple(_ITEMSIZE), stream=None):
+def read(optimizer: str, streams: tuple[Any, ...], dtypes: tuple[str, ...] = tuple(_ITEMSIZE),
+         stream: Optional[int] = None) -> tuple[Optional[_ProblemTuple], Optional[DeviceCall]]:
     """(problem, None) for the first unfit array, as _validate.check_arrays reports it, or
     (None, DeviceCall). TypeError for an array that is not on a GPU in a GPU call. `dtypes`: those
     the caller's kernels take; `stream`: the one it launches on (None: the params' producer's, see
@@ -186,6 +193,7 @@ def read(optimizer, streams, dtypes=tuple(_ITEMSIZE), stream=None):
     problem, call = _validate.check_arrays(optimizer, streams, arrays)
     if problem is not None:
         return problem, None
+    assert call is not None  # no problem, so a call
     every = [f for row in call.facts if row is not None for f in row]
     wait_for = sorted({f.stream for f in every} - {None, stream})
     return None, DeviceCall(call.dtype, call.sizes, call.addresses, stream, wait_for,
@@ -196,6 +204,6 @@ class Described:
     """A DLPack-only array as _validate.buffer_error reads arrays (through __cuda_array_interface__),
     for the messages that quote an array's dtype or shape."""
 
-    def __init__(self, v):
+    def __init__(self, v: View) -> None:
         self.__cuda_array_interface__ = {"version": 3, "shape": v.shape, "typestr": v.typestr,
                                          "data": (v.address, v.read_only), "strides": v.strides}

@@ -6,8 +6,12 @@ arrays, releases the GIL and runs one multi-threaded pass over every tensor of t
 the problem tuple (see _validate) for an unfit array.
 """
 
+from __future__ import annotations
+
 import os
 import warnings
+from collections.abc import Callable
+from typing import Any, Optional
 
 from .. import _native
 from .._specs import KERNELS
@@ -33,10 +37,11 @@ PointerTable = _native.PointerTable
 same_objects = _native.same_objects
 stream_masks = _native.stream_masks
 
-_checks = {kernel: getattr(_native, f"check_{kernel}") for kernel in KERNELS}
+_checks: dict[str, Callable[[tuple[Any, ...]], Optional[tuple[int, int, int, int, int]]]] = {
+    kernel: getattr(_native, f"check_{kernel}") for kernel in KERNELS}
 
 
-def check(optimizer, streams):
+def check(optimizer: str, streams: tuple[Any, ...]) -> Optional[tuple[int, int, int, int, int]]:
     """The array checks of `optimizer`'s call alone: None, or the problem tuple."""
     return _checks[optimizer](streams)
 
@@ -44,13 +49,13 @@ def check(optimizer, streams):
 ISAS = ("scalar", "avx2", "avx512")
 
 
-def select_isa(isa):
+def select_isa(isa: str) -> None:
     """Use `isa` for the next calls; ValueError if this build or CPU cannot run it."""
     if not _native.select_isa(isa):
         raise ValueError(f"isa must be one of {_native.supported_isas()} on this machine, got {isa!r}")
 
 
-def _apply_isa_cap():
+def _apply_isa_cap() -> None:
     """PYGD_ISA=scalar|avx2|avx512 caps the level chosen at import; unset or empty: the best."""
     cap = os.environ.get("PYGD_ISA", "").strip().lower()
     if not cap:

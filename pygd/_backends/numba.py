@@ -36,6 +36,7 @@ def _run(optimizer, streams, make_scalars):
     problem, call = _validate.check_arrays(optimizer, streams)
     if problem is not None:
         return problem
+    assert call is not None  # no problem, so a call
     if not call.sizes:
         return None
     table = tables.build(call.sizes, call.addresses, cpu_loops.CHUNK)
@@ -50,6 +51,7 @@ def _run_on_gpu(optimizer, streams, make_scalars):
     problem, call = cuda_arrays.read(optimizer, streams, _GPU_DTYPES, stream=0)
     if problem is not None:
         return problem
+    assert call is not None  # no problem, so a call
     # numba.cuda only loads (and finds the driver) for GPU calls
     from ..numba import cuda_kernels
 

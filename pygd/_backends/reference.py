@@ -6,31 +6,36 @@ it, checks the arrays first and returns the problem tuple (see _validate) instea
 when one is unfit.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Iterator
 from types import SimpleNamespace
+from typing import Any, Optional, Union
 
 import numpy as np
 
 from .. import _validate
 from .._constants import NormKind
 from .._specs import KERNELS
+from .._validate import Problem
 
 name = "reference"
 
 
-def _tensors(streams):
+def _tensors(streams: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
     """One tuple per tensor (None for an absent stream); only after check_streams passed."""
-    lists = [None if s is None else _validate._as_list(s) for s in streams]
+    lists: list[Any] = [None if s is None else _validate._as_list(s) for s in streams]
     count = len(lists[0])
     return zip(*[[None] * count if arrays is None else arrays for arrays in lists])
 
 
-def _hyperparameters(kernel, hparams):
+def _hyperparameters(kernel: str, hparams: tuple[Any, ...]) -> Any:
     """The tuple a kernel takes (_specs.OptimizerSpec.pack), by name: h.lr, h.momentum, ..."""
     return SimpleNamespace(**KERNELS[kernel].named(hparams))
 
 
-def _lerp_(start, end, weight):
+def _lerp_(start: Any, end: Any, weight: float) -> None:
     """start <- torch.lerp(start, end, weight), which is exact at both ends (weight 0 and 1)."""
     if weight < 0.5:
         start += weight * (end - start)
@@ -38,7 +43,7 @@ def _lerp_(start, end, weight):
         start[...] = end - (end - start) * (1 - weight)
 
 
-def sgd(streams, step, hparams):
+def sgd(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
     problem = _validate.check_streams("sgd", streams)
     if problem is not None:
         return problem
@@ -58,9 +63,10 @@ def sgd(streams, step, hparams):
                     buf += (1 - dampening) * g
                 g = g + momentum * buf if nesterov else buf
             param -= lr * g
+    return None
 
 
-def adam(streams, step, hparams):
+def adam(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
     problem = _validate.check_streams("adam", streams)
     if problem is not None:
         return problem
@@ -87,9 +93,11 @@ def adam(streams, step, hparams):
                 second_moment = max_exp_avg_sq
             denom = np.sqrt(second_moment) / bias_correction2_sqrt + eps
             param -= step_size * exp_avg / denom
+    return None
 
 
-def rmsprop(streams, step, hparams):  # the update does not use the step
+# The update does not use the step.
+def rmsprop(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
     problem = _validate.check_streams("rmsprop", streams)
     if problem is not None:
         return problem
@@ -114,9 +122,10 @@ def rmsprop(streams, step, hparams):  # the update does not use the step
                 param -= lr * buf
             else:
                 param -= lr * g / avg
+    return None
 
 
-def adagrad(streams, step, hparams):
+def adagrad(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
     problem = _validate.check_streams("adagrad", streams)
     if problem is not None:
         return problem
@@ -130,6 +139,7 @@ def adagrad(streams, step, hparams):
                 g = g + weight_decay * param
             state_sum += g * g
             param -= clr * g / (np.sqrt(state_sum) + eps)
+    return None
 
 
 # ----------------------------------------------------------------------------- gradient tools
@@ -137,7 +147,7 @@ def adagrad(streams, step, hparams):
 # (_constants.NormKind): L2 sum of squares, L1 sum of magnitudes, INF largest magnitude, POWER sum
 # of |x|**p; accumulated in float64, before the final root.
 
-def grad_norm(streams, kind, p, writable):
+def grad_norm(streams: tuple[Any, ...], kind: int, p: float, writable: bool) -> Union[float, Problem]:
     problem = _validate.check_streams("clip" if writable else "norm", streams)
     if problem is not None:
         return problem
@@ -157,23 +167,25 @@ def grad_norm(streams, kind, p, writable):
     return float(total)
 
 
-def grad_scale(streams, scale):
+def grad_scale(streams: tuple[Any, ...], scale: float) -> Optional[Problem]:
     problem = _validate.check_streams("clip", streams)
     if problem is not None:
         return problem
     for (grad,) in _tensors(streams):
         grad *= grad.dtype.type(scale)
+    return None
 
 
-def grad_clamp(streams, clip):
+def grad_clamp(streams: tuple[Any, ...], clip: float) -> Optional[Problem]:
     problem = _validate.check_streams("clip", streams)
     if problem is not None:
         return problem
     for (grad,) in _tensors(streams):
         np.clip(grad, -clip, clip, out=grad)
+    return None
 
 
-def grad_accumulate(streams, scale, overwrite):
+def grad_accumulate(streams: tuple[Any, ...], scale: float, overwrite: bool) -> Optional[Problem]:
     problem = _validate.check_streams("accumulate", streams)
     if problem is not None:
         return problem
@@ -182,12 +194,13 @@ def grad_accumulate(streams, scale, overwrite):
             np.multiply(grad, total.dtype.type(scale), out=total)
         else:
             total += total.dtype.type(scale) * grad
+    return None
 
 
 # Each kernel's step, by kernel name (the backends' common interface, see _backends/__init__.py).
 steps = {kernel: globals()[kernel] for kernel in KERNELS}
 
 
-def check(optimizer, streams):
+def check(optimizer: str, streams: tuple[Any, ...]) -> Optional[Problem]:
     """The array checks of `optimizer`'s call alone: None, or the problem tuple."""
     return _validate.check_streams(optimizer, streams)

@@ -43,7 +43,7 @@ def kernel(presence):
 # Device copies of recent tables, by content. A training loop steps the same tensors every time,
 # so after its first step a launch needs no allocation and no host-to-device copy for its table.
 _RECENT_TABLES = 32
-_device_tables = collections.OrderedDict()
+_device_tables: collections.OrderedDict[bytes, object] = collections.OrderedDict()
 
 
 def _device_table(table):

@@ -39,7 +39,7 @@ def _fma(typingctx, a, b, c):
 @_element
 def fmadd(a, b, c):
     """a * b + c, rounded once (csrc/cpu/lane.inl's fmadd)."""
-    return _fma(a, b, c)
+    return _fma(a, b, c)  # type: ignore[call-arg]  # numba passes typingctx itself
 
 
 @_element

@@ -1,9 +1,16 @@
 """The base class of pygd.optim's optimizers: param groups, per-param state, the step loop.
 Its plan lives in _plan.py, its state_dict in _serialization.py."""
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
+
 import numpy as np
 
 from .. import _backends, _steps, _validate
+from .._specs import OptimizerSpec
+from .._typing import Backend, FloatArray, G, OptionalArrays, ParamGroup
 from . import _params, _plan, _serialization
 
 _NoneType = type(None)
@@ -17,54 +24,67 @@ class Optimizer:
     its groups, the states its options need, and its kernel.
     """
 
-    _spec = None            # the optimizer's _specs.OptimizerSpec
-    _kernel = None          # its kernel (a key of _validate.STREAMS)
-    _state_streams = ()     # torch's state names, in the kernel's stream order after (params, grads)
+    # Set by __init_subclass__ from the spec (None, "" and () on the base, which makes no steps).
+    _spec: ClassVar[OptimizerSpec] = None  # type: ignore[assignment]  # the optimizer's spec
+    _kernel: ClassVar[str] = None  # type: ignore[assignment]  # its kernel (a key of _validate.STREAMS)
+    _state_streams: ClassVar[tuple[str, ...]] = ()  # torch's state names, in the kernel's stream
+    # order after (params, grads)
+    _initial_options: ClassVar[dict[Optional[str], Optional[str]]]
 
-    def __init_subclass__(cls, spec=None, **kwargs):
+    if TYPE_CHECKING:
+        @staticmethod
+        def _read_group(group: ParamGroup) -> tuple[Any, ...]:
+            """The group's options checked, as the kernel's hyperparameter tuple (_steps.group_reader)."""
+
+    def __init_subclass__(cls, spec: Optional[OptimizerSpec] = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if spec is None:
             return
         cls._spec, cls._kernel = spec, spec.kernel
         cls._state_streams = tuple(spec.torch_states.values())
         cls._initial_options = {s.torch_state: s.initial for s in spec.streams if s.initial}
-        cls._read_group = staticmethod(_steps.group_reader(spec))
-        cls.__init__ = _steps.optimizer_constructor(spec, Optimizer)
+        cls._read_group = staticmethod(_steps.group_reader(spec))  # type: ignore[method-assign,assignment]
+        init = _steps.optimizer_constructor(spec, Optimizer)
+        cls.__init__ = init  # type: ignore[method-assign]  # its signature: optim/_classes.pyi
         cls.__init__.__qualname__ = f"{cls.__qualname__}.__init__"
         cls.__init__.__module__ = cls.__module__
 
-    def __init__(self, params, defaults, backend="auto"):
+    def __init__(self, params: Union[Iterable[FloatArray], Iterable[ParamGroup]],
+                 defaults: dict[str, Any], backend: Backend = "auto") -> None:
+        """Param groups from `params` (arrays, or param-group dicts), each completed from
+        `defaults` (every hyperparameter the optimizer takes); a subclass's constructor passes its
+        arguments as the defaults."""
         _backends.get(backend)  # an unknown or unavailable backend fails here, not at the first step
         self.backend = backend
         self.defaults = defaults
         self._check_group(dict(defaults), where="")
-        self.param_groups = []
-        self.state = {}
+        self.param_groups: list[ParamGroup] = []
+        self.state: dict[int, dict[str, Any]] = {}
         self.steps = 0
-        self._plan = None
-        self._plan_key = None
+        self._plan: Optional[list[_plan.Call]] = None
+        self._plan_key: Optional[list[tuple[int, int, int, tuple[str, ...]]]] = None
         self._count = 0
-        self._lr_schedule = None  # set by pygd.schedules.attach
+        self._lr_schedule: Optional[Callable[[Optimizer], None]] = None  # set by schedules.attach
         if isinstance(params, np.ndarray):
             raise TypeError("params must be a list of arrays or of param-group dicts, got a single "
                             "ndarray; pass [array]")
         try:
-            params = list(params)
+            items: list[Any] = list(params)
         except TypeError:
             raise TypeError(f"params must be a list of arrays or of param-group dicts, got "
                             f"{type(params).__name__}") from None
-        if not params:
+        if not items:
             raise ValueError("params is empty: the optimizer needs at least one array")
-        if all(isinstance(p, dict) for p in params):
-            groups = params
-        elif any(isinstance(p, dict) for p in params):
+        if all(isinstance(p, dict) for p in items):
+            groups = items
+        elif any(isinstance(p, dict) for p in items):
             raise TypeError("params must be all arrays or all param-group dicts, not a mix")
         else:
-            groups = [{"params": params}]
+            groups = [{"params": items}]
         for group in groups:
             self.add_param_group(group)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
         for i, group in enumerate(self.param_groups):
             lines.append(f"Parameter Group {i}")
@@ -74,11 +94,11 @@ class Optimizer:
     # ------------------------------------------------------------------------- groups
 
     @property
-    def params(self):
+    def params(self) -> list[FloatArray]:
         """Every param, in index order (the order of state and of the grads step() takes)."""
         return [p for group in self.param_groups for p in group["params"]]
 
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: ParamGroup) -> None:
         """Adds a group: a dict with "params" and any hyperparameters (the rest from defaults)."""
         if not isinstance(param_group, dict):
             raise TypeError(f"a param group must be a dict, got {type(param_group).__name__}")
@@ -99,7 +119,7 @@ class Optimizer:
 
     # ------------------------------------------------------------------------- stepping
 
-    def step(self, grads):
+    def step(self, grads: OptionalArrays[G]) -> None:
         """One update of every param from `grads` (a list aligned with `params`, an array allowed
         when there is one param). Validates everything before any array is written."""
         # What the cached plan was built for: each group's identity, params list and length, and
@@ -112,7 +132,7 @@ class Optimizer:
         count = self._count
         if type(grads) is not list:
             if isinstance(grads, np.ndarray) and count == 1:
-                grads = [grads]
+                grads = [grads]  # type: ignore[list-item]  # one array: a list of one
             elif not isinstance(grads, (list, tuple)):
                 raise TypeError(f"grads must be a list of arrays aligned with the params, got "
                                 f"{type(grads).__name__}")
@@ -141,13 +161,14 @@ class Optimizer:
                 state["step"] = step
         self.steps += 1
 
-    def _initial_state(self, name, param, group):
+    def _initial_state(self, name: str, param: FloatArray, group: ParamGroup) -> FloatArray:
         """A new state array: zeros, or the value of the option its stream names (Adagrad's
         initial_accumulator_value), from the param's group."""
         option = self._initial_options.get(name)
         return np.zeros_like(param) if option is None else np.full_like(param, group[option])
 
-    def _update(self, params, grads, states, step, group):
+    def _update(self, params: list[FloatArray], grads: Sequence[Any], states: dict[str, list[FloatArray]],
+                step: int, group: ParamGroup) -> None:
         """One kernel call over one group's params that share a dtype and a step count."""
         hparams = self._read_group(group)  # checked at every step: a group may have been edited
         streams = (params, grads, *(states.get(n) for n in self._state_streams))
@@ -156,7 +177,7 @@ class Optimizer:
         if problem is not None:
             raise _validate.buffer_error(problem, self._kernel, streams)
 
-    def _check_group(self, group, where):
+    def _check_group(self, group: ParamGroup, where: str) -> None:
         """Checks a group's options as the functional step does (ValueError/TypeError prefixed with
         `where`)."""
         try:
@@ -164,20 +185,20 @@ class Optimizer:
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"{where}{exc}") from None
 
-    def _needed_states(self, group):
+    def _needed_states(self, group: ParamGroup) -> tuple[str, ...]:
         """The state names a step with this group's options uses, in stream order."""
         return self._spec.needed_states(group)
 
     # ------------------------------------------------------------------------- state_dict
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}], "steps": int}.
 
         As torch's, the state arrays are the optimizer's own (not copies): a checkpoint that must
         not follow later steps is saved or deep-copied before the next step."""
         return _serialization.state_dict(self)
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restores hyperparameters and state from state_dict(), copying the arrays in.
 
         Raises ValueError (TypeError for a malformed dict) and changes nothing when the dict is for

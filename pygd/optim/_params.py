@@ -2,10 +2,15 @@
 (_validate.check_streams and buffer_error), with each param named by its index in the optimizer.
 Unlike one step's arrays, an optimizer's params may mix float32 and float64 (a call per dtype)."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from .. import _validate
+from .._validate import Span
 
 
-def check_params(params):
+def check_params(params: list[Any]) -> None:
     """TypeError/ValueError for the first unfit param of `params` (every param of the optimizer,
     in index order): not an array, not float32/float64, not C-contiguous or aligned, read-only, or
     sharing memory with another."""
@@ -15,7 +20,7 @@ def check_params(params):
         if problem is not None:
             code, k, _, _, _ = problem
             raise _validate.buffer_error((code, k, i, -1, -1), "params", streams)
-    spans = []
+    spans: list[Span] = []
     for i, p in enumerate(params):
         if p.size:
             start = p.__array_interface__["data"][0]

@@ -1,16 +1,24 @@
 """An optimizer's state_dict and back, and its flat form for np.savez (to_arrays/from_arrays)."""
 
+from __future__ import annotations
+
 import json
 import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from ._base import Optimizer
 
 # Keys torch.optim keeps in param groups that mean nothing for NumPy arrays: ignored when loading a
 # state_dict that came from torch.
 _TORCH_ONLY_KEYS = frozenset({"foreach", "fused", "capturable", "differentiable", "initial_lr"})
 
 
-def state_dict(opt):
+def state_dict(opt: Optimizer) -> dict[str, Any]:
     """Optimizer.state_dict: see there."""
     groups, index = [], 0
     for group in opt.param_groups:
@@ -22,7 +30,7 @@ def state_dict(opt):
     return {"state": state, "param_groups": groups, "steps": opt.steps}
 
 
-def load_state_dict(opt, state_dict):
+def load_state_dict(opt: Optimizer, state_dict: dict[str, Any]) -> None:
     """Optimizer.load_state_dict: see there. Every check runs before anything is changed."""
     if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
         raise TypeError("state_dict must be a dict with 'state' and 'param_groups', as "
@@ -32,7 +40,8 @@ def load_state_dict(opt, state_dict):
         raise ValueError(f"state_dict has {len(saved_groups)} param groups but the optimizer "
                          f"has {len(opt.param_groups)}")
     expected = set(opt.defaults)
-    groups, index_map = [], {}
+    groups: list[dict[str, Any]] = []
+    index_map: dict[int, int] = {}
     for g, (saved, group) in enumerate(zip(saved_groups, opt.param_groups)):
         keys = set(saved) - {"params"} - _TORCH_ONLY_KEYS
         if not expected <= keys:
@@ -51,7 +60,7 @@ def load_state_dict(opt, state_dict):
         base = len(index_map)
         for offset, saved_index in enumerate(saved["params"]):
             index_map[_as_index(saved_index)] = base + offset
-    state = {}
+    state: dict[int, dict[str, Any]] = {}
     params = opt.params
     allowed = set(opt._state_streams) | {"step"}
     for saved_index, saved_state in state_dict["state"].items():
@@ -73,8 +82,8 @@ def load_state_dict(opt, state_dict):
     opt._plan = None
 
 
-def _restored_state(saved, param, where):
-    restored = {"step": _as_count(saved.get("step", 0), f"{where}['step']")}
+def _restored_state(saved: dict[str, Any], param: Any, where: str) -> dict[str, Any]:
+    restored: dict[str, Any] = {"step": _as_count(saved.get("step", 0), f"{where}['step']")}
     for name, value in saved.items():
         if name == "step":
             continue
@@ -89,26 +98,26 @@ def _restored_state(saved, param, where):
     return restored
 
 
-def _as_index(key):
+def _as_index(key: Any) -> int:
     try:
         return int(key)
     except (TypeError, ValueError):
         raise TypeError(f"state_dict param index must be an integer, got {key!r}") from None
 
 
-def _as_count(value, where):
+def _as_count(value: object, where: str) -> int:
     number = float(np.asarray(value))  # a torch step tensor arrives as a float array
     if not (number >= 0 and number == math.floor(number)):
         raise ValueError(f"{where} must be a non-negative integer, got {value!r}")
     return int(number)
 
 
-def to_arrays(state_dict):
+def to_arrays(state_dict: dict[str, Any]) -> dict[str, Union[NDArray[Any], np.int64]]:
     """A state_dict as {name: ndarray}, for np.savez: no pickling needed to load it back.
 
     State arrays keep their dtype ("state/<index>/<name>"), counts become int64 scalars, and the
     param groups travel as JSON text (Python's float repr round-trips exactly)."""
-    arrays = {}
+    arrays: dict[str, Union[NDArray[Any], np.int64]] = {}
     for index, state in state_dict["state"].items():
         for name, value in state.items():
             arrays[f"state/{int(index)}/{name}"] = (np.int64(value) if name == "step"
@@ -122,9 +131,9 @@ def to_arrays(state_dict):
     return arrays
 
 
-def from_arrays(arrays):
+def from_arrays(arrays: Mapping[str, Any]) -> dict[str, Any]:
     """The state_dict that to_arrays() flattened (e.g. np.load of an .npz file)."""
-    state = {}
+    state: dict[int, dict[str, Any]] = {}
     for key in arrays.keys():
         if key.startswith("state/"):
             _, index, name = key.split("/", 2)
