@@ -12,10 +12,12 @@ of unequal sizes, call accumulate_ with scale = n_i / N yourself.
 
 from __future__ import annotations
 
+from typing import Any, Generic
+
 import numpy as np
 
 from . import _backends, _validate
-from ._typing import A, Arrays, Backend, F, FloatArray, MixedArrays
+from ._typing import A, Arrays, Backend, F, MixedArrays
 
 __all__ = ["accumulate_", "GradientAccumulator"]
 
@@ -39,10 +41,10 @@ def _accumulate(sums: object, grads: object, scale: float, overwrite: bool, back
         raise _validate.buffer_error(problem, "accumulate", streams)
 
 
-class GradientAccumulator:
+class GradientAccumulator(Generic[A]):
     """Running mean of the gradients of `micro_batches` micro-batches, in arrays of its own.
 
-    `grads` holds one array per param (zeros until the first add). After `micro_batches` adds,
+    `grads` holds one array per param, of its shape and dtype (zeros until the first add). After `micro_batches` adds,
     `ready` is True and `grads` holds the mean; the next add starts a new round. `finish()` turns a
     partial round (an epoch's last few micro-batches) into the mean of what was added.
     """
@@ -54,7 +56,8 @@ class GradientAccumulator:
         if micro_batches < 1:
             raise ValueError(f"micro_batches must be >= 1, got {micro_batches}")
         arrays = [params] if isinstance(params, np.ndarray) else list(params)
-        self.grads: list[FloatArray] = [np.zeros(p.shape, p.dtype) for p in arrays]
+        # Of each param's shape and dtype, so of its type A (which NumPy's stubs cannot tell).
+        self.grads: list[A] = [np.zeros(p.shape, p.dtype) for p in arrays]  # type: ignore[misc]
         # Param indices by dtype: one native call per dtype (a single call when all share one).
         by_dtype: dict[np.dtype[np.floating], list[int]] = {}
         for i, p in enumerate(arrays):
@@ -91,12 +94,13 @@ class GradientAccumulator:
         self.count += 1
         return self.ready
 
-    def finish(self) -> list[FloatArray]:
+    def finish(self) -> list[A]:
         """Makes `grads` the mean of the micro-batches added so far in this round (one scaling pass
         when the round is partial); returns `grads`. ValueError if none was added."""
         if self.count == 0:
             raise ValueError("finish() needs at least one add() in the current round")
         if self.count < self.micro_batches:
+            g: Any  # an array of A's dtype: *= keeps it
             for g in self.grads:  # rare (once per epoch at most): NumPy is fast enough
                 g *= g.dtype.type(self.micro_batches / self.count)
             self.count = self.micro_batches
