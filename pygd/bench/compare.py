@@ -22,6 +22,7 @@ DEFAULT_THRESHOLD = 0.10
 
 
 def is_pygd(contender):
+    """Whether a contender name is pygd's (pygd, or a variant: pygd-...)."""
     return contender == "pygd" or contender.startswith("pygd-")
 
 
@@ -36,20 +37,25 @@ def verdict(old, new, threshold):
 
 @dataclass(frozen=True)
 class Change:
+    """One row of both runs: its old and new entries and the verdict ("slower", "faster", "same")."""
+
     old: dict
     new: dict
     verdict: str
 
     @property
     def key(self):
+        """The row this change is of: (optimizer, size, dtype, contender)."""
         return row_key(self.new)
 
     @property
     def ratio(self):
+        """The new median time over the old one (above 1: slower)."""
         return self.new["median_ns"] / self.old["median_ns"]
 
     @property
     def label(self):
+        """The change in words, as the comparison's table prints it."""
         if self.verdict == "same":
             return "within noise"
         pygd_row = is_pygd(self.new["contender"])
@@ -60,6 +66,8 @@ class Change:
 
 @dataclass
 class Comparison:
+    """Two runs compared (see compare()): the changes, the rows only one run has, the probes."""
+
     threshold: float
     changes: list = field(default_factory=list)     # one Change per matched row
     only_old: list = field(default_factory=list)    # row keys
@@ -68,14 +76,18 @@ class Comparison:
 
     @property
     def regressions(self):
+        """The pygd rows that got slower beyond the noise."""
         return [c for c in self.changes if c.verdict == "slower" and is_pygd(c.new["contender"])]
 
     @property
     def improvements(self):
+        """The pygd rows that got faster beyond the noise."""
         return [c for c in self.changes if c.verdict == "faster" and is_pygd(c.new["contender"])]
 
 
 def compare(old_doc, new_doc, threshold=DEFAULT_THRESHOLD):
+    """Two result documents side by side: a Comparison of the rows both have (each judged against
+    the noise and `threshold`), the rows only one has, and the probes both have."""
     old = {row_key(e): e for e in old_doc["results"]}
     new = {row_key(e): e for e in new_doc["results"]}
     comparison = Comparison(threshold,

@@ -22,6 +22,9 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True)
 class Contender:
+    """One implementation that `pygd bench` times: how to make its step for a workload, and why
+    it cannot run here (None where it can)."""
+
     name: str
     description: str
     make: object         # Workload -> step()

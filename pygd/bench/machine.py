@@ -35,6 +35,7 @@ def last_level_cache_bytes():
 
 
 def cpu_model():
+    """The CPU's model name (/proc/cpuinfo), or the platform's processor string."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -46,6 +47,7 @@ def cpu_model():
 
 
 def usable_cpus():
+    """The CPUs this process may run on (its affinity), else the machine's count."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -67,6 +69,7 @@ def busy(loadavg, cpus):
 
 
 def describe():
+    """The machine as a result document records it: CPU, cores, last-level cache, platform, Python."""
     return {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "usable_cpus": usable_cpus(),
             "llc_bytes": last_level_cache_bytes(), "platform": platform.platform(),
             "python": platform.python_version()}
@@ -103,9 +106,11 @@ class OtherLoad:
         return busy, time.process_time(), time.perf_counter()
 
     def start(self):
+        """Starts a measurement of the other processes' load."""
         self._before = self._now()
 
     def stop(self):
+        """Ends the measurement: what the other processes did meanwhile."""
         busy, ours, wall = (now - then for now, then in zip(self._now(), self._before))
         if math.isnan(busy):
             return None

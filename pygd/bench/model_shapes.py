@@ -90,6 +90,7 @@ def gpt2_small():
 
 
 def parameter_count(params):
+    """The number of elements of a list of (name, shape) parameters."""
     return sum(math.prod(shape) for _, shape in params)
 
 

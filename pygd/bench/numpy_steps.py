@@ -25,14 +25,17 @@ def _adam(p, g, m, v, t, *, lr, betas, eps, weight_decay, decoupled):
 
 
 def adam(p, g, m, v, t, **hparams):
+    """Adam written the obvious way in NumPy (a comparator), in place."""
     _adam(p, g, m, v, t, decoupled=False, **hparams)
 
 
 def adamw(p, g, m, v, t, **hparams):
+    """AdamW written the obvious way in NumPy (a comparator), in place."""
     _adam(p, g, m, v, t, decoupled=True, **hparams)
 
 
 def sgd_momentum(p, g, buf, t, *, lr, momentum):
+    """SGD with momentum written the obvious way in NumPy (a comparator), in place."""
     if t == 1:
         buf[...] = g
     else:
@@ -42,11 +45,13 @@ def sgd_momentum(p, g, buf, t, *, lr, momentum):
 
 
 def rmsprop(p, g, v, t, *, lr, alpha, eps):
+    """RMSprop written the obvious way in NumPy (a comparator), in place."""
     v *= alpha
     v += (1 - alpha) * g * g
     p -= lr * g / (np.sqrt(v) + eps)
 
 
 def adagrad(p, g, s, t, *, lr, lr_decay, eps):
+    """Adagrad written the obvious way in NumPy (a comparator), in place."""
     s += g * g
     p -= lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(s) + eps)

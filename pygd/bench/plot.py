@@ -15,6 +15,7 @@ def unavailable():
 
 
 def draw(doc, path):
+    """Draws a result document's GB/s per contender, grouped by workload, into the image `path`."""
     import matplotlib
     matplotlib.use("Agg")  # a file, never a window
     import matplotlib.pyplot as plt

@@ -24,6 +24,7 @@ def table(header, rows, left=1):
 
 
 def dtype_label(name):
+    """A dtype's short name in the table (fp32, fp64)."""
     return {"float32": "fp32", "float64": "fp64"}.get(name, name)
 
 
@@ -34,6 +35,7 @@ def ms(ns):
 
 
 def mib(nbytes):
+    """A byte count in MiB, as the table prints it."""
     return f"{nbytes / (1 << 20):.0f} MiB"
 
 
@@ -50,6 +52,7 @@ class Progress:
         self.task, self.shown, self.last = "", False, 0.0
 
     def start(self, task):
+        """Shows a new task on the progress line."""
         self.task = task
         if self.live:
             self._draw(task)
@@ -57,12 +60,14 @@ class Progress:
             print(task, file=self.stream, flush=True)
 
     def round(self, done, total):
+        """Shows `done` of `total` rounds of the current task (at most a few times a second)."""
         now = time.monotonic()
         if self.live and (now - self.last >= self.INTERVAL_S or done == total):
             self.last = now
             self._draw(f"{self.task}: round {done}/{total}")
 
     def clear(self):
+        """Erases the progress line, if shown."""
         if self.shown:
             self.stream.write("\r\033[K")
             self.stream.flush()
@@ -82,6 +87,7 @@ _TEXT_COLUMNS = 4  # flush left; the numbers flush right
 
 
 def result_line(cells):
+    """One row of the results table from its cells, aligned to the columns."""
     return "  ".join(c.ljust(w) if i < _TEXT_COLUMNS else c.rjust(w)
                      for i, (c, (_, w)) in enumerate(zip(cells, RESULT_COLUMNS))).rstrip()
 
@@ -105,10 +111,12 @@ class Report:
         self.progress = progress or Progress()
 
     def print(self, text=""):
+        """Prints a line of the report (after clearing the progress line)."""
         self.progress.clear()
         print(text, file=self.out, flush=True)
 
     def header(self, doc, skipped):
+        """Prints the run's header: machine, versions, threads, load and settings."""
         m, v, info, settings = doc["machine"], doc["versions"], doc["pygd"], doc["settings"]
         cache = mib(m["llc_bytes"]) if m["llc_bytes"] else "unknown"
         self.print(f"# pygd bench on {m['cpu']}: {m['usable_cpus']} usable CPUs, last-level cache "
@@ -138,6 +146,7 @@ class Report:
                            "cache asks for: some bytes may come from the cache")
 
     def probe(self, probes, unavailable):
+        """Prints the bandwidth probe's results (or why there are none)."""
         if unavailable:
             self.print(f"# probe: {unavailable}; the % probe column is left empty")
             return
@@ -149,6 +158,7 @@ class Report:
                    + ", ".join(parts))
 
     def legend(self):
+        """Prints what the table's columns mean."""
         self.print("# ms/step: median of the runs (one step each, contenders interleaved);"
                    " ±: half the interquartile range")
         self.print("# GB/s: bytes an ideal fused update moves (fp32: Adam/AdamW 28,"
@@ -160,6 +170,7 @@ class Report:
         self.print(result_line(["-" * width for _, width in RESULT_COLUMNS]))
 
     def group(self, entries):
+        """Prints the rows of one workload (every contender)."""
         for i, entry in enumerate(entries):
             self.print(result_line(result_cells(entry, i == 0)))
         other = entries[0]["other_load"] if entries else None
@@ -168,4 +179,5 @@ class Report:
                       "multi-threaded rows above may be slowed (a thread waits for a busy core)")
 
     def note(self, text):
+        """Prints a note under the table's current group."""
         self.print(f"#   {text}")

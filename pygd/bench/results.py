@@ -38,6 +38,7 @@ _COMPARED_FIELDS = ("optimizer", "label", "size", "dtype", "contender", "median_
 
 
 def new_document(created, command, machine, versions, info, settings):
+    """A new result document (schema in this module's docstring), without results yet."""
     return {"schema": SCHEMA, "created": created, "command": list(command), "wall_s": None,
             "machine": machine, "versions": versions, "pygd": info, "settings": settings,
             "load": {"loadavg_start": None, "loadavg_end": None, "busiest_other_load": None},
@@ -45,6 +46,7 @@ def new_document(created, command, machine, versions, info, settings):
 
 
 def skip_entry(contender, reason, workload=None):
+    """The entry of a contender that was not timed, and why."""
     return {"contender": contender, "reason": reason,
             "optimizer": workload.optimizer.key if workload else None,
             "size": workload.size.label if workload else None,
@@ -64,6 +66,7 @@ def write(doc, f):
 
 
 def save(doc, path):
+    """Writes a result document to the file `path` as JSON."""
     with open(path, "w") as f:
         write(doc, f)
 

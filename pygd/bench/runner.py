@@ -18,6 +18,8 @@ from .workloads import OPTIMIZERS, make_workload
 
 @dataclass(frozen=True)
 class Settings:
+    """What one `pygd bench` run times, and how (the command line's choices)."""
+
     optimizers: tuple   # keys of workloads.OPTIMIZERS
     sizes: tuple        # workloads.Size
     dtypes: tuple       # "float32", "float64"

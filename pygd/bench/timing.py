@@ -35,6 +35,7 @@ class Plan:
     rotation_cap_bytes: int = None
 
     def as_dict(self):
+        """The plan's settings as a dict (for the result document)."""
         return dict(self.__dict__)
 
 

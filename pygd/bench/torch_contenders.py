@@ -23,6 +23,9 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True)
 class TorchContender:
+    """One optimizer step on torch tensors that benchmarks/torch_step.py times: how to make it, and
+    why it cannot run here (None where it can)."""
+
     name: str
     description: str
     make: object         # (workloads.Optimizer, initial_values(...), buffer sets) -> step()

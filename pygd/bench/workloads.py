@@ -24,6 +24,9 @@ def update_bytes_per_param(states, itemsize):
 
 @dataclass(frozen=True)
 class Optimizer:
+    """One optimizer as `pygd bench` times it: its pygd step, NumPy step and torch.optim class,
+    with one common configuration."""
+
     key: str               # the command-line name
     label: str             # the name in the table
     pygd_step: object      # pygd.<name>_
@@ -34,6 +37,7 @@ class Optimizer:
     hparams: dict = field(default_factory=dict)  # accepted alike by pygd_step and torch_class
 
     def bytes_per_param(self, itemsize):
+        """Bytes an ideal fused step moves per parameter at this itemsize."""
         return update_bytes_per_param(self.states, itemsize)
 
 
@@ -71,11 +75,14 @@ MAX_BUFFER_SETS = 64
 
 @dataclass(frozen=True)
 class Size:
+    """A workload's tensors: one of so many elements, or a list of equal ones."""
+
     label: str    # as given: "16M", "2000x4096"
     shapes: tuple  # the length of each tensor of the list
 
     @property
     def elements(self):
+        """Elements in all the tensors of this size."""
         return sum(self.shapes)
 
 
@@ -120,6 +127,7 @@ class Workload:
 
     @property
     def bytes_per_step(self):
+        """Bytes an ideal fused step moves over the whole workload."""
         return self.optimizer.bytes_per_param(self.dtype.itemsize) * self.size.elements
 
     @property

@@ -19,6 +19,7 @@ _indexed = njit(cache=True, error_model="numpy")
 
 @_indexed
 def sgd_at(i, param, grad, momentum_buffer, s):
+    """Updates element i of param (and momentum_buffer, None when unused) in place by SGD."""
     p = param[i]
     buf = p if momentum_buffer is None else momentum_buffer[i]
     param[i], buf = sgd_element(p, grad[i], buf, s)
@@ -28,6 +29,8 @@ def sgd_at(i, param, grad, momentum_buffer, s):
 
 @_indexed
 def adam_at(i, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, s):
+    """Updates element i of param, exp_avg, exp_avg_sq (and max_exp_avg_sq, None when unused) in
+    place by Adam or AdamW (as the scalars say)."""
     p = param[i]
     vmax = p if max_exp_avg_sq is None else max_exp_avg_sq[i]
     param[i], exp_avg[i], exp_avg_sq[i], vmax = adam_element(p, grad[i], exp_avg[i], exp_avg_sq[i],
@@ -38,6 +41,8 @@ def adam_at(i, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, s):
 
 @_indexed
 def rmsprop_at(i, param, grad, square_avg, momentum_buffer, grad_avg, s):
+    """Updates element i of param, square_avg (and momentum_buffer, grad_avg, None when unused)
+    in place by RMSprop."""
     p = param[i]
     buf = p if momentum_buffer is None else momentum_buffer[i]
     g_avg = p if grad_avg is None else grad_avg[i]
@@ -50,6 +55,7 @@ def rmsprop_at(i, param, grad, square_avg, momentum_buffer, grad_avg, s):
 
 @_indexed
 def adagrad_at(i, param, grad, state_sum, s):
+    """Updates element i of param and state_sum in place by Adagrad."""
     param[i], state_sum[i] = adagrad_element(param[i], grad[i], state_sum[i], s)
 
 

@@ -41,6 +41,12 @@ AdagradScalars = collections.namedtuple("AdagradScalars", (
     "neg_clr",  # -lr / (1 + (t - 1) * lr_decay)
     "weight_decay", "eps", "maximize", "has_weight_decay"))
 
+# Their docstrings, which a namedtuple would otherwise make of its field names.
+for _scalars in (SgdScalars, AdamScalars, RmspropScalars, AdagradScalars):
+    _opt = _scalars.__name__[:-len("Scalars")].lower()
+    _scalars.__doc__ = (f"The scalars of one {_opt} step, in the arrays' type ({_opt}_scalars makes "
+                        f"them, {_opt}_element takes them).")
+
 
 @register_jitable
 def _lerp_weight(dtype, weight):
