@@ -13,20 +13,23 @@ job. A comparator that moved is shown as context: it says that the machine, or t
 between the runs, which may explain pygd's rows too; so does the probe's bandwidth, shown first.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
+from typing import Any
 
 from .report import dtype_label, ms, table
-from .results import row_key
+from .results import Document, row_key
 
 DEFAULT_THRESHOLD = 0.10
 
 
-def is_pygd(contender):
+def is_pygd(contender: str) -> bool:
     """Whether a contender name is pygd's (pygd, or a variant: pygd-...)."""
     return contender == "pygd" or contender.startswith("pygd-")
 
 
-def verdict(old, new, threshold):
+def verdict(old: dict[str, Any], new: dict[str, Any], threshold: float) -> str:
     """'slower', 'faster' or 'same' for one row's old and new entries."""
     if new["median_ns"] > old["median_ns"] * (1 + threshold) and new["q1_ns"] > old["q3_ns"]:
         return "slower"
@@ -39,22 +42,23 @@ def verdict(old, new, threshold):
 class Change:
     """One row of both runs: its old and new entries and the verdict ("slower", "faster", "same")."""
 
-    old: dict
-    new: dict
+    old: dict[str, Any]
+    new: dict[str, Any]
     verdict: str
 
     @property
-    def key(self):
+    def key(self) -> tuple[str, str, str, str]:
         """The row this change is of: (optimizer, size, dtype, contender)."""
         return row_key(self.new)
 
     @property
-    def ratio(self):
+    def ratio(self) -> float:
         """The new median time over the old one (above 1: slower)."""
-        return self.new["median_ns"] / self.old["median_ns"]
+        ratio: float = self.new["median_ns"] / self.old["median_ns"]
+        return ratio
 
     @property
-    def label(self):
+    def label(self) -> str:
         """The change in words, as the comparison's table prints it."""
         if self.verdict == "same":
             return "within noise"
@@ -69,23 +73,24 @@ class Comparison:
     """Two runs compared (see compare()): the changes, the rows only one run has, the probes."""
 
     threshold: float
-    changes: list = field(default_factory=list)     # one Change per matched row
-    only_old: list = field(default_factory=list)    # row keys
-    only_new: list = field(default_factory=list)
-    probes: list = field(default_factory=list)      # (old probe entry, new probe entry)
+    changes: list[Change] = field(default_factory=list)  # one per matched row
+    only_old: list[tuple[str, str, str, str]] = field(default_factory=list)  # row keys
+    only_new: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # (old probe entry, new probe entry)
+    probes: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
 
     @property
-    def regressions(self):
+    def regressions(self) -> list[Change]:
         """The pygd rows that got slower beyond the noise."""
         return [c for c in self.changes if c.verdict == "slower" and is_pygd(c.new["contender"])]
 
     @property
-    def improvements(self):
+    def improvements(self) -> list[Change]:
         """The pygd rows that got faster beyond the noise."""
         return [c for c in self.changes if c.verdict == "faster" and is_pygd(c.new["contender"])]
 
 
-def compare(old_doc, new_doc, threshold=DEFAULT_THRESHOLD):
+def compare(old_doc: Document, new_doc: Document, threshold: float = DEFAULT_THRESHOLD) -> Comparison:
     """Two result documents side by side: a Comparison of the rows both have (each judged against
     the noise and `threshold`), the rows only one has, and the probes both have."""
     old = {row_key(e): e for e in old_doc["results"]}
@@ -100,13 +105,14 @@ def compare(old_doc, new_doc, threshold=DEFAULT_THRESHOLD):
     return comparison
 
 
-def _describe(doc):
+def _describe(doc: Document) -> str:
     machine, info = doc.get("machine", {}), doc.get("pygd", {})
     return (f"{doc.get('created', '?')}, {machine.get('cpu', '?')}, pygd {info.get('version', '?')} "
             f"{info.get('backend', '?')}/{info.get('isa', '?')}")
 
 
-def lines(comparison, old_doc, new_doc, old_name="OLD", new_name="this run"):
+def lines(comparison: Comparison, old_doc: Document, new_doc: Document, old_name: str = "OLD",
+          new_name: str = "this run") -> list[str]:
     """The comparison as text: the context, the rows that moved, and a one-line verdict."""
     out = [f"# old: {old_name} ({_describe(old_doc)})",
            f"# new: {new_name} ({_describe(new_doc)})",

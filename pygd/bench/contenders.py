@@ -5,15 +5,23 @@ and grads (and its own states), which runs one optimizer step per call. With sev
 (see workloads.buffer_sets) it keeps one independent optimizer per set and steps them in turn.
 """
 
+from __future__ import annotations
+
 import importlib
 import inspect
 import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Optional, Union
 
 import numpy as np
 
 from .. import _backends
 from . import probe
+from .workloads import Workload
+
+Step = Callable[[], object]  # one optimizer step per call
 
 
 class Unsupported(Exception):
@@ -27,11 +35,11 @@ class Contender:
 
     name: str
     description: str
-    make: object         # Workload -> step()
-    unavailable: object  # () -> why it cannot run on this installation, or None
+    make: Callable[[Workload], Step]
+    unavailable: Callable[[], Optional[str]]  # why it cannot run on this installation, or None
 
 
-def _cycle(steps):
+def _cycle(steps: Sequence[Step]) -> Step:
     """One step() that runs the buffer sets' steps in turn."""
     if len(steps) == 1:
         return steps[0]
@@ -39,7 +47,7 @@ def _cycle(steps):
     return lambda: next(turn)()
 
 
-def _numpy_copies(work):
+def _numpy_copies(work: Workload) -> tuple[list[Any], list[Any], list[list[Any]]]:
     """Own copies of params and grads, and the states zeroed as each optimizer starts them."""
     params = [a.copy() for a in work.params]
     grads = [a.copy() for a in work.grads]
@@ -49,11 +57,11 @@ def _numpy_copies(work):
 
 # --------------------------------------------------------------------------------------- pygd
 
-def _pygd(backend):
-    def make(work):
+def _pygd(backend: str) -> Callable[[Workload], Step]:
+    def make(work: Workload) -> Step:
         opt = work.optimizer
 
-        def one_set():
+        def one_set() -> Step:
             params, grads, states = _numpy_copies(work)
             # A list of one array is passed as the array itself: pygd's single-tensor call.
             args = [x[0] if len(x) == 1 else x for x in (params, grads, *states)]
@@ -65,22 +73,22 @@ def _pygd(backend):
     return make
 
 
-def _backend_missing(name):
+def _backend_missing(name: str) -> Callable[[], Optional[str]]:
     """For an optional backend that needs a library of the same name (numba)."""
-    def unavailable():
+    def unavailable() -> Optional[str]:
         if name not in _backends.NAMES:
             return f"this pygd has no {name!r} backend"
         return import_module(name)[1]  # the backend's own library
     return unavailable
 
 
-def _make_probe(work):
+def _make_probe(work: Workload) -> Step:
     """The bandwidth probe over arrays shaped as this workload's: params, grads and states (random,
     never zero) in the same tensors. Timed beside the others, it is the memory floor of this very
     update under the same noise: the "% probe" column divides by it."""
     rng = np.random.default_rng(0)  # any non-zero data will do: the probe's work does not depend on it
 
-    def one_set():
+    def one_set() -> Step:
         streams = [[probe.random_array(rng, n, work.dtype) for n in work.size.shapes]
                    for _ in range(2 + work.optimizer.states)]
         return probe.step([arrays[0] if len(arrays) == 1 else arrays for arrays in streams])
@@ -89,14 +97,14 @@ def _make_probe(work):
 
 # --------------------------------------------------------------------------------------- NumPy
 
-def _make_numpy(work):
+def _make_numpy(work: Workload) -> Step:
     opt = work.optimizer
 
-    def one_set():
+    def one_set() -> Step:
         params, grads, states = _numpy_copies(work)
         tensors, steps = list(zip(params, grads, *states)), itertools.count(1)
 
-        def step():
+        def step() -> None:
             t = next(steps)
             for arrays in tensors:
                 opt.numpy_step(*arrays, t, **opt.hparams)
@@ -106,7 +114,7 @@ def _make_numpy(work):
 
 # --------------------------------------------------------------------------------------- torch
 
-def import_module(module):
+def import_module(module: str) -> Union[tuple[ModuleType, None], tuple[None, str]]:
     """(the module, None), or (None, why it does not import)."""
     try:
         return importlib.import_module(module), None
@@ -119,7 +127,7 @@ def import_module(module):
         return None, f"{module} does not import: {type(error).__name__}: {error}"
 
 
-def _torch_tensors(torch, work):
+def _torch_tensors(torch: Any, work: Workload) -> list[Any]:
     """Leaf tensors sharing memory with own NumPy copies, each with its .grad set."""
     params = [torch.from_numpy(a.copy()).requires_grad_() for a in work.params]
     for param, grad in zip(params, work.grads):
@@ -127,10 +135,10 @@ def _torch_tensors(torch, work):
     return params
 
 
-def _torch_optim(**implementation):
+def _torch_optim(**implementation: bool) -> Callable[[Workload], Step]:
     """torch.optim's class, with foreach=False (the for-loop), foreach=True, or fused=True."""
-    def make(work):
-        torch, _ = import_module("torch")
+    def make(work: Workload) -> Step:
+        torch: Any = import_module("torch")[0]
         cls = getattr(torch.optim, work.optimizer.torch_class)
         missing = set(implementation) - set(inspect.signature(cls).parameters)
         if missing:
@@ -140,15 +148,15 @@ def _torch_optim(**implementation):
     return make
 
 
-def _deepspeed_missing():
+def _deepspeed_missing() -> Optional[str]:
     return import_module("deepspeed.ops.adam")[1]
 
 
-def _make_deepspeed(work):
+def _make_deepspeed(work: Workload) -> Step:
     if work.optimizer.key not in ("adam", "adamw"):
         raise Unsupported("DeepSpeedCPUAdam implements Adam and AdamW only")
-    torch, _ = import_module("torch")
-    cpu_adam = import_module("deepspeed.ops.adam")[0].DeepSpeedCPUAdam
+    torch: Any = import_module("torch")[0]
+    cpu_adam = getattr(import_module("deepspeed.ops.adam")[0], "DeepSpeedCPUAdam")
     return _cycle([cpu_adam(_torch_tensors(torch, work), adamw_mode=work.optimizer.key == "adamw",
                             **work.optimizer.hparams).step
                    for _ in range(work.sets)])

@@ -7,7 +7,12 @@ is checked against the model's published parameter count, so a slip in the deriv
 silently.
 """
 
+from __future__ import annotations
+
 import math
+
+# (name, shape) of one parameter tensor.
+Parameter = tuple[str, tuple[int, ...]]
 
 # ResNet-50 (He et al. 2016; torchvision.models.resnet50): bottleneck blocks per stage, the width
 # of each stage's 3x3 convolutions, and the bottleneck's output expansion.
@@ -31,16 +36,16 @@ GPT2_MLP_EXPANSION = 4
 EXPECTED_PARAMETERS = {"resnet50": 25_557_032, "gpt2-small": 124_439_808}
 
 
-def _batch_norm(name, channels):
+def _batch_norm(name: str, channels: int) -> list[Parameter]:
     return [(f"{name}.weight", (channels,)), (f"{name}.bias", (channels,))]
 
 
-def _conv(name, out_channels, in_channels, kernel):
+def _conv(name: str, out_channels: int, in_channels: int, kernel: int) -> list[Parameter]:
     """A convolution without bias (every ResNet convolution is followed by a batch norm)."""
     return [(f"{name}.weight", (out_channels, in_channels, kernel, kernel))]
 
 
-def resnet50():
+def resnet50() -> list[Parameter]:
     """ResNet-50: a 7x7 stem, four stages of bottleneck blocks (1x1 reduce, 3x3, 1x1 expand, each
     with a batch norm; the first block of a stage projects its input with a 1x1 convolution and a
     batch norm), and the classifier on the pooled 2048 features."""
@@ -64,21 +69,21 @@ def resnet50():
     return _checked("resnet50", params)
 
 
-def _gpt2_linear(name, in_features, out_features):
+def _gpt2_linear(name: str, in_features: int, out_features: int) -> list[Parameter]:
     """GPT-2's Conv1D: a linear layer whose weight is stored (in, out)."""
     return [(f"{name}.weight", (in_features, out_features)), (f"{name}.bias", (out_features,))]
 
 
-def _layer_norm(name, width):
+def _layer_norm(name: str, width: int) -> list[Parameter]:
     return [(f"{name}.weight", (width,)), (f"{name}.bias", (width,))]
 
 
-def gpt2_small():
+def gpt2_small() -> list[Parameter]:
     """GPT-2 small: token and position embeddings, transformer blocks (layer norm, fused q/k/v
     projection, attention output projection, layer norm, MLP up and down projections), a final layer
     norm; the language-model head shares the token embedding's weight."""
     d = GPT2_WIDTH
-    params = [("wte.weight", (GPT2_VOCAB, d)), ("wpe.weight", (GPT2_POSITIONS, d))]
+    params: list[Parameter] = [("wte.weight", (GPT2_VOCAB, d)), ("wpe.weight", (GPT2_POSITIONS, d))]
     for layer in range(GPT2_LAYERS):
         name = f"h.{layer}"
         params += (_layer_norm(f"{name}.ln_1", d) + _gpt2_linear(f"{name}.attn.c_attn", d, 3 * d)
@@ -89,12 +94,12 @@ def gpt2_small():
     return _checked("gpt2-small", params)
 
 
-def parameter_count(params):
+def parameter_count(params: list[Parameter]) -> int:
     """The number of elements of a list of (name, shape) parameters."""
     return sum(math.prod(shape) for _, shape in params)
 
 
-def _checked(model, params):
+def _checked(model: str, params: list[Parameter]) -> list[Parameter]:
     count = parameter_count(params)
     if count != EXPECTED_PARAMETERS[model]:
         raise AssertionError(f"{model}: the derived shapes hold {count:,} parameters, the "

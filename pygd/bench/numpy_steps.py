@@ -4,12 +4,16 @@ naturally, temporaries where the expression needs them; same rules as docs/updat
 configurations that workloads.py times (no maximize, no AMSGrad, no Nesterov, no centering).
 """
 
+from __future__ import annotations
+
 import math
+from typing import Any
 
 import numpy as np
 
 
-def _adam(p, g, m, v, t, *, lr, betas, eps, weight_decay, decoupled):
+def _adam(p: Any, g: Any, m: Any, v: Any, t: int, *, lr: float, betas: tuple[float, float],
+          eps: float, weight_decay: float, decoupled: bool) -> None:
     beta1, beta2 = betas
     if decoupled:
         p *= 1 - lr * weight_decay
@@ -24,17 +28,17 @@ def _adam(p, g, m, v, t, *, lr, betas, eps, weight_decay, decoupled):
     p -= lr / (1 - beta1 ** t) * m / denom
 
 
-def adam(p, g, m, v, t, **hparams):
+def adam(p: Any, g: Any, m: Any, v: Any, t: int, **hparams: Any) -> None:
     """Adam written the obvious way in NumPy (a comparator), in place."""
     _adam(p, g, m, v, t, decoupled=False, **hparams)
 
 
-def adamw(p, g, m, v, t, **hparams):
+def adamw(p: Any, g: Any, m: Any, v: Any, t: int, **hparams: Any) -> None:
     """AdamW written the obvious way in NumPy (a comparator), in place."""
     _adam(p, g, m, v, t, decoupled=True, **hparams)
 
 
-def sgd_momentum(p, g, buf, t, *, lr, momentum):
+def sgd_momentum(p: Any, g: Any, buf: Any, t: int, *, lr: float, momentum: float) -> None:
     """SGD with momentum written the obvious way in NumPy (a comparator), in place."""
     if t == 1:
         buf[...] = g
@@ -44,14 +48,14 @@ def sgd_momentum(p, g, buf, t, *, lr, momentum):
     p -= lr * buf
 
 
-def rmsprop(p, g, v, t, *, lr, alpha, eps):
+def rmsprop(p: Any, g: Any, v: Any, t: int, *, lr: float, alpha: float, eps: float) -> None:
     """RMSprop written the obvious way in NumPy (a comparator), in place."""
     v *= alpha
     v += (1 - alpha) * g * g
     p -= lr * g / (np.sqrt(v) + eps)
 
 
-def adagrad(p, g, s, t, *, lr, lr_decay, eps):
+def adagrad(p: Any, g: Any, s: Any, t: int, *, lr: float, lr_decay: float, eps: float) -> None:
     """Adagrad written the obvious way in NumPy (a comparator), in place."""
     s += g * g
     p -= lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(s) + eps)

@@ -1,11 +1,16 @@
 """`pygd bench --plot FILE.png`: achieved GB/s of each contender per optimizer x size x dtype, with
 the probe row's bandwidth (the ceiling) drawn over each group."""
 
+from __future__ import annotations
+
+from typing import Any, Optional
+
 from .contenders import FLOOR
 from .report import dtype_label
+from .results import Document
 
 
-def unavailable():
+def unavailable() -> Optional[str]:
     """Why no chart can be drawn here, or None."""
     try:
         import matplotlib  # noqa: F401
@@ -14,13 +19,14 @@ def unavailable():
     return None
 
 
-def draw(doc, path):
+def draw(doc: Document, path: str) -> None:
     """Draws a result document's GB/s per contender, grouped by workload, into the image `path`."""
     import matplotlib
     matplotlib.use("Agg")  # a file, never a window
     import matplotlib.pyplot as plt
 
-    groups, contenders = {}, []
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    contenders: list[str] = []
     for entry in doc["results"]:
         key = (entry["label"], entry["size"], entry["dtype"])
         groups.setdefault(key, {})[entry["contender"]] = entry
@@ -38,7 +44,9 @@ def draw(doc, path):
     for g, entries in enumerate(columns):
         if FLOOR in entries:
             ax.hlines(entries[FLOOR]["gbps"], g - 0.45, g + 0.45, colors="black",
-                      linestyles="dashed", label=None if labelled else "probe (ceiling)")
+                      linestyles="dashed",
+                      # None: no legend entry (matplotlib's default, which its stubs type as str)
+                      label=None if labelled else "probe (ceiling)")  # type: ignore[arg-type]
             labelled = True
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels([f"{label}\n{size} {dtype_label(dtype)}" for label, size, dtype in groups])

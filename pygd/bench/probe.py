@@ -7,9 +7,14 @@ the last-level cache, its GB/s is the ceiling an update of the same streams can 
 roofline of docs/roofline.md, against which `pygd bench` reports "% probe".
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Callable, Sequence
+from typing import Any, Optional, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .. import _backends
 from . import timing
@@ -26,36 +31,41 @@ MAX_STATES = 2
 SCALE = 1e-7
 
 
-def unavailable():
+def unavailable() -> Optional[str]:
     """Why the probe cannot run here, or None."""
     if _backends.native is None:
         return f"the bandwidth probe needs pygd's native extension: {_backends.native_error}"
     return None
 
 
-def random_array(rng, elements, dtype):
+def random_array(rng: np.random.Generator, elements: int, dtype: Any) -> NDArray[Any]:
     """Random values in [0.5, 1.5): never zero, never near the denormals."""
     a = rng.random(elements, dtype=dtype)
     a += 0.5
     return a
 
 
-def step(streams):
+def step(streams: Sequence[Union[NDArray[Any], list[NDArray[Any]]]]) -> Callable[[], object]:
     """The probe over (target, source, extra1[, extra2]), each an array or a list of arrays."""
     call = tuple(streams) + (None,) * (2 + MAX_STATES - len(streams))
     native = _backends.native
+    assert native is not None, "probe.unavailable() says why"
     return lambda: native.probe(call, SCALE)
 
 
-def probe_elements(streams, dtype, cache_bytes, cap_bytes=None):
+def probe_elements(streams: int, dtype: Any, cache_bytes: Optional[int],
+                   cap_bytes: Optional[int] = None) -> int:
     """Elements per stream: the streams together span PROBE_CACHE_MULTIPLE caches, or cap_bytes."""
     span = PROBE_CACHE_MULTIPLE * (cache_bytes or ASSUMED_CACHE_BYTES)
     if cap_bytes:
         span = min(span, cap_bytes)
-    return math.ceil(span / (streams * np.dtype(dtype).itemsize))
+    itemsize: int = np.dtype(dtype).itemsize
+    return math.ceil(span / (streams * itemsize))
 
 
-def measure(states, dtype, plan, cache_bytes, rng, on_round=None):
+def measure(states: int, dtype: Any, plan: timing.Plan, cache_bytes: Optional[int],
+            rng: np.random.Generator,
+            on_round: Optional[Callable[[int, int], None]] = None) -> dict[str, Any]:
     """The probe over 2 + `states` streams of `dtype`: its samples, their summary and GB/s."""
     if not 1 <= states <= MAX_STATES:
         raise ValueError(f"the probe carries 1 to {MAX_STATES} states, not {states}")

@@ -1,40 +1,45 @@
 """What `pygd bench` prints: the header, a table row per contender as each group finishes, and a
 progress line on stderr while a group is timed."""
 
+from __future__ import annotations
+
 import sys
 import time
+from collections.abc import Iterable, Sequence
+from typing import Any, Optional, TextIO
 
 import numpy as np
 
 from . import contenders, machine
 from .probe import PROBE_CACHE_MULTIPLE
+from .results import Document
 
 # The share of the CPUs used by other processes above which a group's times are flagged as disturbed.
 NOISY_LOAD = 0.1
 
 
-def table(header, rows, left=1):
+def table(header: Sequence[object], rows: Sequence[Sequence[object]], left: int = 1) -> list[str]:
     """Text lines of aligned columns; the first `left` columns flush left, the rest right."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
 
-    def line(cells):
+    def line(cells: Iterable[object]) -> str:
         return "  ".join(str(c).ljust(w) if i < left else str(c).rjust(w)
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
     return [line(header), line("-" * w for w in widths)] + [line(r) for r in rows]
 
 
-def dtype_label(name):
+def dtype_label(name: str) -> str:
     """A dtype's short name in the table (fp32, fp64)."""
     return {"float32": "fp32", "float64": "fp64"}.get(name, name)
 
 
-def ms(ns):
+def ms(ns: float) -> str:
     """Milliseconds with 3 decimals, or 4 below 0.1 ms (a small step's few microseconds)."""
     value = ns / 1e6
     return f"{value:.4f}" if value < 0.1 else f"{value:.3f}"
 
 
-def mib(nbytes):
+def mib(nbytes: int) -> str:
     """A byte count in MiB, as the table prints it."""
     return f"{nbytes / (1 << 20):.0f} MiB"
 
@@ -46,12 +51,12 @@ class Progress:
     # Redraw at most this often: a terminal write between rounds should not disturb the timing.
     INTERVAL_S = 0.2
 
-    def __init__(self, stream=None):
+    def __init__(self, stream: Optional[TextIO] = None) -> None:
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty()
         self.task, self.shown, self.last = "", False, 0.0
 
-    def start(self, task):
+    def start(self, task: str) -> None:
         """Shows a new task on the progress line."""
         self.task = task
         if self.live:
@@ -59,21 +64,21 @@ class Progress:
         else:
             print(task, file=self.stream, flush=True)
 
-    def round(self, done, total):
+    def round(self, done: int, total: int) -> None:
         """Shows `done` of `total` rounds of the current task (at most a few times a second)."""
         now = time.monotonic()
         if self.live and (now - self.last >= self.INTERVAL_S or done == total):
             self.last = now
             self._draw(f"{self.task}: round {done}/{total}")
 
-    def clear(self):
+    def clear(self) -> None:
         """Erases the progress line, if shown."""
         if self.shown:
             self.stream.write("\r\033[K")
             self.stream.flush()
             self.shown = False
 
-    def _draw(self, text):
+    def _draw(self, text: str) -> None:
         self.stream.write("\r\033[K" + text)
         self.stream.flush()
         self.shown = True
@@ -86,13 +91,13 @@ RESULT_COLUMNS = (("optimizer", 9), ("size", 9), ("dtype", 5), ("contender", 14)
 _TEXT_COLUMNS = 4  # flush left; the numbers flush right
 
 
-def result_line(cells):
+def result_line(cells: Sequence[str]) -> str:
     """One row of the results table from its cells, aligned to the columns."""
     return "  ".join(c.ljust(w) if i < _TEXT_COLUMNS else c.rjust(w)
                      for i, (c, (_, w)) in enumerate(zip(cells, RESULT_COLUMNS))).rstrip()
 
 
-def result_cells(entry, first):
+def result_cells(entry: dict[str, Any], first: bool) -> tuple[str, ...]:
     """A table row for one result entry; optimizer, size and dtype only on a group's first row."""
     fraction, speedup = entry["fraction_of_probe"], entry["speedup_vs_torch_fused"]
     spread = (entry["q3_ns"] - entry["q1_ns"]) / 2 / entry["median_ns"]
@@ -106,16 +111,16 @@ def result_cells(entry, first):
 class Report:
     """Writes the run's text to `out` (the table) and its progress to `progress`."""
 
-    def __init__(self, out=None, progress=None):
+    def __init__(self, out: Optional[TextIO] = None, progress: Optional[Progress] = None) -> None:
         self.out = out or sys.stdout
         self.progress = progress or Progress()
 
-    def print(self, text=""):
+    def print(self, text: str = "") -> None:
         """Prints a line of the report (after clearing the progress line)."""
         self.progress.clear()
         print(text, file=self.out, flush=True)
 
-    def header(self, doc, skipped):
+    def header(self, doc: Document, skipped: Sequence[dict[str, Any]]) -> None:
         """Prints the run's header: machine, versions, threads, load and settings."""
         m, v, info, settings = doc["machine"], doc["versions"], doc["pygd"], doc["settings"]
         cache = mib(m["llc_bytes"]) if m["llc_bytes"] else "unknown"
@@ -145,7 +150,7 @@ class Report:
                            f"{mib(plan['rotation_cap_bytes'])} per contender, less than this "
                            "cache asks for: some bytes may come from the cache")
 
-    def probe(self, probes, unavailable):
+    def probe(self, probes: Sequence[dict[str, Any]], unavailable: Optional[str]) -> None:
         """Prints the bandwidth probe's results (or why there are none)."""
         if unavailable:
             self.print(f"# probe: {unavailable}; the % probe column is left empty")
@@ -157,7 +162,7 @@ class Report:
         self.print(f"# this machine's in-place streaming bandwidth (native probe over {size}): "
                    + ", ".join(parts))
 
-    def legend(self):
+    def legend(self) -> None:
         """Prints what the table's columns mean."""
         self.print("# ms/step: median of the runs (one step each, contenders interleaved);"
                    " ±: half the interquartile range")
@@ -169,7 +174,7 @@ class Report:
         self.print(result_line([name for name, _ in RESULT_COLUMNS]))
         self.print(result_line(["-" * width for _, width in RESULT_COLUMNS]))
 
-    def group(self, entries):
+    def group(self, entries: Sequence[dict[str, Any]]) -> None:
         """Prints the rows of one workload (every contender)."""
         for i, entry in enumerate(entries):
             self.print(result_line(result_cells(entry, i == 0)))
@@ -178,6 +183,6 @@ class Report:
             self.note(f"other processes used {100 * other:.0f}% of the CPUs meanwhile: the "
                       "multi-threaded rows above may be slowed (a thread waits for a busy core)")
 
-    def note(self, text):
+    def note(self, text: str) -> None:
         """Prints a note under the table's current group."""
         self.print(f"#   {text}")

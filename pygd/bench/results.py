@@ -28,7 +28,17 @@ Schema 1 (a change of meaning or layout bumps SCHEMA):
 Times are nanoseconds per step; samples_ns holds every timed step, one per round.
 """
 
+from __future__ import annotations
+
 import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Optional, TextIO
+
+if TYPE_CHECKING:
+    from .workloads import Workload
+
+# A result document (the schema above), and one of its entries: JSON objects.
+Document = dict[str, Any]
 
 SCHEMA = 1
 
@@ -37,7 +47,9 @@ _COMPARED_FIELDS = ("optimizer", "label", "size", "dtype", "contender", "median_
                     "q3_ns")
 
 
-def new_document(created, command, machine, versions, info, settings):
+def new_document(created: str, command: Sequence[str], machine: dict[str, Any],
+                 versions: dict[str, Optional[str]], info: dict[str, Any],
+                 settings: dict[str, Any]) -> Document:
     """A new result document (schema in this module's docstring), without results yet."""
     return {"schema": SCHEMA, "created": created, "command": list(command), "wall_s": None,
             "machine": machine, "versions": versions, "pygd": info, "settings": settings,
@@ -45,7 +57,7 @@ def new_document(created, command, machine, versions, info, settings):
             "probe": [], "results": [], "skipped": []}
 
 
-def skip_entry(contender, reason, workload=None):
+def skip_entry(contender: str, reason: str, workload: Optional[Workload] = None) -> dict[str, Any]:
     """The entry of a contender that was not timed, and why."""
     return {"contender": contender, "reason": reason,
             "optimizer": workload.optimizer.key if workload else None,
@@ -53,25 +65,25 @@ def skip_entry(contender, reason, workload=None):
             "dtype": workload.dtype.name if workload else None}
 
 
-def row_key(entry):
+def row_key(entry: dict[str, Any]) -> tuple[str, str, str, str]:
     """What a row is matched by across runs."""
     return entry["optimizer"], entry["size"], entry["dtype"], entry["contender"]
 
 
-def write(doc, f):
+def write(doc: Document, f: TextIO) -> None:
     """The document as JSON on the open text file `f`."""
     json.dump(doc, f, indent=1)
     f.write("\n")
     f.flush()
 
 
-def save(doc, path):
+def save(doc: Document, path: str) -> None:
     """Writes a result document to the file `path` as JSON."""
     with open(path, "w") as f:
         write(doc, f)
 
 
-def load(path):
+def load(path: str) -> Document:
     """A document written by `pygd bench`; ValueError saying what is wrong with anything else."""
     try:
         with open(path) as f:

@@ -1,35 +1,40 @@
 """One `pygd bench` run: the probe, then each optimizer x size x dtype with every contender, into
 the JSON document of results.py, printing as it goes."""
 
+from __future__ import annotations
+
 import datetime
 import gc
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Optional
 
 import numpy as np
 
 import pygd
 
 from . import machine, probe, results, timing
-from .contenders import BASELINE, CONTENDERS, FLOOR, Unsupported
-from .report import NOISY_LOAD
-from .workloads import OPTIMIZERS, make_workload
+from .contenders import BASELINE, CONTENDERS, FLOOR, Step, Unsupported
+from .report import NOISY_LOAD, Report
+from .results import Document
+from .workloads import OPTIMIZERS, Size, Workload, make_workload
 
 
 @dataclass(frozen=True)
 class Settings:
     """What one `pygd bench` run times, and how (the command line's choices)."""
 
-    optimizers: tuple   # keys of workloads.OPTIMIZERS
-    sizes: tuple        # workloads.Size
-    dtypes: tuple       # "float32", "float64"
-    contenders: tuple   # keys of contenders.CONTENDERS
+    optimizers: tuple[str, ...]   # keys of workloads.OPTIMIZERS
+    sizes: tuple[Size, ...]
+    dtypes: tuple[str, ...]       # "float32", "float64"
+    contenders: tuple[str, ...]   # keys of contenders.CONTENDERS
     plan: timing.Plan
-    threads: int        # or None: the defaults of pygd and torch (all cores)
+    threads: Optional[int]        # None: the defaults of pygd and torch (all cores)
     seed: int
     quick: bool
 
-    def as_dict(self, ran, torch_threads):
+    def as_dict(self, ran: Sequence[str], torch_threads: Optional[int]) -> dict[str, Any]:
         """For the JSON: `ran` the contenders available here (the others are in "skipped")."""
         info = pygd.info()
         return {"quick": self.quick, "seed": self.seed, "threads": info["threads"],
@@ -39,20 +44,21 @@ class Settings:
                 "contenders": list(ran), "plan": self.plan.as_dict()}
 
 
-def _torch_threads(settings, usable):
+def _torch_threads(settings: Settings, usable: Sequence[str]) -> Optional[int]:
     """Sets torch's threads like pygd's when asked to; torch's count when a torch contender runs."""
     if not any(name.startswith("torch") or name == "deepspeed" for name in usable):
         return None
     import torch
     if settings.threads:
         torch.set_num_threads(settings.threads)
-    return torch.get_num_threads()
+    threads: int = torch.get_num_threads()
+    return threads
 
 
-def _build(work, names, doc):
+def _build(work: Workload, names: Sequence[str], doc: Document) -> dict[str, Step]:
     """{name: step()} for each contender that runs this workload. Its first call is a trial (and
     counts as warm-up); a contender that cannot make or run the step is recorded as skipped."""
-    steps = {}
+    steps: dict[str, Step] = {}
     for name in names:
         try:
             step = CONTENDERS[name].make(work)
@@ -66,9 +72,10 @@ def _build(work, names, doc):
     return steps
 
 
-def _entries(work, samples, other_load):
+def _entries(work: Workload, samples: dict[str, list[int]], other_load: Optional[float]
+             ) -> list[dict[str, Any]]:
     """The result entries of one group, with GB/s, % probe and the speedup over torch fused."""
-    entries = []
+    entries: list[dict[str, Any]] = []
     for name, ns in samples.items():
         summary = timing.summarize(ns)
         entries.append({"optimizer": work.optimizer.key, "label": work.optimizer.label,
@@ -87,7 +94,7 @@ def _entries(work, samples, other_load):
     return entries
 
 
-def _measure_probe(settings, doc, report, rng):
+def _measure_probe(settings: Settings, doc: Document, report: Report, rng: np.random.Generator) -> None:
     """This machine's bandwidth for each stream pattern the chosen optimizers and dtypes use."""
     reason = probe.unavailable()
     if reason is None:
@@ -101,7 +108,9 @@ def _measure_probe(settings, doc, report, rng):
     report.probe(doc["probe"], reason)  # (without it the probe contender is skipped too)
 
 
-def _time_group(work, names, settings, doc, report, label, until_ns):
+def _time_group(work: Workload, names: Sequence[str], settings: Settings, doc: Document,
+                report: Report, label: str, until_ns: Optional[int]
+                ) -> tuple[list[dict[str, Any]], Optional[float]]:
     """Times one workload with every contender; returns its result entries and the other load."""
     report.progress.start(f"{label}: {len(names)} contenders, {work.sets} buffer "
                           f"set{'s' if work.sets > 1 else ''} each")
@@ -120,13 +129,14 @@ def _time_group(work, names, settings, doc, report, label, until_ns):
     return _entries(work, samples, other), other
 
 
-def run(settings, report, command):
+def run(settings: Settings, report: Report, command: Sequence[str]) -> Document:
     """Runs the benchmark, printing through `report`; returns the JSON document."""
     created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     start_ns = time.perf_counter_ns()
     if settings.threads:
         pygd.set_num_threads(settings.threads)
-    ran, skipped = [], []
+    ran: list[str] = []
+    skipped: list[dict[str, Any]] = []
     for name in settings.contenders:
         reason = CONTENDERS[name].unavailable()
         if reason is None:

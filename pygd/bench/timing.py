@@ -6,10 +6,14 @@ their ratios stay meaningful on a shared machine. Each sample is one step; the m
 the quartiles and 10th/90th percentiles give the spread.
 """
 
+from __future__ import annotations
+
 import gc
 import itertools
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Optional
 
 import numpy as np
 
@@ -22,19 +26,19 @@ class Plan:
     budget_s: float          # rounds: as many as fit this estimate of the timed time ...
     min_rounds: int          # ... but at least this many
     max_rounds: int          # ... and at most this many
-    rounds: int = None       # or exactly this many (--repeat)
+    rounds: Optional[int] = None  # or exactly this many (--repeat)
     # A whole run's time limit (None: none): each group gets its share of what is left, and takes
     # fewer rounds than min_rounds (never fewer than floor_rounds) when its share is spent, so that
     # a slow machine or a noisy neighbour stretches --quick less.
-    run_budget_s: float = None
+    run_budget_s: Optional[float] = None
     floor_rounds: int = 5
     # The most bytes the probe's arrays, and one contender's rotated buffer sets, may span (None:
     # as the cache asks). Sized from the cache alone they grow with it: on a 300 MiB cache the
     # probe alone spans 2.4 GiB, which --quick cannot afford to fill and time.
-    probe_cap_bytes: int = None
-    rotation_cap_bytes: int = None
+    probe_cap_bytes: Optional[int] = None
+    rotation_cap_bytes: Optional[int] = None
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         """The plan's settings as a dict (for the result document)."""
         return dict(self.__dict__)
 
@@ -44,7 +48,7 @@ QUICK = Plan(warmup_s=0.05, warmup_calls=2, budget_s=0.6, min_rounds=10, max_rou
              run_budget_s=45.0, probe_cap_bytes=512 << 20, rotation_cap_bytes=128 << 20)
 
 
-def warm_up(step, plan, sets):
+def warm_up(step: Callable[[], object], plan: Plan, sets: int) -> int:
     """Runs step() until both warm-up bounds are met; returns the last call's duration (ns)."""
     clock = time.perf_counter_ns
     start, last = clock(), 0
@@ -54,9 +58,12 @@ def warm_up(step, plan, sets):
         last = clock() - t0
         if calls >= plan.warmup_calls * sets and clock() - start >= plan.warmup_s * 1e9:
             return last
+    raise AssertionError("unreachable: itertools.count() never ends")
 
 
-def measure(steps, plan, sets=1, on_round=None, until_ns=None):
+def measure(steps: dict[str, Callable[[], object]], plan: Plan, sets: int = 1,
+            on_round: Optional[Callable[[int, int], None]] = None,
+            until_ns: Optional[int] = None) -> dict[str, list[int]]:
     """{name: [ns per step, one per round]} for the step() of each name, timed round-robin.
 
     on_round(done, total) is called after each round (progress display). until_ns: the
@@ -68,7 +75,8 @@ def measure(steps, plan, sets=1, on_round=None, until_ns=None):
                                     plan.max_rounds))
     if until_ns is not None and not plan.rounds:
         rounds = max(plan.floor_rounds, min(rounds, int((until_ns - clock()) / round_ns)))
-    names, samples = list(steps), {name: [] for name in steps}
+    names = list(steps)
+    samples: dict[str, list[int]] = {name: [] for name in steps}
     gc.collect()
     gc.disable()  # a collection inside a timed step would be charged to whoever ran then
     try:
@@ -85,7 +93,7 @@ def measure(steps, plan, sets=1, on_round=None, until_ns=None):
     return samples
 
 
-def summarize(samples_ns):
+def summarize(samples_ns: Sequence[int]) -> dict[str, Any]:
     """The median and spread of one contender's samples (ns)."""
     q = np.quantile(np.asarray(samples_ns, dtype=np.float64), (0.1, 0.25, 0.5, 0.75, 0.9))
     return {"median_ns": float(q[2]), "q1_ns": float(q[1]), "q3_ns": float(q[3]),

@@ -7,14 +7,24 @@ optimizer. With several buffer sets (see workloads.buffer_sets) it keeps one opt
 steps them in turn, so that tensors that fit the cache are not timed cache-hot.
 """
 
+from __future__ import annotations
+
 import itertools
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Optional
 
 import numpy as np
+from numpy.typing import NDArray
 
 from . import probe
-from .contenders import import_module
+from .contenders import Step, import_module
+from .workloads import Optimizer
+
+# One tensor's shape and initial values (flat): what initial_values() makes.
+Values = list[tuple[tuple[int, ...], NDArray[Any], NDArray[Any]]]
+Make = Callable[[Optimizer, Values, int], Step]
 
 
 class Unsupported(Exception):
@@ -28,18 +38,18 @@ class TorchContender:
 
     name: str
     description: str
-    make: object         # (workloads.Optimizer, initial_values(...), buffer sets) -> step()
-    unavailable: object  # () -> why it cannot run on this installation, or None
+    make: Make                                # (optimizer, initial_values(...), buffer sets)
+    unavailable: Callable[[], Optional[str]]  # why it cannot run on this installation, or None
 
 
-def initial_values(rng, shapes, dtype):
+def initial_values(rng: np.random.Generator, shapes: Sequence[tuple[int, ...]], dtype: Any) -> Values:
     """[(shape, param, grad)]: flat NumPy arrays ~ N(0, 1) (never zeros, so no contender meets the
     fast paths or denormals of constant data), shared by every contender as the values to copy."""
     return [(shape, rng.standard_normal(math.prod(shape), dtype=dtype),
              rng.standard_normal(math.prod(shape), dtype=dtype)) for shape in shapes]
 
 
-def torch_params(values):
+def torch_params(values: Values) -> list[Any]:
     """Leaf tensors of the given shapes holding copies of the values, each with its .grad set."""
     import torch
     params = []
@@ -50,7 +60,7 @@ def torch_params(values):
     return params
 
 
-def _cycle(steps):
+def _cycle(steps: Sequence[Step]) -> Step:
     """One step() that runs the buffer sets' steps in turn."""
     if len(steps) == 1:
         return steps[0]
@@ -58,9 +68,9 @@ def _cycle(steps):
     return lambda: next(turn)()
 
 
-def _optimizer_class(module, **implementation):
+def _optimizer_class(module: str, **implementation: bool) -> Make:
     """Steps of `module`.<the optimizer's torch class>(params, hparams, **implementation)."""
-    def make(optimizer, values, sets):
+    def make(optimizer: Optimizer, values: Values, sets: int) -> Step:
         cls = getattr(import_module(module)[0], optimizer.torch_class, None)
         if cls is None:
             raise Unsupported(f"{module} has no {optimizer.torch_class}")
@@ -69,28 +79,28 @@ def _optimizer_class(module, **implementation):
     return make
 
 
-def _make_deepspeed(optimizer, values, sets):
+def _make_deepspeed(optimizer: Optimizer, values: Values, sets: int) -> Step:
     if optimizer.key not in ("adam", "adamw"):
         raise Unsupported("DeepSpeedCPUAdam implements Adam and AdamW only")
-    cpu_adam = import_module("deepspeed.ops.adam")[0].DeepSpeedCPUAdam
+    cpu_adam = getattr(import_module("deepspeed.ops.adam")[0], "DeepSpeedCPUAdam")
     return _cycle([cpu_adam(torch_params(values), adamw_mode=optimizer.key == "adamw",
                             **optimizer.hparams).step for _ in range(sets)])
 
 
-def _make_probe(optimizer, values, sets):
+def _make_probe(optimizer: Optimizer, values: Values, sets: int) -> Step:
     """The probe over params, grads and each state, as arrays of the tensors' element counts: the
     same memory traffic as the update with trivial math, i.e. the update's memory floor, timed in
     the same rounds under the same noise."""
     rng = np.random.default_rng(0)  # any non-zero data: the probe's work does not depend on it
 
-    def one_set():
+    def one_set() -> Step:
         streams = [[probe.random_array(rng, param.size, param.dtype) for _, param, _ in values]
                    for _ in range(2 + optimizer.states)]
         return probe.step([arrays[0] if len(arrays) == 1 else arrays for arrays in streams])
     return _cycle([one_set() for _ in range(sets)])
 
 
-def _torch_missing():
+def _torch_missing() -> Optional[str]:
     return import_module("torch")[1]
 
 

@@ -5,18 +5,23 @@ SGD with momentum 0.9, ...), with the hyperparameters spelled the same for pygd 
 every contender runs the same update.
 """
 
+from __future__ import annotations
+
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Optional
 
 import numpy as np
+from numpy.typing import NDArray
 
 import pygd
 
 from . import numpy_steps
 
 
-def update_bytes_per_param(states, itemsize):
+def update_bytes_per_param(states: int, itemsize: int) -> int:
     """The traffic of an ideal fused update (docs/roofline.md): params and every state are read and
     written once, grads only read. fp32 Adam (2 states): 28 B, SGD with momentum (1 state): 20 B."""
     return itemsize * (2 * (1 + states) + 1)
@@ -29,14 +34,14 @@ class Optimizer:
 
     key: str               # the command-line name
     label: str             # the name in the table
-    pygd_step: object      # pygd.<name>_
+    pygd_step: Callable[..., None]  # pygd.<name>_
     takes_step: bool       # whether pygd_step takes step= (RMSprop has no step count)
-    numpy_step: object     # the obvious NumPy update of one tensor: (p, g, *states, t, **hparams)
+    numpy_step: Callable[..., None]  # the obvious NumPy update of one tensor: (p, g, *states, t, **hparams)
     torch_class: str       # torch.optim.<torch_class>
     states: int            # state arrays beside params and grads
-    hparams: dict = field(default_factory=dict)  # accepted alike by pygd_step and torch_class
+    hparams: dict[str, Any] = field(default_factory=dict)  # accepted alike by pygd_step and torch_class
 
-    def bytes_per_param(self, itemsize):
+    def bytes_per_param(self, itemsize: int) -> int:
         """Bytes an ideal fused step moves per parameter at this itemsize."""
         return update_bytes_per_param(self.states, itemsize)
 
@@ -78,10 +83,10 @@ class Size:
     """A workload's tensors: one of so many elements, or a list of equal ones."""
 
     label: str    # as given: "16M", "2000x4096"
-    shapes: tuple  # the length of each tensor of the list
+    shapes: tuple[int, ...]  # the length of each tensor of the list
 
     @property
-    def elements(self):
+    def elements(self) -> int:
         """Elements in all the tensors of this size."""
         return sum(self.shapes)
 
@@ -90,20 +95,20 @@ _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 _SIZE = re.compile(r"^(?:(\d+)x)?(\d+)([KMG]?)$", re.IGNORECASE)
 
 
-def parse_size(text):
+def parse_size(text: str) -> Size:
     """'16M' -> one tensor of 16 Mi elements; '2000x4096' -> a list of 2000 tensors of 4096 each;
     '4K', '100000' likewise. ValueError for anything else or for zero."""
     match = _SIZE.match(text.strip())
     if match is None:
         raise ValueError(f"{text!r} is not a size such as 1M, 16M, 4096 or 2000x4096")
-    count, length, unit = match.groups()
-    count, length = int(count or 1), int(length) * _UNITS[unit.upper()]
+    count_text, length_text, unit = match.groups()
+    count, length = int(count_text or 1), int(length_text) * _UNITS[unit.upper()]
     if count == 0 or length == 0:
         raise ValueError(f"size {text!r} has no elements")
     return Size(text.strip(), (length,) * count)
 
 
-def buffer_sets(working_set_bytes, cache_bytes, cap_bytes=None):
+def buffer_sets(working_set_bytes: int, cache_bytes: Optional[int], cap_bytes: Optional[int] = None) -> int:
     """How many copies of its arrays a contender cycles through (see ROTATION_CACHE_MULTIPLE),
     spanning at most cap_bytes (but at least one copy)."""
     if not cache_bytes:
@@ -120,23 +125,24 @@ class Workload:
     contender copies, and the number of buffer sets each contender cycles through."""
     optimizer: Optimizer
     size: Size
-    dtype: np.dtype
-    params: list
-    grads: list
+    dtype: np.dtype[Any]
+    params: list[NDArray[Any]]
+    grads: list[NDArray[Any]]
     sets: int
 
     @property
-    def bytes_per_step(self):
+    def bytes_per_step(self) -> int:
         """Bytes an ideal fused step moves over the whole workload."""
         return self.optimizer.bytes_per_param(self.dtype.itemsize) * self.size.elements
 
     @property
-    def arrays_bytes(self):
+    def arrays_bytes(self) -> int:
         """The bytes of one buffer set: params, grads and states."""
         return (2 + self.optimizer.states) * self.dtype.itemsize * self.size.elements
 
 
-def make_workload(optimizer, size, dtype, rng, cache_bytes, cap_bytes=None):
+def make_workload(optimizer: Optimizer, size: Size, dtype: Any, rng: np.random.Generator,
+                  cache_bytes: Optional[int], cap_bytes: Optional[int] = None) -> Workload:
     """Params and grads ~ N(0, 1) in `dtype`: fresh random values, never zeros, so no contender
     meets the fast paths (or denormals) that constant data can take."""
     dtype = np.dtype(dtype)

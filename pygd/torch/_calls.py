@@ -11,12 +11,20 @@ Each param keeps its own state["step"] tensor, as in torch. The CPU kernel reads
 those tensors at each gather (so in-place edits are followed) and writes the new count back natively.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional, Union
+
 import torch
 from torch.autograd.graph import increment_version
 
-from .._backends import native
+from .._backends.native import PointerTable
 from .._constants import GatherResult
 from . import _checks
+
+if TYPE_CHECKING:
+    from ._amp import AmpScalars
+    from ._kernels import Kernel
 
 PARAM, GRAD = 0, 1
 STEP_STREAM = -1  # a watched name that is the step tensor, not a stream of the table
@@ -32,29 +40,37 @@ class Rebuild(Exception):
 class Overlap(Exception):
     """Buffers of a call overlap where the update writes: the params involved go through torch."""
 
-    def __init__(self, params, message):
+    def __init__(self, params: list[torch.Tensor], message: str) -> None:
         super().__init__(message)
         self.params = params
 
 
-def make_call(spec, layout, members, step, state):
+def make_call(spec: Kernel, layout: tuple[Optional[str], ...],
+              members: list[tuple[torch.Tensor, int, dict[str, Any]]], step: int, state: Any
+              ) -> Union[CpuCall, CudaCall]:
     """The call for `members` ((param, index in the optimizer, state entry) of one device, dtype,
     layout and step count). `state` is the optimizer's state dict, which the entries join at commit."""
     params = [p for p, _, _ in members]
     watched = (("step",) if spec.has_step_state else ()) + tuple(n for n in layout if n is not None)
     held = [entry[name] for _, _, entry in members for name in watched]
-    state_addresses = [None if name is None else [entry[name].data_ptr() for _, _, entry in members]
-                       for name in layout]
+    state_addresses: list[Optional[list[int]]] = [
+        None if name is None else [entry[name].data_ptr() for _, _, entry in members]
+        for name in layout]
     return call_class_for(params[0].device)(spec, layout, params, [i for _, i, _ in members],
                                             state_addresses, step, state, watched, held)
 
 
-def call_class_for(device):
+def call_class_for(device: torch.device) -> Union[type[CpuCall], type[CudaCall]]:
+    """The kind of call that runs params on `device`."""
     return CpuCall if device.type == "cpu" else CudaCall
 
 
 class Call:
-    def __init__(self, spec, layout, params, indices, state_addresses, step, state, watched, held):
+    """What CpuCall and CudaCall share: the members, their state, the step count."""
+
+    def __init__(self, spec: Kernel, layout: tuple[Optional[str], ...], params: list[torch.Tensor], indices: list[int],
+                 state_addresses: list[Optional[list[int]]], step: int, state: Any, watched: tuple[str, ...],
+                 held: list[torch.Tensor]) -> None:
         self.spec = spec
         self.stream_names = ("param", "grad") + tuple(layout)  # None where a stream is absent
         self.params = params      # in group order
@@ -64,20 +80,21 @@ class Call:
         # The state tensors, params-major, watched each step and kept alive while the call may write
         # them; the step tensors among them (first of each param's names) are advanced after a step.
         self.held = held
-        self.steps = held[::len(watched)] if spec.has_step_state else []
-        self.copies = None        # this step's (grad, copy in the param's layout) pairs
+        self.steps: list[torch.Tensor] = held[::len(watched)] if spec.has_step_state else []
+        # This step's (grad, copy in the param's layout) pairs.
+        self.copies: Optional[list[tuple[torch.Tensor, torch.Tensor]]] = None
         self.param_addresses = [p.data_ptr() for p in params]
         # The first step after a build runs on what was just read (not yet committed to the state).
         self.fresh = True
 
-    def _watched_state(self):
+    def _watched_state(self) -> Any:
         """The state dict to check against this step, None when the entries are not committed yet."""
         if self.fresh:
             self.fresh = False
             return None
         return self.state
 
-    def _grad_for_kernel(self, j):
+    def _grad_for_kernel(self, j: int) -> torch.Tensor:
         """The grad of member j as the kernel reads it: the grad itself where it lines up with its
         param, else a copy that does (torch accepts grads of any strides). Rebuild where torch's own
         step must update the param instead."""
@@ -87,10 +104,11 @@ class Call:
             raise Rebuild
         lined_up = _checks.in_layout_of(param, grad)
         if lined_up is not grad:
+            assert self.copies is not None  # gather() starts the step's list
             self.copies.append((grad, lined_up))
         return lined_up
 
-    def _finish(self, unscaled):
+    def _finish(self, unscaled: bool) -> None:
         if unscaled and self.copies:
             for grad, copy in self.copies:
                 grad.copy_(copy)  # the unscaled grad, as torch's fused step leaves it
@@ -101,24 +119,28 @@ class Call:
 
 
 class CpuCall(Call):
-    def __init__(self, spec, layout, params, indices, state_addresses, step, state, watched, held):
+    """A call of the native CPU kernel through a PointerTable."""
+
+    def __init__(self, spec: Kernel, layout: tuple[Optional[str], ...], params: list[torch.Tensor], indices: list[int],
+                 state_addresses: list[Optional[list[int]]], step: int, state: Any, watched: tuple[str, ...],
+                 held: list[torch.Tensor]) -> None:
         super().__init__(spec, layout, params, indices, state_addresses, step, state, watched, held)
         dtype = _checks.kernel_dtype(params[0].dtype)
-        self.table = native.PointerTable(str(dtype).replace("torch.", ""),
+        self.table = PointerTable(str(dtype).replace("torch.", ""),
                                           [_checks.kernel_numel(p) for p in params],
                                           2 + len(state_addresses))
         self.table.set(PARAM, self.param_addresses)
         for k, addresses in enumerate(state_addresses, start=2):
             self.table.set(k, addresses)
         streams = {name: k for k, name in enumerate(self.stream_names) if name is not None}
-        self._watched = dict(
+        self._watched: Optional[dict[str, Any]] = dict(
             params=list(params), dtype=params[0].dtype, strides=[p.stride() for p in params],
             names=watched,
             name_streams=tuple(STEP_STREAM if n == "step" else streams[n] for n in watched),
             held=list(held), step_dtypes=_checks.STEP_DTYPES, check_conj=params[0].is_complex())
         self.table.watch(state=None, step=float(step), **self._watched)
 
-    def gather(self, unscaling):
+    def gather(self, unscaling: bool) -> None:
         """Checks every fact the table relies on and sets this step's grads; raises Rebuild when the
         plan is stale, Overlap when a written buffer overlaps another."""
         self.copies = []
@@ -133,14 +155,15 @@ class CpuCall(Call):
             reason, which = result
             if reason != GRAD_SLOW:
                 raise Rebuild
-            for j in which:
+            for j in which:  # type: ignore[union-attr]  # GRAD_SLOW comes with a list
                 self.table.set_one(GRAD, j, self._grad_for_kernel(j).data_ptr())
         spec = self.spec
         problem = self.table.check(spec.written | (1 << GRAD if unscaling else 0), spec.optional)
         if problem is not None:
             raise _overlap(self, problem)
 
-    def run(self, hparams, amp):
+    def run(self, hparams: tuple[Any, ...], amp: AmpScalars) -> None:
+        """Runs the kernel (gather() has checked the call)."""
         grad_scale = amp.host_grad_scale()
         step = self.step + 1
         problem = self.spec.run(self.table, step, hparams, grad_scale)
@@ -153,7 +176,11 @@ class CpuCall(Call):
 
 
 class CudaCall(Call):
-    def __init__(self, spec, layout, params, indices, state_addresses, step, state, watched, held):
+    """A call of the CUDA kernel, enqueued on the current torch stream."""
+
+    def __init__(self, spec: Kernel, layout: tuple[Optional[str], ...], params: list[torch.Tensor], indices: list[int],
+                 state_addresses: list[Optional[list[int]]], step: int, state: Any, watched: tuple[str, ...],
+                 held: list[torch.Tensor]) -> None:
         super().__init__(spec, layout, params, indices, state_addresses, step, state, watched, held)
         from .._backends import cuda
         self.launch = cuda.launch
@@ -164,9 +191,9 @@ class CudaCall(Call):
         self.shapes = [p.shape for p in params]
         self.layouts = [_checks.layout_of(p) for p in params]
         self.param_dtype = params[0].dtype  # every member's, when the plan was built
-        self.grad_addresses = None
+        self.grad_addresses: Optional[list[int]] = None
 
-    def gather(self, unscaling):
+    def gather(self, unscaling: bool) -> None:
         """The checks CpuCall's native gather makes (pointer_table.cpp), in Python: a GPU step is
         enqueued, so the host cost of these checks overlaps the device's work."""
         self.copies = []
@@ -186,14 +213,20 @@ class CudaCall(Call):
                 if name == "step":
                     if held.device != self.device or held.dtype != torch.float32 or held.numel() != 1:
                         raise Rebuild
-                elif not _same_memory(held, self.state_addresses[self.stream_names.index(name) - 2][j],
-                                      shape, layout, dtype):
+                elif not _same_memory(held, self._state_address(name, j), shape, layout, dtype):
                     raise Rebuild
         self.grad_addresses = [self._grad_for_kernel(j).data_ptr() for j in range(len(self.params))]
 
-    def run(self, hparams, amp):
+    def _state_address(self, name: str, j: int) -> int:
+        addresses = self.state_addresses[self.stream_names.index(name) - 2]
+        assert addresses is not None  # a watched name is a present stream
+        return addresses[j]
+
+    def run(self, hparams: tuple[Any, ...], amp: AmpScalars) -> None:
+        """Enqueues the kernel (gather() has checked the call)."""
         grad_scale, found_inf = amp.on(self.device)
         streams = (self.param_addresses, self.grad_addresses, *self.state_addresses)
+        step: Optional[int]
         stream = torch.cuda.current_stream(self.device).cuda_stream
         if self.steps:
             # torch's fused protocol: count the step on the device, let the kernel read it (and
@@ -205,28 +238,31 @@ class CudaCall(Call):
         else:
             step, step_address = self.step + 1, 0
         self.launch(self.spec.name, self.dtype, self.sizes, streams, step, step_address,
-                    hparams, _address(grad_scale), _address(found_inf), stream, self.device.index)
+                    hparams, _address(grad_scale), _address(found_inf), stream,
+                    self.device.index)
         if self.steps and found_inf is not None:
-            torch._foreach_sub_(self.steps, found_inf)
+            # torch takes a tensor as the scalar too (its stubs list numbers only)
+            torch._foreach_sub_(self.steps, found_inf)  # type: ignore[call-overload]
         self.step += 1  # a host count for calls without step tensors (SGD: is the buffer new?)
         self._finish(grad_scale is not None)
 
 
-def _same_memory(tensor, address, shape, layout, dtype):
+def _same_memory(tensor: torch.Tensor, address: int, shape: torch.Size,
+                 layout: Optional[tuple[int, ...]], dtype: torch.dtype) -> bool:
     """Whether `tensor` still has the memory, shape, layout and dtype recorded for it."""
     return ((tensor.data_ptr() == address or tensor.numel() == 0) and tensor.dtype == dtype
             and tensor.shape == shape and _checks.layout_of(tensor) == layout
             and not tensor.is_conj() and not tensor.is_neg())
 
 
-def _address(tensor):
+def _address(tensor: Optional[torch.Tensor]) -> int:
     return 0 if tensor is None else tensor.data_ptr()
 
 
-def _overlap(call, problem):
+def _overlap(call: Call, problem: tuple[int, int, int, int, int]) -> Overlap:
     _, stream, index, other_stream, other_index = problem
 
-    def where(s, i):
+    def where(s: int, i: int) -> str:
         return f"{call.stream_names[s]} of {_checks.name_of(call.indices[i])}"
 
     return Overlap([call.params[index], call.params[other_index]],

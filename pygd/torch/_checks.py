@@ -10,6 +10,10 @@ the plan relied on (csrc/bindings/pointer_table.cpp) and the plan re-checks the 
 vet natively (`grad_reason`).
 """
 
+from __future__ import annotations
+
+from typing import Any, Optional
+
 import torch
 
 CPU_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
@@ -22,33 +26,33 @@ STEP_DTYPES = (torch.float32, torch.float64)
 MAX_STEP = 2.0 ** 53
 
 
-def name_of(index):
+def name_of(index: int) -> str:
     return f"params[{index}]"
 
 
-def kernel_dtype(dtype):
+def kernel_dtype(dtype: torch.dtype) -> torch.dtype:
     return KERNEL_DTYPE.get(dtype, dtype)
 
 
-def kernel_numel(tensor):
+def kernel_numel(tensor: torch.Tensor) -> int:
     """Elements the kernel updates: twice the numel of a complex tensor."""
     return tensor.numel() * (2 if tensor.is_complex() else 1)
 
 
-def cuda_unavailable():
+def cuda_unavailable() -> Optional[str]:
     """Why pygd cannot update CUDA tensors here, or None when it can."""
     from .._backends import cuda
     count, why = cuda.device_count()
     return None if count > 0 else why
 
 
-def is_plain(tensor):
+def is_plain(tensor: torch.Tensor) -> bool:
     """A torch.Tensor (or nn.Parameter) whose data_ptr() is its own memory: not a tensor subclass that
     dispatches on its own (DTensor, FakeTensor, functional wrappers)."""
     return type(tensor).__torch_dispatch__ is torch.Tensor.__torch_dispatch__
 
 
-def param_reason(param):
+def param_reason(param: torch.Tensor) -> Optional[str]:
     """Why `param` is not updated natively, or None."""
     if not is_plain(param):
         return f"is a {type(param).__name__}, a tensor subclass pygd does not update natively"
@@ -73,7 +77,7 @@ def param_reason(param):
     return None
 
 
-def grad_reason(param, grad):
+def grad_reason(param: torch.Tensor, grad: torch.Tensor) -> Optional[str]:
     """Why the grad of a natively updated `param` cannot be read by the kernel (torch's own step then
     updates the param, raising torch's own error if torch cannot either), or None."""
     if not is_plain(grad):
@@ -91,7 +95,7 @@ def grad_reason(param, grad):
     return None
 
 
-def state_reason(param, state, name):
+def state_reason(param: torch.Tensor, state: dict[str, Any], name: str) -> Optional[str]:
     """Why state[name] (made by torch or loaded by load_state_dict) cannot be updated in place by the
     kernel for `param`, or None."""
     value = state.get(name)
@@ -105,7 +109,7 @@ def state_reason(param, state, name):
     return None
 
 
-def step_reason(param, step):
+def step_reason(param: torch.Tensor, step: object) -> Optional[str]:
     """Why a param's state["step"] cannot be the native kernel's count, or None. The kernels take a
     whole count below 2**53 on the param's device; torch's own step uses any value."""
     if not isinstance(step, torch.Tensor) or not is_plain(step):
@@ -123,7 +127,7 @@ def step_reason(param, step):
     return None
 
 
-def is_dense(tensor):
+def is_dense(tensor: torch.Tensor) -> bool:
     """Whether the elements fill one block of memory, each once (contiguous in some order of the
     dimensions): an element-wise update may then run over that block as a flat array, and tensors
     with equal strides line up element by element."""
@@ -137,19 +141,19 @@ def is_dense(tensor):
     return True
 
 
-def layout_of(tensor):
+def layout_of(tensor: torch.Tensor) -> Optional[tuple[int, ...]]:
     """What the native gather compares a tensor's layout with: None for row-major contiguous, else
     the strides."""
     return None if tensor.is_contiguous() else tuple(tensor.stride())
 
 
-def same_layout(tensor, param):
+def same_layout(tensor: torch.Tensor, param: torch.Tensor) -> bool:
     """Whether `tensor` (a grad or state of the dense `param`, same shape) lines up with it element
     by element: equal strides, except along dimensions of size 1, where strides mean nothing."""
     return all(a == b for a, b, n in zip(tensor.stride(), param.stride(), param.shape) if n != 1)
 
 
-def in_layout_of(param, tensor):
+def in_layout_of(param: torch.Tensor, tensor: torch.Tensor) -> torch.Tensor:
     """`tensor` itself if it lines up with `param`, else a copy of it that does."""
     if same_layout(tensor, param):
         return tensor

@@ -10,8 +10,17 @@ and run once.
 each param and reason.
 """
 
+from __future__ import annotations
+
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from ._plan import GroupPlan
 
 
 class TorchFallbackWarning(UserWarning):
@@ -23,13 +32,16 @@ class Routes:
     """Where the params of an optimizer's last step ran, by index in the optimizer (the order of
     `param_groups`, as in its state_dict): `native` by pygd's kernels, `torch` by torch.optim's own
     implementation (index -> reason), `skipped` had no grad."""
-    native: tuple = ()
-    torch: dict = field(default_factory=dict)
-    skipped: tuple = ()
+    native: tuple[int, ...] = ()
+    torch: dict[int, str] = field(default_factory=dict)
+    skipped: tuple[int, ...] = ()
 
 
-def routes_of(plans):
-    native, to_torch, skipped = [], {}, []
+def routes_of(plans: Iterable[GroupPlan]) -> Routes:
+    """The Routes of the last step, from each group's plan."""
+    native: list[int] = []
+    to_torch: dict[int, str] = {}
+    skipped: list[int] = []
     for plan in plans:
         native.extend(plan.native)
         to_torch.update((index, reason) for _, index, reason in plan.to_torch)
@@ -37,7 +49,8 @@ def routes_of(plans):
     return Routes(tuple(sorted(native)), dict(sorted(to_torch.items())), tuple(skipped))
 
 
-def warn_new_routes(optimizer, routes, warned):
+def warn_new_routes(optimizer: torch.optim.Optimizer, routes: Routes, warned: set[tuple[int, str]]
+                    ) -> None:
     """Warns once per optimizer for each (param, reason) routed to torch, naming them."""
     new = [(i, why) for i, why in routes.torch.items() if (i, why) not in warned]
     if not new:
@@ -52,12 +65,15 @@ def warn_new_routes(optimizer, routes, warned):
                   stacklevel=6)  # the caller of optimizer.step()
 
 
-def torch_class(cls):
+def torch_class(cls: type) -> type[torch.optim.Optimizer]:
     """The torch.optim class a pygd.torch class replaces."""
-    return next(c for c in cls.__mro__ if c.__module__.startswith("torch.optim"))
+    base: type[torch.optim.Optimizer] = next(c for c in cls.__mro__
+                                             if c.__module__.startswith("torch.optim"))
+    return base
 
 
-def torch_step(optimizer, subsets):
+def torch_step(optimizer: torch.optim.Optimizer,
+               subsets: Sequence[tuple[dict[str, Any], list[torch.Tensor]]]) -> None:
     """Runs torch's own step on `subsets`: (group, [params]) pairs, each a param group and the params
     of it torch must update."""
     step = next(c.__dict__["step"] for c in torch_class(type(optimizer)).__mro__ if "step" in c.__dict__)

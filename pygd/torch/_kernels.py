@@ -5,28 +5,36 @@ One Kernel per optimizer, read from its spec: its state tensors in the kernel's 
 each step. The math itself is the kernels'; nothing here computes an update.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Optional
+
 import torch
 
 from .._backends import native as native_backend
+from .._specs import OptimizerSpec
 from .._steps import torch_group_reader
 from . import _checks
 
 try:
     from torch.optim.optimizer import _get_scalar_dtype
 except ImportError:  # pragma: no cover - torch moved its private helper
-    def _get_scalar_dtype(is_fused=None):
+    def _get_scalar_dtype(is_fused=None):  # type: ignore[no-untyped-def]  # as torch's (untyped)
         if is_fused:
             return torch.float32
         return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
 
-def _zero_step(param, group):
+def _zero_step(param: torch.Tensor, group: dict[str, Any]) -> torch.Tensor:
     """torch's initial state["step"]: a 0-dim float tensor (float32 when fused, else the default
     float dtype's width), on the CPU unless fused/capturable put it on the param's device. pygd's CUDA
     kernels read the count on the device, as torch's fused ones do."""
     if group.get("fused") or group.get("capturable") or param.device.type != "cpu":
-        return torch.zeros((), dtype=_get_scalar_dtype(is_fused=True), device=param.device)
-    return torch.tensor(0.0, dtype=_get_scalar_dtype())
+        # torch's private helper is untyped
+        return torch.zeros((), dtype=_get_scalar_dtype(is_fused=True),  # type: ignore[no-untyped-call]
+                           device=param.device)
+    return torch.tensor(0.0, dtype=_get_scalar_dtype())  # type: ignore[no-untyped-call]
 
 
 class Kernel:
@@ -36,31 +44,35 @@ class Kernel:
 
     has_step_state = True  # whether torch keeps state["step"]
 
-    def __init__(self, spec):
+    def __init__(self, spec: OptimizerSpec) -> None:
         self.spec = spec  # its streams, their torch names, the options
         self.name = spec.kernel
-        self.native = native_backend.steps[spec.kernel]
+        assert native_backend is not None, "pygd.torch needs the native extension (its __init__ checks)"
+        self.native: Callable[..., Any] = native_backend.steps[spec.kernel]
+        self.written: int
+        self.optional: int
         self.written, self.optional = native_backend.stream_masks[spec.kernel]
         # The kernel's hyperparameter tuple from a torch param group (torch has checked it).
         self.hparams = torch_group_reader(spec)
 
-    def state_names(self, group):
+    def state_names(self, group: dict[str, Any]) -> tuple[Optional[str], ...]:
         """This group's streams after (param, grad): a name, or None where the stream is absent."""
         return self.spec.state_names(group)
 
-    def signature(self, group):
+    def signature(self, group: dict[str, Any]) -> tuple[tuple[Optional[str], ...], Any, Any]:
         """What a plan is built for besides the params: the stream layout, and the flags under which
         torch's own step runs the whole group."""
         return self.state_names(group), group.get("differentiable"), group.get("capturable")
 
-    def group_reason(self, group):
+    def group_reason(self, group: dict[str, Any]) -> Optional[str]:
         """Why torch's own step must run every param of `group`, or None."""
         for flag in ("differentiable", "capturable"):
             if group.get(flag):
                 return f"the group has {flag}=True, which pygd's kernels do not implement"
         return None
 
-    def init_state(self, optimizer, param, state, group):
+    def init_state(self, optimizer: torch.optim.Optimizer, param: torch.Tensor, state: dict[str, Any],
+                   group: dict[str, Any]) -> bool:
         """Creates in `state` (a copy of the param's entry) what torch creates at a param's first
         step; returns whether it did. A state whose stream declares an initial option starts at
         that option's value in the optimizer's defaults (not the group's), as torch.optim.Adagrad's
@@ -79,14 +91,16 @@ class Kernel:
                                               memory_format=torch.preserve_format)
         return True
 
-    def count(self, param, state, created):
+    def count(self, param: torch.Tensor, state: dict[str, Any], created: bool
+              ) -> tuple[Optional[int], Optional[str]]:
         """(the kernel's step count before this step, None), or (None, why torch's own step must
         update the param)."""
-        step = state.get("step")
+        step: Any = state.get("step")  # a tensor where step_reason finds none
         reason = _checks.step_reason(param, step)
         return (None, reason) if reason else (int(float(step)), None)
 
-    def run(self, table, step, hparams, grad_scale):
+    def run(self, table: Any, step: int, hparams: tuple[Any, ...], grad_scale: float) -> Any:
+        """The native kernel on a PointerTable: None, or the problem tuple."""
         return self.native(table, step, hparams, grad_scale)
 
 
@@ -95,16 +109,18 @@ class SgdKernel(Kernel):
     is new (step 1: the buffer takes the grad, with no dampening)."""
     has_step_state = False
 
-    def init_state(self, optimizer, param, state, group):
+    def init_state(self, optimizer: torch.optim.Optimizer, param: torch.Tensor, state: dict[str, Any],
+                   group: dict[str, Any]) -> bool:
         if group["momentum"] == 0 or state.get("momentum_buffer") is not None:
             return False
         state["momentum_buffer"] = torch.zeros_like(param, memory_format=torch.preserve_format)
         return True
 
-    def count(self, param, state, created):
+    def count(self, param: torch.Tensor, state: dict[str, Any], created: bool
+              ) -> tuple[Optional[int], Optional[str]]:
         return (0 if created or state.get("momentum_buffer") is None else 1), None
 
 
-def kernel_for(spec):
+def kernel_for(spec: OptimizerSpec) -> Kernel:
     """The Kernel that runs `spec` under pygd.torch."""
     return SgdKernel(spec) if spec.torch_class == "SGD" else Kernel(spec)

@@ -7,15 +7,19 @@ so is `_step_supports_amp_scaling` (set by torch's __init__ when fused=True). On
 implementation (_fallback.py), in the same step.
 """
 
+from __future__ import annotations
+
 import functools
+from collections.abc import Callable
 from itertools import chain
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, TypeVar, Union, overload
 
 import torch
 from torch.optim.optimizer import _global_optimizer_post_hooks, _global_optimizer_pre_hooks
 
 from .._specs import SPECS
 from ._amp import AmpScalars
-from ._calls import CpuCall
+from ._calls import CpuCall, CudaCall
 from ._fallback import (
     Routes,
     TorchFallbackWarning,
@@ -24,30 +28,41 @@ from ._fallback import (
     torch_step,
     warn_new_routes,
 )
-from ._kernels import kernel_for
+from ._kernels import Kernel, kernel_for
 from ._plan import plan_group
+
+if TYPE_CHECKING:
+    from typing_extensions import ParamSpec
+
+    _P = ParamSpec("_P")
+    # What _Stepper is mixed into: always a torch.optim class (its subclasses below).
+    _Optimizer = torch.optim.Optimizer
+else:
+    _Optimizer = object
+_R = TypeVar("_R")
+_C = TypeVar("_C", bound=type)
 
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Routes", "TorchFallbackWarning"]
 
 
-def _with_hooks(step):
+def _with_hooks(step: Callable[_P, _R]) -> Callable[_P, _R]:
     """torch's Optimizer.profile_hook_step around pygd's step: the global and the optimizer's step
     pre-hooks (which may replace the arguments), the step, _optimizer_step_code, the post-hooks, in
     torch's order, and the profiler's "Optimizer.step#<class>.step" range. The range is opened only
     while a profiler runs: torch's record_function costs ~6 us per step even when nothing records,
     a third of a small model's step. Marked `hooked`, so torch's __init__ does not wrap it again."""
     @functools.wraps(step)
-    def wrapper(*args, **kwargs):
-        self = args[0]
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        self: Any = args[0]
         if torch._C._autograd._profiler_enabled():
             with torch.autograd.profiler.record_function(f"Optimizer.step#{type(self).__name__}.step"):
                 return _hooked_call(step, self, args, kwargs)
         return _hooked_call(step, self, args, kwargs)
-    wrapper.hooked = True
+    wrapper.hooked = True  # type: ignore[attr-defined]
     return wrapper
 
 
-def _hooked_call(step, self, args, kwargs):
+def _hooked_call(step: Callable[..., _R], self: Any, args: Any, kwargs: Any) -> _R:
     for pre_hook in chain(_global_optimizer_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
         result = pre_hook(self, args, kwargs)
         if result is not None:
@@ -63,14 +78,20 @@ def _hooked_call(step, self, args, kwargs):
     return out
 
 
-class _Stepper:
+class _Stepper(_Optimizer):
     """The pygd step shared by every class. The class only gathers lists (as torch.optim's do): the
     plans in _plan.py hold the pointer tables, the kernels in csrc/ do the math."""
 
-    kernel = None  # the class's KernelSpec
+    kernel: ClassVar[Kernel] = None  # type: ignore[assignment]  # the class's Kernel, set by each
+
+    @overload
+    def step(self, closure: None = None) -> None: ...
+
+    @overload
+    def step(self, closure: Callable[[], float]) -> float: ...
 
     @_with_hooks
-    def step(self, closure=None):
+    def step(self, closure: Optional[Callable[[], float]] = None) -> Optional[float]:
         """One optimizer step over every param group (see torch.optim.Optimizer.step)."""
         loss = None
         if closure is not None:
@@ -96,15 +117,18 @@ class _Stepper:
     def pygd_routes(self) -> Routes:
         """Where the params of the last step ran: `native` (pygd's kernels), `torch` (torch.optim's
         own implementation, with the reason) and `skipped` (no grad), by index in the optimizer."""
-        return self.__dict__.get("_pygd_routes", Routes())
+        routes: Routes = self.__dict__.get("_pygd_routes", Routes())
+        return routes
 
-    def _prepare(self, unscaling):
+    def _prepare(self, unscaling: bool) -> tuple[list[tuple[Union[CpuCall, CudaCall], tuple[Any, ...]]],
+                                                 list[tuple[dict[str, Any], list[torch.Tensor]]]]:
         """(call, hyperparameters) for every native call of the step, and the (group, params) torch
         must step; every group checked and its grads gathered; nothing is written before all pass."""
         plans = self.__dict__.setdefault("_pygd_plans", [])
         del plans[len(self.param_groups):]
         before = list(plans)
-        prepared, subsets = [], []
+        prepared: list[tuple[Union[CpuCall, CudaCall], tuple[Any, ...]]] = []
+        subsets: list[tuple[dict[str, Any], list[torch.Tensor]]] = []
         first = 0
         for g, group in enumerate(self.param_groups):
             plan, calls = plan_group(self.kernel, self, group, first,
@@ -128,7 +152,7 @@ class _Stepper:
         return prepared, subsets
 
 
-def _document(cls):
+def _document(cls: _C) -> _C:
     """torch's documentation of the class, then what pygd changes."""
     base = torch_class(cls)
     cls.__doc__ = (f"pygd's drop-in for :class:`{base.__module__}.{base.__name__}`: the same "

@@ -15,17 +15,30 @@ picked up, and step counts that diverge (a param whose grad was None is not adva
 in place) split the call.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional, Union
+
 import torch
 
-from .._backends import native
+from .._backends.native import same_objects
 from . import _checks
-from ._calls import Overlap, Rebuild, make_call
+from ._calls import CpuCall, CudaCall, Overlap, Rebuild, make_call
+
+# A param routed natively: (param, index in the optimizer, its state entry, its step count).
+_Member = tuple[torch.Tensor, int, dict[str, Any], int]
+
+if TYPE_CHECKING:
+    from ._kernels import Kernel
 
 NO_GRAD = "has no grad"
 
 
 class GroupPlan:
-    def __init__(self, spec, optimizer, group, first_index, forced=None):
+    """How one param group steps: its native calls, and the params torch's own step updates."""
+
+    def __init__(self, spec: Kernel, optimizer: torch.optim.Optimizer, group: dict[str, Any],
+                 first_index: int, forced: Optional[dict[torch.Tensor, str]] = None) -> None:
         self.spec = spec
         self.group = group
         self.params = group["params"]
@@ -37,22 +50,24 @@ class GroupPlan:
         # Params torch's own step must update although nothing about them says so up front: their
         # buffers overlapped where the update writes (found by a gather). Kept across rebuilds.
         self.forced = dict(forced or {})
-        self.native = []    # optimizer indices of the params the calls update
-        self.to_torch = []  # (param, optimizer index, reason), in group order
-        self.skipped = []   # optimizer indices of params without a grad
-        self.unsettled = []  # (param, reason) for params routed by their grad: re-checked each step
+        self.native: list[int] = []    # optimizer indices of the params the calls update
+        self.to_torch: list[tuple[torch.Tensor, int, str]] = []  # (param, optimizer index, reason), in group order
+        self.skipped: list[int] = []   # optimizer indices of params without a grad
+        # (param, reason) for params routed by their grad: re-checked each step.
+        self.unsettled: list[tuple[torch.Tensor, Optional[str]]] = []
         self.calls = self._build_calls(optimizer)
 
-    def matches(self, optimizer, group, first_index):
+    def matches(self, optimizer: torch.optim.Optimizer, group: dict[str, Any], first_index: int) -> bool:
         """Whether this plan still describes `group`: identities, the params list's contents, the
         stream layout and flags."""
         return (self.group is group and self.params is group["params"]
-                and native.same_objects(self.params, self.snapshot) and self.state is optimizer.state
+                and same_objects(self.params, self.snapshot) and self.state is optimizer.state
                 and self.first_index == first_index and self.signature == self.spec.signature(group))
 
     # ------------------------------------------------------------------ build
 
-    def _route(self, param, occurrences, whole_group):
+    def _route(self, param: torch.Tensor, occurrences: dict[int, int], whole_group: Optional[str]
+               ) -> tuple[Optional[str], bool]:
         """(reason torch's own step updates `param`, or None) and whether the reason is its grad's."""
         reason = whole_group or self.forced.get(param)
         if reason is None and occurrences[id(param)] > 1:
@@ -61,10 +76,10 @@ class GroupPlan:
             reason = _checks.param_reason(param)
         if reason is not None:
             return reason, False
-        reason = _checks.grad_reason(param, param.grad)
+        reason = _checks.grad_reason(param, param.grad)  # type: ignore[arg-type]  # has a grad
         return reason, reason is not None
 
-    def _build_calls(self, optimizer):
+    def _build_calls(self, optimizer: torch.optim.Optimizer) -> list[Union[CpuCall, CudaCall]]:
         """The calls, with each param's state as it will be after commit(): the state tensors made
         for new params wait in self.pending, so a step that fails its checks (in this group or a
         later one) leaves the optimizer's state as it was."""
@@ -72,11 +87,11 @@ class GroupPlan:
         # torch keeps no state at all for SGD without momentum: touch the state dict only if needed.
         keeps_state = spec.has_step_state or any(self.layout)
         whole_group = spec.group_reason(group)
-        occurrences = {}
+        occurrences: dict[int, int] = {}
         for param in self.params:
             occurrences[id(param)] = occurrences.get(id(param), 0) + 1
-        self.pending = []
-        candidates = []
+        self.pending: list[tuple[torch.Tensor, dict[str, Any]]] = []
+        candidates: list[_Member] = []
         for offset, param in enumerate(self.params):
             index = self.first_index + offset
             if param.grad is None:
@@ -104,9 +119,9 @@ class GroupPlan:
             for name in self.layout:
                 if name is not None:  # state loaded in another layout is copied into the param's
                     entry[name] = _checks.in_layout_of(param, entry[name])
-            candidates.append((param, index, entry, step))
+            candidates.append((param, index, entry, step))  # type: ignore[arg-type]  # a count
         members = self._with_own_step_tensors(candidates)
-        by_key = {}
+        by_key: dict[tuple[torch.device, torch.dtype, int], list[tuple[torch.Tensor, int, dict[str, Any]]]] = {}
         for param, index, entry, step in members:
             if keeps_state:
                 self.pending.append((param, entry))
@@ -115,7 +130,7 @@ class GroupPlan:
         return [make_call(spec, self.layout, group_members, step, state)
                 for (_, _, step), group_members in by_key.items()]
 
-    def _state_reason(self, param, entry):
+    def _state_reason(self, param: torch.Tensor, entry: dict[str, Any]) -> Optional[str]:
         for name in self.layout:
             if name is not None:
                 reason = _checks.state_reason(param, entry, name)
@@ -123,12 +138,12 @@ class GroupPlan:
                     return reason
         return None
 
-    def _with_own_step_tensors(self, candidates):
+    def _with_own_step_tensors(self, candidates: list[_Member]) -> list[_Member]:
         """`candidates` less the params that share a step tensor (torch would count each share once
         per param): those go through torch's own step."""
         if not self.spec.has_step_state:
             return candidates
-        owners = {}
+        owners: dict[int, list[int]] = {}
         for param, index, entry, _ in candidates:
             owners.setdefault(entry["step"].data_ptr(), []).append(index)
         shared = {i for indices in owners.values() if len(indices) > 1 for i in indices}
@@ -144,7 +159,7 @@ class GroupPlan:
         self.to_torch.sort(key=lambda route: route[1])
         return kept
 
-    def commit(self):
+    def commit(self) -> None:
         """Puts the state made by the last build into the optimizer's state (once)."""
         for param, entry in self.pending:
             self.state[param].update(entry)
@@ -152,7 +167,7 @@ class GroupPlan:
 
     # ------------------------------------------------------------------ each step
 
-    def prepare(self, unscaling):
+    def prepare(self, unscaling: bool) -> list[Union[CpuCall, CudaCall]]:
         """Gathers this step's grads into the calls and checks everything they rely on; raises
         Rebuild when the plan is stale, Overlap when buffers overlap. Writes nothing the user can
         see."""
@@ -165,12 +180,13 @@ class GroupPlan:
             call.gather(unscaling)
         return self.calls
 
-    def torch_params(self):
+    def torch_params(self) -> list[torch.Tensor]:
         """The params torch's own step updates this step, in group order."""
         return [param for param, _, _ in self.to_torch]
 
 
-def plan_group(spec, optimizer, group, first_index, plan, unscaling):
+def plan_group(spec: Kernel, optimizer: torch.optim.Optimizer, group: dict[str, Any], first_index: int,
+               plan: Optional[GroupPlan], unscaling: bool) -> tuple[GroupPlan, list[Union[CpuCall, CudaCall]]]:
     """(plan, calls) for this step of `group`: `plan` reused if it still matches, else a new one;
     the calls gathered and checked."""
     if plan is None or not plan.matches(optimizer, group, first_index):
