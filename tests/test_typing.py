@@ -10,6 +10,7 @@
 
 import ast
 import importlib
+import importlib.util
 import inspect
 import os
 import re
@@ -32,9 +33,12 @@ USER_SCRIPT = os.path.join(ROOT, "tests", "typing", "user_script.py")
 REGENERATE = "python -m pygd._stubgen"
 
 
-@pytest.mark.parametrize("name", ["py.typed", "_native.pyi", "_cuda.pyi", "functional.pyi",
-                                  os.path.join("optim", "_classes.pyi")])
+@pytest.mark.parametrize("name", ["py.typed", "functional.pyi", os.path.join("optim", "_classes.pyi"),
+                                  "_native.pyi", "_cuda.pyi"])
 def test_the_package_ships_its_type_information(name):
+    module = {"_native.pyi": "pygd._native", "_cuda.pyi": "pygd._cuda"}.get(name)
+    if module is not None and importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not built here, and its stub ships with it")
     assert os.path.isfile(os.path.join(PACKAGE, name)), f"{name} is missing from {PACKAGE}"
 
 
