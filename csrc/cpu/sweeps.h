@@ -64,7 +64,7 @@ struct IsaTables {
   ReduceTable reductions;
 };
 
-// Defined by the per-ISA units that were compiled for this platform (see setup.py).
+// Defined by the per-ISA units that were compiled for this platform (see CMakeLists.txt).
 const IsaTables& scalar_tables();
 const IsaTables& avx2_tables();
 const IsaTables& avx512_tables();

@@ -1,4 +1,4 @@
-// AVX2 + FMA sweeps. Compiled with -mavx2 -mfma (setup.py) and called only after the CPU reported
+// AVX2 + FMA sweeps. Compiled with -mavx2 -mfma (CMakeLists.txt) and called only after the CPU reported
 // both features (dispatch.cpp).
 #include "sweeps.h"
 #include "vec_avx2.h"

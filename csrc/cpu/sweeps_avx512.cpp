@@ -1,4 +1,4 @@
-// AVX-512 (F + DQ) sweeps. Compiled with -mavx512f -mavx512dq (setup.py) and called only after the
+// AVX-512 (F + DQ) sweeps. Compiled with -mavx512f -mavx512dq (CMakeLists.txt) and called only after the
 // CPU and the OS reported both features (dispatch.cpp).
 #include "sweeps.h"
 #include "vec_avx512.h"

@@ -18,7 +18,7 @@ constexpr int64_t kChunk = 4096;
 constexpr int64_t kMaxChunksPerLaunch = INT32_MAX;  // the grid's x dimension
 
 // Kernel-parameter space: 32764 bytes from CUDA 12.1 on, for Volta and later (every architecture
-// this module is built for, see setup.py), 4096 bytes before. The bigger the table, the fewer
+// this module is built for, see csrc/cuda/CMakeLists.txt), 4096 bytes before. The bigger the table, the fewer
 // launches a call of thousands of tensors needs.
 #if CUDART_VERSION >= 12010
 constexpr size_t kParamBytes = 32764;

@@ -33,7 +33,7 @@ def _why_not_loaded(exc: ImportError) -> str:
     blames the wrong thing."""
     if importlib.util.find_spec("pygd._native") is None:
         return ("pygd._native is not built: no compiled extension next to pygd/__init__.py (install "
-                "pygd with a C++ compiler, or run `python setup.py build_ext --inplace` in a checkout)")
+                "pygd where a C++ compiler is, or `pip install -e .` in a checkout)")
     return f"{type(exc).__name__}: {exc}"  # built, but it cannot load here
 
 
