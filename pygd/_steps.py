@@ -21,7 +21,7 @@ import linecache
 from collections.abc import Callable
 from typing import Any, NamedTuple, Optional
 
-from . import _backends, _validate
+from . import _backends, _dlpack, _validate
 from ._specs import OptimizerSpec, Option, Stream
 from ._validate import MAX_STEP
 
@@ -80,6 +80,7 @@ def _compile(source: str, name: str, namespace: dict[str, Any]) -> Callable[...,
 def _namespace(spec: OptimizerSpec) -> dict[str, Any]:
     return {"_v": _validate, "_MAX_STEP": MAX_STEP, "_rules": spec.rules,
             "_for_call": _backends.for_call, "_buffer_error": _validate.buffer_error,
+            "_host_views": _dlpack.host_views,
             "_defaults": {o.name: o.default for o in spec.options}}
 
 
@@ -159,10 +160,18 @@ def functional_step(spec: OptimizerSpec) -> Callable[..., None]:
                      f"        {s.name} = None"]
     streams = "(" + "".join(f"{s.name}, " for s in spec.streams) + ")"
     body += [f"    streams = {streams}",
+             f"    hparams = {_kernel_tuple(spec)}",
              f'    problem = _for_call(backend, params).steps["{spec.kernel}"](',
-             f"        streams, {'step' if spec.takes_step else 1}, {_kernel_tuple(spec)})",
+             f"        streams, {'step' if spec.takes_step else 1}, hparams)",
              "    if problem is not None:",
-             f'        raise _buffer_error(problem, "{spec.kernel}", streams)']
+             # Host arrays that speak DLPack (torch CPU tensors, JAX arrays), as NumPy views.
+             "        viewed = _host_views(problem, streams)",
+             "        if viewed is not None:",
+             "            streams = viewed",
+             f'            problem = _for_call(backend, streams[0]).steps["{spec.kernel}"](',
+             f"                streams, {'step' if spec.takes_step else 1}, hparams)",
+             "        if problem is not None:",
+             f'            raise _buffer_error(problem, "{spec.kernel}", streams)']
     name = f"{spec.name}_"
     source = "\n".join([f"def {name}({render_parameters(positional, keywords)}):",
                         f'    """{spec.doc}"""', *body, ""])

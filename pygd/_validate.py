@@ -20,6 +20,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ._constants import BufferProblem
+from ._dlpack import why_not_viewed
 from ._specs import KERNELS
 
 # The arrays each kernel takes, in the order of its streams (csrc/include/pygd/): the optimizers'
@@ -309,12 +310,13 @@ def buffer_error(problem: Problem, optimizer: str, streams: Sequence[Any]) -> Ex
     what = label(k, i)
     if code is BufferProblem.NOT_SEQUENCE:
         return TypeError(f"{what} must be a numpy.ndarray or a list/tuple of them, "
-                         f"got {type(streams[k]).__name__}")
+                         f"got {type(streams[k]).__name__}{why_not_viewed(streams[k])}")
     if code is BufferProblem.LENGTH:
         return ValueError(f"{what} has {len(_as_list(streams[k]))} arrays but params has "
                           f"{len(_as_list(streams[0]))}; each list must align with params")
     if code is BufferProblem.NOT_ARRAY:
-        return TypeError(f"{what} must be a numpy.ndarray, got {type(array(k, i)).__name__}")
+        return TypeError(f"{what} must be a numpy.ndarray, got {type(array(k, i)).__name__}"
+                         f"{why_not_viewed(array(k, i))}")
     if code is BufferProblem.DTYPE:
         dtype = _dtype_and_shape(array(k, i))[0]
         return TypeError(f"{what} has dtype {dtype.str} ({dtype}); "

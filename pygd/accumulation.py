@@ -16,7 +16,7 @@ from typing import Any, Generic
 
 import numpy as np
 
-from . import _backends, _validate
+from . import _backends, _dlpack, _validate
 from ._typing import A, Arrays, Backend, F, MixedArrays
 
 __all__ = ["accumulate_", "GradientAccumulator"]
@@ -38,7 +38,12 @@ def _accumulate(sums: object, grads: object, scale: float, overwrite: bool, back
     streams = (sums, grads)
     problem = module.grad_accumulate(streams, scale, bool(overwrite))
     if problem is not None:
-        raise _validate.buffer_error(problem, "accumulate", streams)
+        viewed = _dlpack.host_views(problem, streams)  # torch CPU tensors, JAX arrays
+        if viewed is not None:
+            streams = viewed
+            problem = module.grad_accumulate(streams, scale, bool(overwrite))
+        if problem is not None:
+            raise _validate.buffer_error(problem, "accumulate", streams)
 
 
 class GradientAccumulator(Generic[A]):
@@ -88,6 +93,9 @@ class GradientAccumulator(Generic[A]):
             for sums, part_grads in parts:  # all checked before any is written
                 problem = _validate.check_streams("accumulate", (sums, part_grads))
                 if problem is not None:
+                    viewed = _dlpack.host_views(problem, (grads,))
+                    if viewed is not None:  # torch CPU tensors, JAX arrays: again, on views
+                        return self.add(viewed[0])
                     raise _validate.buffer_error(problem, "accumulate", (sums, part_grads))
             for sums, part_grads in parts:
                 _accumulate(sums, part_grads, scale, first, self.backend)

@@ -12,7 +12,7 @@ import math
 from types import ModuleType
 from typing import Any, Union
 
-from . import _backends, _validate
+from . import _backends, _dlpack, _validate
 from ._constants import BufferProblem, NormKind
 from ._typing import A, Backend, MixedArrays
 
@@ -39,17 +39,21 @@ def _by_dtype(grads: Any) -> list[list[Any]]:
     return list(parts.values())
 
 
-def _accumulated(tools: ModuleType, grads: Any, kind: int, p: float, writable: bool) -> float:
-    """The norm's running value (before the root) over `grads`, or raise the problem."""
+def _accumulated(tools: ModuleType, grads: Any, kind: int, p: float, writable: bool) -> tuple[Any, float]:
+    """The grads measured (NumPy views of host DLPack arrays in place of those arrays) and the
+    norm's running value (before the root) over them, or raise the problem."""
     streams = (grads,)
     result = tools.grad_norm(streams, kind, p, writable)
     if type(result) is float:
-        return result
+        return grads, result
+    viewed = _dlpack.host_views(result, streams)
+    if viewed is not None:
+        return _accumulated(tools, viewed[0], kind, p, writable)
     if result[0] == BufferProblem.DTYPE_MISMATCH and isinstance(grads, (list, tuple)):
-        parts = [_accumulated(tools, part, kind, p, writable) for part in _by_dtype(grads)]
+        parts = [_accumulated(tools, part, kind, p, writable)[1] for part in _by_dtype(grads)]
         if kind == _INF:
-            return max(parts, key=lambda x: (math.isnan(x), x))
-        return math.fsum(parts)
+            return grads, max(parts, key=lambda x: (math.isnan(x), x))
+        return grads, math.fsum(parts)
     raise _validate.buffer_error(result, "clip" if writable else "norm", streams)
 
 
@@ -66,7 +70,7 @@ def grad_norm(grads: MixedArrays[A], norm_type: Union[float, str] = 2.0, *,
               backend: Backend = "auto") -> float:
     """The norm of all `grads` together, as if concatenated into one vector (read-only)."""
     kind, p = _norm_kind(norm_type)
-    return _finish(kind, p, _accumulated(_backends.tools(backend), grads, kind, p, False))
+    return _finish(kind, p, _accumulated(_backends.tools(backend), grads, kind, p, False)[1])
 
 
 def clip_grad_norm_(grads: MixedArrays[A], max_norm: float, norm_type: Union[float, str] = 2.0,
@@ -79,7 +83,8 @@ def clip_grad_norm_(grads: MixedArrays[A], max_norm: float, norm_type: Union[flo
     max_norm = _validate.non_negative("max_norm", max_norm)
     kind, p = _norm_kind(norm_type)
     tools = _backends.tools(backend)
-    total = _finish(kind, p, _accumulated(tools, grads, kind, p, True))
+    grads, total = _accumulated(tools, grads, kind, p, True)
+    total = _finish(kind, p, total)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"The total norm of order {p} for gradients is non-finite, so it cannot be "
                            "clipped. To disable this error and scale the gradients by the non-finite "
@@ -99,8 +104,18 @@ def clip_grad_value_(grads: MixedArrays[A], clip_value: float, *, backend: Backe
     for part in parts:  # every part is checked before any is written
         problem = _validate.check_streams("clip", (part,)) if len(parts) > 1 else None
         if problem is not None:
-            raise _validate.buffer_error(problem, "clip", (part,))
+            _restart_or_raise(problem, grads, part, clip_value, backend)
+            return
     for part in parts:
         problem = tools.grad_clamp((part,), clip_value)
-        if problem is not None:
-            raise _validate.buffer_error(problem, "clip", (part,))
+        if problem is not None:  # only a single part can fail here: nothing was written
+            _restart_or_raise(problem, grads, part, clip_value, backend)
+            return
+
+
+def _restart_or_raise(problem: Any, grads: Any, part: Any, clip_value: float, backend: Backend) -> None:
+    """clip_grad_value_ again on NumPy views of host DLPack arrays where they cure `problem`."""
+    viewed = _dlpack.host_views(problem, (grads,))
+    if viewed is None:
+        raise _validate.buffer_error(problem, "clip", (part,))
+    clip_grad_value_(viewed[0], clip_value, backend=backend)
