@@ -168,7 +168,9 @@ def test_without_a_compiler_the_wheel_is_python_alone(tmp_path):
     assert done.returncode == 0, log
     (wheel,) = (tmp_path / "wheels").glob("pygd-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "pygd/functional.py" in names and "pygd/py.typed" in names
+    for typed in ("pygd/py.typed", "pygd/functional.pyi", "pygd/optim/_classes.pyi", "pygd/_native.pyi",
+                  "pygd/_cuda.pyi"):
+        assert typed in names, typed
     assert not [n for n in names if n.endswith(BUILD_PRODUCTS)], names
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)
