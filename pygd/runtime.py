@@ -92,7 +92,9 @@ def _usable_cores_without_native() -> int:
 
 
 def set_isa(isa: str) -> None:
-    """Run the native kernels at instruction-set level `isa` ("scalar", "avx2" or "avx512")."""
+    """Run the native kernels at instruction-set level `isa`: "scalar", "avx2" or "avx512" on
+    x86-64, "scalar" or "neon" on aarch64 (``pygd.info()["isas"]`` lists the ones this machine runs;
+    any other raises ValueError)."""
     if not isinstance(isa, str):
         raise TypeError(f"isa must be a string, got {type(isa).__name__}")
     if _native is None or _backends.native is None:

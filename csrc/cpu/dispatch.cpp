@@ -18,6 +18,10 @@ bool cpu_has(Isa isa) {
     case Isa::kAvx512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
 #endif
+#if defined(PYGD_BUILD_NEON)
+    case Isa::kNeon:
+      return true;  // baseline on aarch64: every CPU that runs this build has it
+#endif
     default:
       return false;
   }
@@ -32,6 +36,10 @@ const IsaTables& tables_for(Isa isa) {
 #if defined(PYGD_BUILD_AVX512)
     case Isa::kAvx512:
       return avx512_tables();
+#endif
+#if defined(PYGD_BUILD_NEON)
+    case Isa::kNeon:
+      return neon_tables();
 #endif
     default:
       return scalar_tables();
@@ -59,6 +67,8 @@ const char* isa_name(Isa isa) {
       return "avx2";
     case Isa::kAvx512:
       return "avx512";
+    case Isa::kNeon:
+      return "neon";
     default:
       return "scalar";
   }
@@ -72,6 +82,9 @@ std::vector<Isa> compiled_isas() {
 #if defined(PYGD_BUILD_AVX512)
   isas.push_back(Isa::kAvx512);
 #endif
+#if defined(PYGD_BUILD_NEON)
+  isas.push_back(Isa::kNeon);
+#endif
   return isas;
 }
 
@@ -83,7 +96,7 @@ std::vector<Isa> supported_isas() {
 }
 
 bool parse_isa(const std::string& name, Isa* out) {
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon}) {
     if (name == isa_name(isa)) {
       *out = isa;
       return true;

@@ -9,10 +9,12 @@
 namespace pygd::cpu {
 
 const char* isa_name(Isa isa);
-// Levels compiled into this build, and the subset this CPU (and OS) can run, in ascending order.
+// Levels compiled into this build, and the subset this CPU (and OS) can run, in ascending order:
+// scalar, avx2, avx512 on x86-64; scalar, neon on aarch64; scalar elsewhere.
 std::vector<Isa> compiled_isas();
 std::vector<Isa> supported_isas();
-// Parses "scalar", "avx2" or "avx512"; false for anything else.
+// Parses "scalar", "avx2", "avx512" or "neon" (whether or not this build has it); false for anything
+// else.
 bool parse_isa(const std::string& name, Isa* out);
 
 // The level in use; at load it is the best supported. Selecting an unsupported level returns false

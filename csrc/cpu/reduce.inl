@@ -1,8 +1,15 @@
 // The norm reductions of one span of a tensor, and the fold of per-block results, for one ISA unit.
-// Elements are widened to double and folded into kAccumulators SIMD accumulators (independent
-// chains, so the adds overlap), which are then joined lane by lane in a fixed order, then the tail
-// one element at a time: for a given span and ISA the result never depends on anything else.
+// Elements are widened to double and folded into kChains independent partial sums (so the adds
+// overlap): element i of the body goes to chain i % kChains. The chains are then joined in order,
+// then the tail (the last n % kChains elements) one element at a time. kChains is the same at every
+// ISA level, so the order of every operation, and the result, is the same whatever the lane width
+// (a Vec of W lanes holds W consecutive chains): the norm depends on the span alone, never on the
+// ISA or the thread count. (It used to be 4 accumulators of W lanes, which made 4, 16 or 32 chains
+// as W was 1, 4 or 8: one sum, three roundings.) 32 chains are AVX-512's 4 registers of 8 doubles,
+// the width that needs the most overlap; the narrower packs just hold them in more registers.
 // Included once per ISA translation unit after sweep.inl. (No include guard on purpose.)
+
+constexpr int kChains = 32;
 
 template <class Norm, class T>
 double reduce_span(const void* data, int64_t n, double p) {
@@ -13,15 +20,16 @@ double reduce_span(const void* data, int64_t n, double p) {
   if constexpr (Norm::kSimd) {
     using D = Vec<double>;
     constexpr int W = D::kLanes;
-    constexpr int kAccumulators = 4;
+    static_assert(kChains % W == 0, "a lane pack must hold whole chains");
+    constexpr int kAccumulators = kChains / W;
     D acc[kAccumulators];
     for (auto& a : acc) a = D(0.0);
-    for (; i + kAccumulators * W <= n; i += kAccumulators * W)
+    for (; i + kChains <= n; i += kChains)
       for (int k = 0; k < kAccumulators; ++k)
         acc[k] = Norm::accumulate(acc[k], D::load_widened(x + i + k * W), p);
-    double lanes[kAccumulators * W];
-    for (int k = 0; k < kAccumulators; ++k) acc[k].store(lanes + k * W);
-    for (double lane : lanes) total = Norm::combine(total, Scalar(lane));
+    double chains[kChains];
+    for (int k = 0; k < kAccumulators; ++k) acc[k].store(chains + k * W);
+    for (double chain : chains) total = Norm::combine(total, Scalar(chain));
   }
   for (; i < n; ++i) total = Norm::accumulate(total, Scalar::load_widened(x + i), p);
   return total.v;

@@ -10,7 +10,16 @@
 
 namespace pygd::cpu {
 
-enum class Isa : int { kScalar, kAvx2, kAvx512 };
+// Every level any build knows; a build has the ones of its architecture (compiled_isas()).
+enum class Isa : int { kScalar, kAvx2, kAvx512, kNeon };
+
+// NEON is baseline on aarch64 (no flag enables or disables it there), so its unit is built whenever
+// the compiler targets it. Decided here from the compiler's own macros, not by the build system,
+// so any build of csrc/cpu/*.cpp (CMakeLists.txt, a cross compiler) gets it. The x86
+// levels need their units' flags, so the build (cmake/isa_units.cmake) defines PYGD_BUILD_AVX2 / PYGD_BUILD_AVX512.
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#define PYGD_BUILD_NEON 1
+#endif
 enum class Dtype : int { kFloat32, kFloat64 };
 
 // Every sweep starts at an index that is a multiple of kSweepAlign within its tensor, so threads
@@ -64,9 +73,10 @@ struct IsaTables {
   ReduceTable reductions;
 };
 
-// Defined by the per-ISA units that were compiled for this platform (see CMakeLists.txt).
+// Defined by the per-ISA units that were compiled for this platform (see CMakeLists.txt, and above).
 const IsaTables& scalar_tables();
 const IsaTables& avx2_tables();
 const IsaTables& avx512_tables();
+const IsaTables& neon_tables();
 
 }  // namespace pygd::cpu

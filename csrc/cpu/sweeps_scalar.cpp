@@ -1,4 +1,5 @@
-// Baseline sweeps: portable C++ with no ISA flags, for any CPU (and the only level off x86-64).
+// Baseline sweeps: portable C++ with no ISA flags, for any CPU (and the only level off x86-64 and
+// aarch64).
 // fmadd is the correctly rounded fused multiply-add here too (a libm call where the target has no FMA
 // instruction): every ISA level rounds alike, as torch's vectorized kernels do.
 #include "sweeps.h"

@@ -9,6 +9,7 @@ the problem tuple (see _validate) for an unfit array.
 from __future__ import annotations
 
 import os
+import platform
 import warnings
 from collections.abc import Callable
 from typing import Any, Optional
@@ -46,7 +47,18 @@ def check(optimizer: str, streams: tuple[Any, ...]) -> Optional[tuple[int, int, 
     return _checks[optimizer](streams)
 
 
-ISAS = ("scalar", "avx2", "avx512")
+def _machine_isas(machine: str) -> tuple[str, ...]:
+    """The ISA levels, ascending, that a build for `machine` (platform.machine()) can have."""
+    machine = machine.lower()
+    if machine in ("x86_64", "amd64"):
+        return ("scalar", "avx2", "avx512")
+    if machine in ("aarch64", "arm64"):
+        return ("scalar", "neon")  # NEON is baseline there: every aarch64 build has it
+    return ("scalar",)
+
+
+# This architecture's levels (what PYGD_ISA and set_isa name); the build and CPU may run fewer.
+ISAS = _machine_isas(platform.machine())
 
 
 def select_isa(isa: str) -> None:
@@ -56,7 +68,8 @@ def select_isa(isa: str) -> None:
 
 
 def _apply_isa_cap() -> None:
-    """PYGD_ISA=scalar|avx2|avx512 caps the level chosen at import; unset or empty: the best."""
+    """PYGD_ISA=<level> caps the level chosen at import (scalar|avx2|avx512 on x86-64, scalar|neon on
+    aarch64); unset or empty: the best."""
     cap = os.environ.get("PYGD_ISA", "").strip().lower()
     if not cap:
         return

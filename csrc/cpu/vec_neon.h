@@ -1,0 +1,63 @@
+// NEON (Advanced SIMD, aarch64) lane packs: 4 floats or 2 doubles in a 128-bit register. The same
+// interface as vec_avx2.h / vec_avx512.h: lane operations only, the math stays in the Op headers.
+// Every operation rounds as the scalar lane (lane.inl) does on aarch64: add/sub/mul/div and sqrt are
+// the IEEE, correctly rounded instructions (FADD ... FSQRT, as the scalar path's); fmadd is FMLA, one
+// rounding, as __builtin_fma's FMADD; and nothing else is fused because the build passes
+// -ffp-contract=off (GCC lowers vmulq/vaddq to plain operators, which it would otherwise contract).
+// NEON is baseline on aarch64: this header needs no target flag, only a compiler that defines
+// __ARM_NEON (sweeps.h's PYGD_BUILD_NEON).
+#pragma once
+#include <arm_neon.h>
+
+#include "pygd/config.h"
+
+namespace pygd::cpu::neon {
+
+template <class T>
+struct Vec;
+
+// The operators both element types share, spelled once for a register type REG and an intrinsic
+// suffix SUF (f32, f64) with its mask suffix USUF (u32, u64: the comparisons' result type), as
+// simd_ops.h does for the x86 packs; the ...q_ intrinsics are NEON's 128-bit forms.
+#define PYGD_NEON_OPS(T, REG, SUF, USUF, LANES)                                                      \
+  static constexpr int kLanes = LANES;                                                               \
+  REG r;                                                                                             \
+  Vec() = default;                                                                                   \
+  PYGD_INLINE Vec(REG x) : r(x) {}                                                                   \
+  PYGD_INLINE Vec(T x) : r(vdupq_n_##SUF(x)) {}                                                      \
+  static PYGD_INLINE Vec load(const T* p) { return vld1q_##SUF(p); }                                 \
+  PYGD_INLINE void store(T* p) const { vst1q_##SUF(p, r); }                                          \
+  friend PYGD_INLINE Vec operator+(Vec a, Vec b) { return vaddq_##SUF(a.r, b.r); }                   \
+  friend PYGD_INLINE Vec operator-(Vec a, Vec b) { return vsubq_##SUF(a.r, b.r); }                   \
+  friend PYGD_INLINE Vec operator*(Vec a, Vec b) { return vmulq_##SUF(a.r, b.r); }                   \
+  friend PYGD_INLINE Vec operator/(Vec a, Vec b) { return vdivq_##SUF(a.r, b.r); }                   \
+  /* FNEG flips the sign bit only (NaN included), as the scalar lane's -x compiles to. */            \
+  friend PYGD_INLINE Vec operator-(Vec a) { return vnegq_##SUF(a.r); }                               \
+  /* a*b + c with one rounding: FMLA takes the addend first. */                                      \
+  friend PYGD_INLINE Vec fmadd(Vec a, Vec b, Vec c) { return vfmaq_##SUF(c.r, a.r, b.r); }           \
+  friend PYGD_INLINE Vec sqrt(Vec a) { return vsqrtq_##SUF(a.r); }                                   \
+  /* FABS clears the sign bit only, as __builtin_fabs does. */                                       \
+  friend PYGD_INLINE Vec abs(Vec a) { return vabsq_##SUF(a.r); }                                     \
+  /* Not vmaxq (FMAX): FMAX(+0, -0) is +0 where the lane's max gives -0, and it quiets and ranks     \
+     NaNs by its own rules. This is the lane's own expression, (a != a || a > b) ? a : b, as its     \
+     complement: b where a == a and !(a > b) (BIC: x & ~y), else a. */                               \
+  friend PYGD_INLINE Vec max(Vec a, Vec b) {                                                         \
+    return vbslq_##SUF(vbicq_##USUF(vceqq_##SUF(a.r, a.r), vcgtq_##SUF(a.r, b.r)), b.r, a.r);        \
+  }
+
+template <>
+struct Vec<float> {
+  PYGD_NEON_OPS(float, float32x4_t, f32, u32, 4)
+};
+
+template <>
+struct Vec<double> {
+  PYGD_NEON_OPS(double, float64x2_t, f64, u64, 2)
+  // 2 floats or 2 doubles as 2 doubles (the norms accumulate in double); float to double is exact.
+  static PYGD_INLINE Vec load_widened(const float* p) { return vcvt_f64_f32(vld1_f32(p)); }
+  static PYGD_INLINE Vec load_widened(const double* p) { return load(p); }
+};
+
+#undef PYGD_NEON_OPS
+
+}  // namespace pygd::cpu::neon
