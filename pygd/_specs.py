@@ -225,6 +225,16 @@ _DECLARED = (
 
     `state_sums` starts at the initial accumulator value (torch's default: zeros).
     """),
+    OptimizerSpec(
+        "adamax", "adamax", "Adamax", True,
+        (_P, _G, Stream("exp_avgs", "exp_avg"), Stream("exp_infs", "exp_inf")),
+        (Option("lr", 2e-3, "non_negative"), Option("betas", (0.9, 0.999), "betas", kernel=("beta1", "beta2")),
+         Option("eps", 1e-8, "non_negative"), _WEIGHT_DECAY, _MAXIMIZE),
+        doc="""Adamax: Adam's bias-corrected first moment over an exponentially weighted infinity norm,
+    exp_inf = max(beta2 * exp_inf, |grad| + eps), with (coupled) weight decay.
+
+    States start as zeros.
+    """),
 )
 
 

@@ -21,5 +21,6 @@ adam_ = functional_step(SPECS["adam"])
 adamw_ = functional_step(SPECS["adamw"])
 rmsprop_ = functional_step(SPECS["rmsprop"])
 adagrad_ = functional_step(SPECS["adagrad"])
+adamax_ = functional_step(SPECS["adamax"])
 
 __all__ = [f"{name}_" for name in SPECS]

@@ -17,7 +17,7 @@ defaults and checks are declared there, once.
 
 from ._typing import Arrays, Backend, F
 
-__all__ = ["sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_"]
+__all__ = ["sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_", "adamax_"]
 
 
 def sgd_(
@@ -122,4 +122,25 @@ def adagrad_(
     """Adagrad with learning-rate decay lr / (1 + (step - 1) * lr_decay).
 
     `state_sums` starts at the initial accumulator value (torch's default: zeros).
+    """
+
+
+def adamax_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    exp_avgs: Arrays[F],
+    exp_infs: Arrays[F],
+    *,
+    step: int,
+    lr: float = 0.002,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-08,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+    backend: Backend = "auto",
+) -> None:
+    """Adamax: Adam's bias-corrected first moment over an exponentially weighted infinity norm,
+    exp_inf = max(beta2 * exp_inf, |grad| + eps), with (coupled) weight decay.
+
+    States start as zeros.
     """

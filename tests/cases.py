@@ -82,6 +82,8 @@ OPTIMIZERS = {o.name: o for o in (
               dict(lr=0.01, centered=True, momentum=0.9, weight_decay=0.01)),
     Optimizer("adagrad", pygd.adagrad_, pygd.optim.Adagrad,
               dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1, weight_decay=0.01)),
+    Optimizer("adamax", pygd.adamax_, pygd.optim.Adamax,
+              dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.01)),
 )}
 # The torch.optim classes pygd.torch replaces, and the options of each (the pygd.torch tests' table).
 TORCH_NAMES = tuple(o.torch_name for o in OPTIMIZERS.values())
@@ -162,10 +164,17 @@ CASES = [
     _case("adagrad", "wd", lr=0.1, weight_decay=0.1),
     _case("adagrad", "maximize", lr=0.1, maximize=True),
     _case("adagrad", "init", {"state_sums": 0.5}, lr=0.1),
+    _case("adamax", "plain", lr=1e-2),
+    _case("adamax", "wd", lr=1e-2, weight_decay=0.1),
+    _case("adamax", "maximize", lr=1e-2, maximize=True),
+    _case("adamax", "all", lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, maximize=True),
+    # beta1 < 0.5: the moving average is a lerp from the gradient's end (torch.lerp's second branch).
+    _case("adamax", "low_betas", lr=1e-2, betas=(0.2, 0.6)),
 ]
 BY_ID = {c.id: c for c in CASES}
 # The most flag-heavy case of each optimizer: used where a test cannot afford the whole table.
-HEAVY = [BY_ID[i] for i in ("sgd-all", "adam-all", "adamw-amsgrad", "rmsprop-all", "adagrad-lr_decay")]
+HEAVY = [BY_ID[i] for i in ("sgd-all", "adam-all", "adamw-amsgrad", "rmsprop-all", "adagrad-lr_decay",
+                                 "adamax-all")]
 
 
 # ----------------------------------------------------------------------------- data

@@ -76,7 +76,19 @@ def adagrad(p, g, state, t, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-1
     p -= lr / (1.0 + (t - 1) * lr_decay) * d / (np.sqrt(s) + eps)
 
 
-UPDATES = {"sgd": sgd, "adam": adam, "adamw": adamw, "rmsprop": rmsprop, "adagrad": adagrad}
+def adamax(p, g, state, t, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+           maximize=False):
+    beta1, beta2 = betas
+    d = _signed(g, maximize) + weight_decay * p
+    m, u = state["exp_avgs"], state["exp_infs"]
+    m[...] = beta1 * m + (1.0 - beta1) * d
+    # The infinity norm's running estimate; eps joins |g| before the maximum, so u > 0 from step 1.
+    u[...] = np.maximum(beta2 * u, np.abs(d) + eps)
+    p -= lr / (1.0 - beta1 ** t) * m / u
+
+
+UPDATES = {"sgd": sgd, "adam": adam, "adamw": adamw, "rmsprop": rmsprop, "adagrad": adagrad,
+           "adamax": adamax}
 
 
 def step(optimizer, params, grads, states, t, options):

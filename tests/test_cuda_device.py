@@ -7,6 +7,7 @@ without one).
 """
 
 import importlib.util
+import inspect
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from cases import (
     CASES,
     DTYPES,
     HEAVY,
+    OPTIMIZERS,
     assert_close,
     assert_run_close,
     grads_at,
@@ -180,7 +182,17 @@ def test_half_types_update_in_float32(dtype):
 
 # ----------------------------------------------------------------------------- torch's fused kernels
 
-TORCH_FUSED = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "adagrad": "Adagrad"}
+def _torch_fused():
+    """{pygd name: torch.optim class} of the optimizers whose torch class has a fused
+    implementation (its constructor takes `fused`)."""
+    if not importlib.util.find_spec("torch"):
+        return {}
+    import torch
+    return {o.name: o.torch_name for o in OPTIMIZERS.values()
+            if "fused" in inspect.signature(getattr(torch.optim, o.torch_name)).parameters}
+
+
+TORCH_FUSED = _torch_fused()
 
 
 @needs_torch

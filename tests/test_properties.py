@@ -47,6 +47,7 @@ HYPERPARAMETERS = {
                     lr_decay=hp(st.sampled_from([0.0, 0.01, 0.5]), -0.1, NAN)),
 }
 HYPERPARAMETERS["adamw"] = HYPERPARAMETERS["adam"]
+HYPERPARAMETERS["adamax"] = {k: v for k, v in HYPERPARAMETERS["adam"].items() if k != "amsgrad"}
 
 SHAPES = st.one_of(st.just(()), st.tuples(st.integers(0, 40)), st.tuples(st.integers(0, 300)),
                    st.tuples(st.integers(0, 4), st.integers(0, 9)),

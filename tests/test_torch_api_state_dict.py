@@ -7,10 +7,12 @@ import io
 
 import pytest
 
+from pygd._specs import SPECS
 from torch_api import (
     DTYPES,
     HEAVY,
     NAMES,
+    TORCH_FUSED,
     assert_same_run,
     assert_unchanged,
     clone,
@@ -30,8 +32,8 @@ from torch_api import (
 @pytest.mark.parametrize("torch_flags", [{"foreach": False}, {"fused": True}], ids=["for-loop", "fused"])
 @pytest.mark.parametrize("name", NAMES)
 def test_state_dict_has_torch_format(name, torch_flags):
-    if "fused" in torch_flags and name == "RMSprop":
-        pytest.skip("torch.optim.RMSprop has no fused implementation")
+    if "fused" in torch_flags and name not in TORCH_FUSED:
+        pytest.skip(f"torch.optim.{name} has no fused implementation")
     got_params = make_params()
     want_params = clone(got_params)
     got = getattr(pygd_torch, name)(got_params, **HEAVY[name], **torch_flags)
@@ -129,8 +131,8 @@ def test_load_state_dict_into_an_optimizer_that_has_stepped(name):
 
 
 def _replace_a_state_tensor(opt, params):
-    name = {"SGD": "momentum_buffer", "Adam": "exp_avg", "AdamW": "exp_avg", "RMSprop": "square_avg",
-            "Adagrad": "sum"}[type(opt).__name__]
+    # Its first state tensor (SGD: momentum_buffer), from the spec (opt may be torch.optim's own).
+    name = next(spec.streams[2].torch_state for spec in SPECS.values() if spec.torch_class == type(opt).__name__)
     opt.state[params[0]][name] = torch.full_like(params[0], 0.5).detach()
 
 

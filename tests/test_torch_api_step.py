@@ -176,6 +176,7 @@ def test_param_groups_with_their_own_hyperparameters(name):
         "AdamW": [dict(lr=0.02, weight_decay=0.5), dict(betas=(0.3, 0.5), amsgrad=False)],
         "RMSprop": [dict(lr=0.02, alpha=0.5, centered=False), dict(momentum=0.0, maximize=True)],
         "Adagrad": [dict(lr=0.02, lr_decay=0.5), dict(eps=1e-3, maximize=True)],
+        "Adamax": [dict(lr=0.02, betas=(0.5, 0.9)), dict(eps=1e-3, weight_decay=0.0, maximize=True)],
     }[name]
 
     def groups(params):

@@ -1,5 +1,6 @@
 """pygd's functional steps give torch.optim's bits: bit for bit against torch's fused CPU kernels
-(Adam, AdamW, SGD, Adagrad: fused=True) and its for-loop RMSprop (foreach=False), float32 and float64,
+(Adam, AdamW, SGD, Adagrad: fused=True) and its for-loop RMSprop and Adamax (foreach=False, as torch
+has no fused one), float32 and float64,
 every option combination, a few steps on random data of odd sizes, at every ISA level this machine
 runs, on 1 and 2 threads (with a small grain, so that the work really splits, mid-SIMD-width), and
 with the Numba backend.
@@ -28,7 +29,7 @@ import numpy as np
 import pytest
 
 import pygd
-from cases import ISAS, NATIVE, NUMBA, SMALL_GRAIN, TORCH_STATE
+from cases import ISAS, NATIVE, NUMBA, OPTIMIZERS, SMALL_GRAIN, TORCH_STATE
 
 torch = pytest.importorskip("torch")
 
@@ -46,6 +47,10 @@ def _grid(**axes):
     return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
 
 
+# The rows that run Adam's kernel (Adamax has streams of its own).
+ADAMS = ("adam", "adam_decoupled", "adamw")
+
+
 class Spec:
     """One optimizer: its pygd function, its torch.optim class and implementation, and how an
     option set (in pygd's terms) translates to both."""
@@ -57,12 +62,14 @@ class Spec:
     def state_names(self, o):
         if self.name == "sgd":
             return ("momentum_buffers",) if o["momentum"] != 0 else ()
-        if self.name.startswith("adam"):
+        if self.name in ADAMS:
             return ("exp_avgs", "exp_avg_sqs") + (("max_exp_avg_sqs",) if o["amsgrad"] else ())
         if self.name == "rmsprop":
             return (("square_avgs",) + (("momentum_buffers",) if o["momentum"] > 0 else ())
                     + (("grad_avgs",) if o["centered"] else ()))
-        return ("state_sums",)
+        if self.name == "adagrad":
+            return ("state_sums",)
+        return OPTIMIZERS[self.name].state_names(o)
 
     def torch_kwargs(self, o):
         return {**o, **self.extra_torch, **self.impl}
@@ -70,7 +77,7 @@ class Spec:
     def pygd_kwargs(self, o, step):
         o = dict(o)
         o.pop("initial_accumulator_value", None)
-        if self.name.startswith("adam"):
+        if self.name in ADAMS:
             o["max_exp_avg_sqs"] = None  # filled in by the caller when amsgrad
         return o if self.name == "rmsprop" else {**o, "step": step}
 
@@ -86,6 +93,8 @@ SGD = ([o for o in _grid(lr=[0.05], momentum=[0.0], dampening=[0.0], nesterov=[F
                weight_decay=[0.0, 0.1], maximize=[False, True]))
 ADAGRAD = _grid(lr=[0.05], lr_decay=[0.0, 0.01], weight_decay=[0.0, 0.1], eps=[1e-10],
                 initial_accumulator_value=[0.0, 0.5], maximize=[False, True])
+ADAMAX = _grid(lr=[1e-2], betas=[(0.9, 0.999), (0.3, 0.8)], eps=[1e-8], weight_decay=[0.0, 0.1],
+               maximize=[False, True])
 RMSPROP = _grid(lr=[1e-2], alpha=[0.99, 0.3], eps=[1e-8], weight_decay=[0.0, 0.1],
                 momentum=[0.0, 0.9], centered=[False, True], maximize=[False, True])
 
@@ -100,6 +109,8 @@ SPECS = [
     Spec("sgd", pygd.sgd_, torch.optim.SGD, FUSED, SGD, True),
     Spec("adagrad", pygd.adagrad_, torch.optim.Adagrad, FUSED, ADAGRAD, True),
     Spec("rmsprop", pygd.rmsprop_, torch.optim.RMSprop, {"foreach": False}, RMSPROP, False),
+    # torch has no fused Adamax: its for-loop, whose ops are all TensorIterator loops (no sqrt).
+    Spec("adamax", pygd.adamax_, torch.optim.Adamax, {"foreach": False}, ADAMAX, False),
 ]
 
 
@@ -197,7 +208,7 @@ def pygd_run(spec, o, dtype, backend):
         states[name] = [np.full(n, fill, dtype) for n in SIZES]
     for t in range(STEPS):
         kwargs = spec.pygd_kwargs(o, t + 1)
-        if spec.name.startswith("adam"):
+        if spec.name in ADAMS:
             kwargs["max_exp_avg_sqs"] = states.get("max_exp_avg_sqs")
             spec.fn(params, [g for g in grads[t]], states["exp_avgs"], states["exp_avg_sqs"],
                     backend=backend, **kwargs)

@@ -73,6 +73,7 @@ CASES = [
     ("AdamW", dict(lr=1e-2)),
     ("RMSprop", dict(lr=1e-3, centered=True, momentum=0.5)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
+    ("Adamax", dict(lr=0.01, weight_decay=0.01)),
 ]
 
 

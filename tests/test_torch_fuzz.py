@@ -48,6 +48,7 @@ OPTIMIZERS = [
     ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)),
     ("RMSprop", dict(lr=0.01)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1)),
+    ("Adamax", dict(lr=0.01, weight_decay=0.01, maximize=True)),
 ]
 SHAPES = [(1,), (7,), (33,), (4, 5), (3, 1, 2), (65,)]
 

@@ -17,6 +17,7 @@ import pytest
 
 from cases import assert_close
 from torch_cases import HEAVY, NAMES
+from torch_api import TORCH_FUSED  # imports torch, or skips the module
 
 torch = pytest.importorskip("torch")
 import pygd.torch as pygd_torch  # noqa: E402
@@ -263,7 +264,7 @@ def test_group_params_edited_in_place_are_followed(name, edit):
 def test_amp_scaling_support_is_torch_s_for_the_same_flags(name, fused):
     """Soundness finding 8: GradScaler (and Lightning) read _step_supports_amp_scaling; torch's class
     says True only when fused."""
-    kwargs = {} if fused is None or name == "RMSprop" else {"fused": fused}
+    kwargs = {} if fused is None or name not in TORCH_FUSED else {"fused": fused}
     got = getattr(pygd_torch, name)(make_params(torch.float32), **kwargs)
     want = getattr(torch.optim, name)(make_params(torch.float32), **kwargs)
     assert getattr(got, "_step_supports_amp_scaling", False) == getattr(want, "_step_supports_amp_scaling", False)
@@ -323,7 +324,7 @@ def test_help_shows_torch_s_documentation_and_what_pygd_changes(name):
 
 
 PLAIN = {"SGD": dict(lr=0.1), "Adam": dict(lr=0.01), "AdamW": dict(lr=0.01), "RMSprop": dict(lr=0.01),
-         "Adagrad": dict(lr=0.1)}
+         "Adagrad": dict(lr=0.1), "Adamax": dict(lr=0.01)}
 
 
 @pytest.mark.parametrize("options", ["plain", "heavy"])

@@ -6,6 +6,7 @@ The tolerance is explained at MODEL_RTOL.
 
 import functools
 import importlib
+import inspect
 import os
 
 import numpy as np
@@ -31,7 +32,9 @@ MODEL_STEPS = 100
 BATCH_SIZE = 64
 MODEL_RTOL = {torch.float32: 4e-5, torch.float64: 4e-14}
 TORCH_IMPLEMENTATIONS = {"for-loop": {"foreach": False}, "fused": {"fused": True}}
-TORCH_FUSED = {"SGD", "Adam", "AdamW", "Adagrad"}  # torch.optim's fused CPU implementations
+# torch.optim's classes with a fused implementation: those whose constructor takes `fused`.
+TORCH_FUSED = {n for n in dir(torch.optim) if isinstance(getattr(torch.optim, n), type)
+               and "fused" in inspect.signature(getattr(torch.optim, n)).parameters}
 
 # PYGD_TORCH_TEST_TARGET=torch.optim checks these expectations against torch.optim itself (see
 # torch_api.py).
@@ -74,10 +77,14 @@ MODEL_CASES = [
                 initial_accumulator_value=0.1),
     _model_case("Adagrad", "weight_decay", lr=0.1, weight_decay=1e-2),
     _model_case("Adagrad", "maximize", lr=0.01, maximize=True),
+    _model_case("Adamax", "default", lr=1e-2),
+    _model_case("Adamax", "weight_decay", lr=1e-2, weight_decay=1e-2),
+    _model_case("Adamax", "all", lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=1e-2, maximize=True),
 ]
 # The CNN: one case per optimizer, its most flag-heavy.
 CNN_CASES = [c for c in MODEL_CASES if c.id in (
-    "SGD-nesterov", "Adam-all", "AdamW-amsgrad", "RMSprop-all", "Adagrad-lr_decay_initial_accumulator")]
+    "SGD-nesterov", "Adam-all", "AdamW-amsgrad", "RMSprop-all", "Adagrad-lr_decay_initial_accumulator",
+    "Adamax-all")]
 MODEL_DTYPES = (torch.float32, torch.float64)
 
 

@@ -16,6 +16,7 @@ they must agree bit for bit.
 """
 
 import importlib
+import inspect
 import os
 
 import pytest
@@ -34,8 +35,11 @@ pygd_torch = importlib.import_module(TARGET)
 pygd_only = pytest.mark.skipif(TARGET != "pygd.torch", reason=f"pygd.torch behaviour; testing {TARGET}")
 
 NAMES = TORCH_NAMES
-TORCH_FUSED = {"SGD", "Adam", "AdamW", "Adagrad"}  # torch.optim's fused CPU implementations
-SPARSE_REFUSED = ("Adam", "AdamW", "RMSprop")  # torch.optim's SGD and Adagrad take sparse grads
+# torch.optim's classes with a fused implementation (SGD, Adam, AdamW, Adagrad in torch 2.13): those
+# whose constructor takes `fused`.
+TORCH_FUSED = {n for n in NAMES if "fused" in inspect.signature(getattr(torch.optim, n)).parameters}
+SPARSE_ACCEPTED = {"SGD", "Adagrad"}  # the torch.optim classes whose step takes sparse grads
+SPARSE_REFUSED = tuple(n for n in NAMES if n not in SPARSE_ACCEPTED)
 # Every state tensor and option path switched on, so that every state is created and compared.
 HEAVY = TORCH_OPTIONS
 # Several tensor sizes: SIMD bodies and tails, a scalar, a 3-d tensor.

@@ -25,6 +25,8 @@ __device__ __forceinline__ float fma(float a, float b, float c) { return __fmaf_
 __device__ __forceinline__ double fma(double a, double b, double c) { return __fma_rn(a, b, c); }
 __device__ __forceinline__ float sqrt(float a) { return __fsqrt_rn(a); }
 __device__ __forceinline__ double sqrt(double a) { return __dsqrt_rn(a); }
+__device__ __forceinline__ float abs(float a) { return fabsf(a); }  // exact: clears the sign bit
+__device__ __forceinline__ double abs(double a) { return fabs(a); }
 }  // namespace rn
 
 template <class T>
@@ -41,6 +43,7 @@ struct Lane {
   friend __device__ __forceinline__ Lane operator-(Lane a) { return -a.v; }
   friend __device__ __forceinline__ Lane fmadd(Lane a, Lane b, Lane c) { return rn::fma(a.v, b.v, c.v); }
   friend __device__ __forceinline__ Lane sqrt(Lane a) { return rn::sqrt(a.v); }
+  friend __device__ __forceinline__ Lane abs(Lane a) { return rn::abs(a.v); }
   // NaN-propagating, as torch.maximum and the CPU lane: a NaN in either argument wins.
   friend __device__ __forceinline__ Lane max(Lane a, Lane b) { return (a.v != a.v || a.v > b.v) ? a : b; }
 };

@@ -142,6 +142,25 @@ def adagrad(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Op
     return None
 
 
+def adamax(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
+    problem = _validate.check_streams("adamax", streams)
+    if problem is not None:
+        return problem
+    h = _hyperparameters("adamax", hparams)
+    lr, beta1, beta2, eps, weight_decay, maximize = h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, h.maximize
+    clr = lr / (1 - beta1 ** step)
+    with np.errstate(all="ignore"):
+        for param, grad, exp_avg, exp_inf in _tensors(streams):
+            g = -grad if maximize else grad
+            if weight_decay != 0:
+                g = g + weight_decay * param
+            _lerp_(exp_avg, g, 1 - beta1)
+            exp_inf *= beta2
+            np.maximum(exp_inf, np.abs(g) + eps, out=exp_inf)  # NaN-propagating, as torch.maximum
+            param -= clr * exp_avg / exp_inf
+    return None
+
+
 # ----------------------------------------------------------------------------- gradient tools
 # Same arguments and results as the native ones (csrc/bindings/gradients.cpp). Norm kinds
 # (_constants.NormKind): L2 sum of squares, L1 sum of magnitudes, INF largest magnitude, POWER sum

@@ -59,3 +59,14 @@ def adagrad(p: Any, g: Any, s: Any, t: int, *, lr: float, lr_decay: float, eps: 
     """Adagrad written the obvious way in NumPy (a comparator), in place."""
     s += g * g
     p -= lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(s) + eps)
+
+
+def adamax(p: Any, g: Any, m: Any, u: Any, t: int, *, lr: float, betas: tuple[float, float],
+           eps: float) -> None:
+    """Adamax written the obvious way in NumPy (a comparator), in place."""
+    beta1, beta2 = betas
+    m *= beta1
+    m += (1 - beta1) * g
+    u *= beta2
+    np.maximum(u, np.abs(g) + eps, out=u)
+    p -= lr / (1 - beta1 ** t) * m / u

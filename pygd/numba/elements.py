@@ -10,7 +10,8 @@ made by the factories with the arrays' dtype): no float literal appears below, s
 widen a float32 expression that meets a Python float to float64. A state that the options do not
 use (e.g. max_exp_avg_sq without AMSGrad) may be passed as any value of the element type, such as the
 parameter itself; it comes back unchanged and need not be stored. Mirrors csrc/include/pygd/*.h
-operation for operation: torch's order and rounding (its fused CPU kernels; RMSprop's for-loop), each
+operation for operation: torch's order and rounding (its fused CPU kernels; for RMSprop and those
+torch has no fused kernel for, its for-loop), each
 operation rounded once, fused only through `fmadd` (LLVM never contracts without fastmath).
 """
 
@@ -134,3 +135,18 @@ def adagrad_element(param, grad, state_sum, s):
         g = fmadd(param, s.weight_decay, g)
     state_sum = fmadd(g, g, state_sum)
     return param + s.neg_clr * g / (math.sqrt(state_sum) + s.eps), state_sum
+
+
+@_element
+def adamax_element(param, grad, exp_avg, exp_inf, s):
+    """Adamax: Adam's first moment over an exponentially weighted infinity norm, coupled weight decay.
+
+    s: AdamaxScalars. Returns (param, exp_avg, exp_inf).
+    """
+    g = -grad if s.maximize else grad
+    if s.has_weight_decay:
+        g = fmadd(param, s.weight_decay, g)
+    exp_avg = lerp(exp_avg, g, s.exp_avg_weight, s.exp_avg_neg_one_minus_weight, s.exp_avg_from_end)
+    # abs, not math.fabs: it keeps float32 in float32.
+    exp_inf = nan_max(exp_inf * s.beta2, abs(g) + s.eps)
+    return param + s.neg_clr * exp_avg / exp_inf, exp_avg, exp_inf

@@ -12,7 +12,7 @@ from numba.extending import overload
 
 from .._specs import KERNELS
 from . import scalars
-from .elements import adagrad_element, adam_element, rmsprop_element, sgd_element
+from .elements import adagrad_element, adam_element, adamax_element, rmsprop_element, sgd_element
 
 _indexed = njit(cache=True, error_model="numpy")
 
@@ -57,6 +57,12 @@ def rmsprop_at(i, param, grad, square_avg, momentum_buffer, grad_avg, s):
 def adagrad_at(i, param, grad, state_sum, s):
     """Updates element i of param and state_sum in place by Adagrad."""
     param[i], state_sum[i] = adagrad_element(param[i], grad[i], state_sum[i], s)
+
+
+@_indexed
+def adamax_at(i, param, grad, exp_avg, exp_inf, s):
+    """Updates element i of param, exp_avg and exp_inf in place by Adamax."""
+    param[i], exp_avg[i], exp_inf[i] = adamax_element(param[i], grad[i], exp_avg[i], exp_inf[i], s)
 
 
 def update_at(i, arrays, s):

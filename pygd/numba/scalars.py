@@ -41,8 +41,15 @@ AdagradScalars = collections.namedtuple("AdagradScalars", (
     "neg_clr",  # -lr / (1 + (t - 1) * lr_decay)
     "weight_decay", "eps", "maximize", "has_weight_decay"))
 
+AdamaxScalars = collections.namedtuple("AdamaxScalars", (
+    # exp_avg's lerp toward the gradient, w = 1 - beta1
+    "exp_avg_weight", "exp_avg_neg_one_minus_weight", "exp_avg_from_end",
+    "beta2", "eps", "weight_decay",
+    "neg_clr",  # -lr / (1 - beta1^t)
+    "maximize", "has_weight_decay"))
+
 # Their docstrings, which a namedtuple would otherwise make of its field names.
-for _scalars in (SgdScalars, AdamScalars, RmspropScalars, AdagradScalars):
+for _scalars in (SgdScalars, AdamScalars, RmspropScalars, AdagradScalars, AdamaxScalars):
     _opt = _scalars.__name__[:-len("Scalars")].lower()
     _scalars.__doc__ = (f"The scalars of one {_opt} step, in the arrays' type ({_opt}_scalars makes "
                         f"them, {_opt}_element takes them).")
@@ -100,3 +107,13 @@ def adagrad_scalars(dtype, step, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e
     clr = lr / (1.0 + float(step - 1) * lr_decay)
     return AdagradScalars(dtype(-clr), dtype(weight_decay), dtype(eps), maximize,
                           weight_decay != 0.0)
+
+
+@register_jitable
+def adamax_scalars(dtype, step, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                   maximize=False):
+    """The scalars of Adamax's step `step` (1-based) for arrays of `dtype`."""
+    bias_correction1 = 1.0 - math.pow(beta1, float(step))  # math.pow: see adam_scalars
+    w, w_minus_one, from_end = _lerp_weight(dtype, 1.0 - beta1)
+    return AdamaxScalars(w, w_minus_one, from_end, dtype(beta2), dtype(eps), dtype(weight_decay),
+                         dtype(-(lr / bias_correction1)), maximize, weight_decay != 0.0)

@@ -24,3 +24,8 @@ class RMSprop(Optimizer, spec=SPECS["rmsprop"]):
 
 class Adagrad(Optimizer, spec=SPECS["adagrad"]):
     """torch.optim.Adagrad: learning-rate decay, (coupled) weight decay, initial accumulator, maximize."""
+
+
+class Adamax(Optimizer, spec=SPECS["adamax"]):
+    """torch.optim.Adamax: Adam's first moment over an infinity-norm second moment, (coupled) weight
+    decay, maximize."""

@@ -94,3 +94,20 @@ class Adagrad(Optimizer):
         maximize: bool = False,
         backend: Backend = "auto",
     ) -> None: ...
+
+
+class Adamax(Optimizer):
+    """torch.optim.Adamax: Adam's first moment over an infinity-norm second moment, (coupled) weight
+    decay, maximize."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 0.002,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-08,
+        weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...

@@ -42,7 +42,7 @@ else:
 _R = TypeVar("_R")
 _C = TypeVar("_C", bound=type)
 
-__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Routes", "TorchFallbackWarning"]
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Routes", "TorchFallbackWarning"]
 
 
 def _with_hooks(step: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -187,3 +187,8 @@ class RMSprop(_Stepper, torch.optim.RMSprop):
 @_document
 class Adagrad(_Stepper, torch.optim.Adagrad):
     kernel = kernel_for(SPECS["adagrad"])
+
+
+@_document
+class Adamax(_Stepper, torch.optim.Adamax):
+    kernel = kernel_for(SPECS["adamax"])

@@ -122,6 +122,32 @@ PYGD_HD AdagradStep<T> make_step(const AdagradConfig& c, int64_t step) {
   return {T(-clr), T(c.weight_decay), T(c.eps), c.maximize, c.weight_decay != 0.0};
 }
 
+struct AdamaxConfig {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("lr", c.lr); field("beta1", c.beta1); field("beta2", c.beta2); field("eps", c.eps);
+    field("weight_decay", c.weight_decay); field("maximize", c.maximize);
+  }
+};
+
+template <class T>
+struct AdamaxStep {
+  LerpWeight<T> exp_avg_weight;  // 1 - beta1
+  T beta2, eps, weight_decay;
+  T neg_clr;  // -lr / (1 - beta1^t): torch's addcdiv value, rounded to T once
+  bool maximize, has_weight_decay;
+};
+
+template <class T>
+PYGD_HD AdamaxStep<T> make_step(const AdamaxConfig& c, int64_t step) {
+  const double bc1 = 1.0 - std::pow(c.beta1, double(step));
+  return {make_lerp_weight<T>(1.0 - c.beta1), T(c.beta2), T(c.eps), T(c.weight_decay),
+          T(-(c.lr / bc1)), c.maximize, c.weight_decay != 0.0};
+}
+
 // The bandwidth probe: the memory traffic of an update with trivial arithmetic.
 struct ProbeConfig {
   double scale;

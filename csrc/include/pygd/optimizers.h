@@ -3,6 +3,7 @@
 #pragma once
 #include "adagrad.h"
 #include "adam.h"
+#include "adamax.h"
 #include "amp.h"
 #include "grad_norms.h"
 #include "grad_ops.h"
@@ -22,6 +23,6 @@ struct TypeList {
   }
 };
 
-using Optimizers = TypeList<Sgd, Adam, Rmsprop, Adagrad>;
+using Optimizers = TypeList<Sgd, Adam, Rmsprop, Adagrad, Adamax>;
 
 }  // namespace pygd

@@ -1,6 +1,6 @@
 // SGD with momentum, dampening, Nesterov, coupled weight decay and maximize (docs/update-rules.md).
 // The per-element math, written once. V is any lane pack: a scalar lane, a SIMD vector, or a CUDA
-// thread's value; it supplies + - * / unary-, fmadd(a, b, c) = a*b + c, sqrt and max.
+// thread's value; it supplies + - * / unary-, fmadd(a, b, c) = a*b + c, sqrt, abs and max.
 // Each optimizer names its streams (the arrays of one tensor) and says which it writes (kWritten)
 // and which may be absent (kOptional: null pointers, never read or written by update()).
 #pragma once
