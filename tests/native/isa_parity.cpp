@@ -166,7 +166,8 @@ T draw(std::mt19937_64& rng, bool specials) {
   using L = std::numeric_limits<T>;
   const uint64_t r = rng();
   if (specials && r % 29 == 0) {
-    const T special[] = {L::quiet_NaN(), -L::quiet_NaN(), L::infinity(), -L::infinity(), T(0), -T(0),
+    // Signalling NaNs too: an arithmetic operation quiets them, a select (the lanes' max) must not.
+    const T special[] = {L::quiet_NaN(), -L::quiet_NaN(), L::signaling_NaN(), L::infinity(), -L::infinity(), T(0), -T(0),
                          L::denorm_min(), -L::denorm_min() * T(3), L::min(), L::max() / T(4), T(1e-30)};
     return special[(r >> 8) % (sizeof special / sizeof special[0])];
   }
@@ -273,9 +274,9 @@ void check_op(const std::vector<Isa>& isas, std::vector<Tally>& tallies, uint64_
                 char line[300];
                 std::snprintf(line, sizeof line,
                               "%s %s config %zu isa %s threads %d: tensor %zu (size %" PRId64
-                              ") stream %d element %" PRId64 ": scalar %a, got %a",
+                              ") stream %d element %" PRId64 ": scalar %a (bits %" PRIx64 "), got %a (bits %" PRIx64 ")",
                               name_of<Op>().c_str(), dtype, c, isa_name(isas[i]), threads, j, kSizes[j],
-                              k, e, double(want[e]), double(have[e]));
+                              k, e, double(want[e]), bits(want[e]), double(have[e]), bits(have[e]));
                 mismatch(line, want[e] != want[e] && have[e] != have[e]);
                 e = kSizes[j];  // one report per stream
               }
