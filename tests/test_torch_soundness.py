@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from cases import assert_close
-from torch_cases import HEAVY, NAMES
 from torch_api import TORCH_FUSED  # imports torch, or skips the module
+from torch_cases import HEAVY, NAMES
 
 torch = pytest.importorskip("torch")
 import pygd.torch as pygd_torch  # noqa: E402

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from cases import assert_close
+from torch_api import SPARSE_REFUSED  # imports torch, or skips the module
 from torch_cases import HEAVY as OPTIONS
 from torch_cases import NAMES
-from torch_api import SPARSE_REFUSED  # imports torch, or skips the module
 
 torch = pytest.importorskip("torch")
 import pygd.torch as pygd_torch  # noqa: E402
