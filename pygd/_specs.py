@@ -235,6 +235,19 @@ _DECLARED = (
 
     States start as zeros.
     """),
+    OptimizerSpec(
+        "radam", "radam", "RAdam", True,
+        (_P, _G, Stream("exp_avgs", "exp_avg"), Stream("exp_avg_sqs", "exp_avg_sq")),
+        (_LR, Option("betas", (0.9, 0.999), "betas", kernel=("beta1", "beta2")),
+         Option("eps", 1e-8, "non_negative"), _WEIGHT_DECAY,
+         Option("decoupled_weight_decay", False, "flag", kernel=("decoupled",)), _MAXIMIZE),
+        doc="""RAdam: Adam with its adaptive step rectified by the variance of the second moment's
+    estimate, and plain bias-corrected momentum while that variance is intractable (the SMA length
+    rho_t <= 5: the first steps, and every step for small beta2); coupled weight decay, or
+    decoupled (param *= 1 - lr * weight_decay) with decoupled_weight_decay=True.
+
+    States start as zeros.
+    """),
 )
 
 

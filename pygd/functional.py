@@ -22,5 +22,6 @@ adamw_ = functional_step(SPECS["adamw"])
 rmsprop_ = functional_step(SPECS["rmsprop"])
 adagrad_ = functional_step(SPECS["adagrad"])
 adamax_ = functional_step(SPECS["adamax"])
+radam_ = functional_step(SPECS["radam"])
 
 __all__ = [f"{name}_" for name in SPECS]

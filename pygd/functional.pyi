@@ -17,7 +17,7 @@ defaults and checks are declared there, once.
 
 from ._typing import Arrays, Backend, F
 
-__all__ = ["sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_", "adamax_"]
+__all__ = ["sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_", "adamax_", "radam_"]
 
 
 def sgd_(
@@ -141,6 +141,30 @@ def adamax_(
 ) -> None:
     """Adamax: Adam's bias-corrected first moment over an exponentially weighted infinity norm,
     exp_inf = max(beta2 * exp_inf, |grad| + eps), with (coupled) weight decay.
+
+    States start as zeros.
+    """
+
+
+def radam_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    exp_avgs: Arrays[F],
+    exp_avg_sqs: Arrays[F],
+    *,
+    step: int,
+    lr: float = 0.001,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-08,
+    weight_decay: float = 0.0,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+    backend: Backend = "auto",
+) -> None:
+    """RAdam: Adam with its adaptive step rectified by the variance of the second moment's
+    estimate, and plain bias-corrected momentum while that variance is intractable (the SMA length
+    rho_t <= 5: the first steps, and every step for small beta2); coupled weight decay, or
+    decoupled (param *= 1 - lr * weight_decay) with decoupled_weight_decay=True.
 
     States start as zeros.
     """

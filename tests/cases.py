@@ -84,6 +84,8 @@ OPTIMIZERS = {o.name: o for o in (
               dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1, weight_decay=0.01)),
     Optimizer("adamax", pygd.adamax_, pygd.optim.Adamax,
               dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.01)),
+    Optimizer("radam", pygd.radam_, pygd.optim.RAdam,
+              dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.01, decoupled_weight_decay=True)),
 )}
 # The torch.optim classes pygd.torch replaces, and the options of each (the pygd.torch tests' table).
 TORCH_NAMES = tuple(o.torch_name for o in OPTIMIZERS.values())
@@ -170,11 +172,19 @@ CASES = [
     _case("adamax", "all", lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, maximize=True),
     # beta1 < 0.5: the moving average is a lerp from the gradient's end (torch.lerp's second branch).
     _case("adamax", "low_betas", lr=1e-2, betas=(0.2, 0.6)),
+    # RAdam rectifies once rho_t > 5: from step 6 with beta2 = 0.999, never with beta2 <= 2/3.
+    _case("radam", "plain", lr=1e-2),
+    _case("radam", "wd", lr=1e-2, weight_decay=0.1),
+    _case("radam", "decoupled", lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True),
+    _case("radam", "maximize", lr=1e-2, maximize=True),
+    _case("radam", "all", lr=1e-2, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1, decoupled_weight_decay=True,
+          maximize=True),
+    _case("radam", "never_rectified", lr=1e-2, betas=(0.2, 0.6)),
 ]
 BY_ID = {c.id: c for c in CASES}
 # The most flag-heavy case of each optimizer: used where a test cannot afford the whole table.
 HEAVY = [BY_ID[i] for i in ("sgd-all", "adam-all", "adamw-amsgrad", "rmsprop-all", "adagrad-lr_decay",
-                                 "adamax-all")]
+                                 "adamax-all", "radam-all")]
 
 
 # ----------------------------------------------------------------------------- data

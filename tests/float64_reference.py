@@ -87,8 +87,32 @@ def adamax(p, g, state, t, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_deca
     p -= lr / (1.0 - beta1 ** t) * m / u
 
 
+def radam(p, g, state, t, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+          decoupled_weight_decay=False, maximize=False):
+    beta1, beta2 = betas
+    d = _signed(g, maximize)
+    if decoupled_weight_decay:
+        p *= 1.0 - lr * weight_decay
+    else:
+        d += weight_decay * p
+    m, v = state["exp_avgs"], state["exp_avg_sqs"]
+    m[...] = beta1 * m + (1.0 - beta1) * d
+    v[...] = beta2 * v + (1.0 - beta2) * d * d
+    m_hat = m / (1.0 - beta1 ** t)
+    # Liu et al. 2020: the SMA length rho_t of the second moment's estimate and its limit; the
+    # variance of the adaptive rate is tractable (and rectified by r_t) once rho_t > 5.
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    rho_t = rho_inf - 2.0 * t * beta2 ** t / (1.0 - beta2 ** t)
+    if rho_t > 5.0:
+        r_t = np.sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
+        v_hat = v / (1.0 - beta2 ** t)
+        p -= lr * m_hat * r_t / (np.sqrt(v_hat) + eps / np.sqrt(1.0 - beta2 ** t))
+    else:
+        p -= lr * m_hat
+
+
 UPDATES = {"sgd": sgd, "adam": adam, "adamw": adamw, "rmsprop": rmsprop, "adagrad": adagrad,
-           "adamax": adamax}
+           "adamax": adamax, "radam": radam}
 
 
 def step(optimizer, params, grads, states, t, options):

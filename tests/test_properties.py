@@ -48,6 +48,7 @@ HYPERPARAMETERS = {
 }
 HYPERPARAMETERS["adamw"] = HYPERPARAMETERS["adam"]
 HYPERPARAMETERS["adamax"] = {k: v for k, v in HYPERPARAMETERS["adam"].items() if k != "amsgrad"}
+HYPERPARAMETERS["radam"] = dict(HYPERPARAMETERS["adamax"], decoupled_weight_decay=hp(st.booleans()))
 
 SHAPES = st.one_of(st.just(()), st.tuples(st.integers(0, 40)), st.tuples(st.integers(0, 300)),
                    st.tuples(st.integers(0, 4), st.integers(0, 9)),

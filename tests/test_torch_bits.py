@@ -1,6 +1,6 @@
 """pygd's functional steps give torch.optim's bits: bit for bit against torch's fused CPU kernels
-(Adam, AdamW, SGD, Adagrad: fused=True) and its for-loop RMSprop and Adamax (foreach=False, as torch
-has no fused one), float32 and float64,
+(Adam, AdamW, SGD, Adagrad: fused=True) and its for-loop RMSprop, Adamax and RAdam (foreach=False, as
+torch has no fused one), float32 and float64,
 every option combination, a few steps on random data of odd sizes, at every ISA level this machine
 runs, on 1 and 2 threads (with a small grain, so that the work really splits, mid-SIMD-width), and
 with the Numba backend.
@@ -12,10 +12,10 @@ Those elements are compared too: they must agree bit for bit where torch's tail 
 does, and are within `TAIL_EPS` roundings of it otherwise; the share that differs is reported by
 `PYGD_BITS_REPORT=1 pytest -s tests/test_torch_bits.py`. Every other element must be identical.
 
-RMSprop: torch's for-loop takes square roots with Tensor.sqrt, which torch builds with MKL compute
+RMSprop and RAdam: torch's for-loops take square roots with Tensor.sqrt, which torch builds with MKL compute
 through MKL's vector math library (vsSqrt/vdSqrt), not correctly rounded: about 17% (float32) and
 1% (float64) of its roots are 1 ulp off the IEEE square root that pygd (and torch's own fused
-kernels) compute. The RMSprop reference here is torch's for-loop with Tensor.sqrt replaced by the
+kernels) compute. Their reference here is torch's for-loop with Tensor.sqrt replaced by the
 IEEE root (every other operation torch's own); the report also counts the share that differs from
 unmodified torch.
 """
@@ -34,7 +34,7 @@ from cases import ISAS, NATIVE, NUMBA, OPTIMIZERS, SMALL_GRAIN, TORCH_STATE
 torch = pytest.importorskip("torch")
 
 SIZES = (1, 7, 33, 4097, 100003)
-STEPS = 4
+STEPS = 4  # per optimizer unless its Spec says (RAdam rectifies from step 6 at the earliest)
 DTYPES = (np.float32, np.float64)
 THREADS = (1, 2)
 # torch's scalar tail may round differently from its vectorized body (see the module docstring):
@@ -55,9 +55,13 @@ class Spec:
     """One optimizer: its pygd function, its torch.optim class and implementation, and how an
     option set (in pygd's terms) translates to both."""
 
-    def __init__(self, name, fn, torch_cls, impl, options, fused, extra_torch=None):
+    def __init__(self, name, fn, torch_cls, impl, options, fused, extra_torch=None, mkl_sqrt=False,
+                 steps=STEPS):
         self.name, self.fn, self.torch_cls, self.impl = name, fn, torch_cls, impl
         self.options, self.fused, self.extra_torch = options, fused, extra_torch or {}
+        # Whether torch's implementation takes Tensor.sqrt (MKL's root, see the module docstring).
+        self.mkl_sqrt = mkl_sqrt
+        self.steps = steps
 
     def state_names(self, o):
         if self.name == "sgd":
@@ -95,6 +99,8 @@ ADAGRAD = _grid(lr=[0.05], lr_decay=[0.0, 0.01], weight_decay=[0.0, 0.1], eps=[1
                 initial_accumulator_value=[0.0, 0.5], maximize=[False, True])
 ADAMAX = _grid(lr=[1e-2], betas=[(0.9, 0.999), (0.3, 0.8)], eps=[1e-8], weight_decay=[0.0, 0.1],
                maximize=[False, True])
+RADAM = _grid(lr=[1e-2], betas=[(0.9, 0.999), (0.3, 0.8)], eps=[1e-8], weight_decay=[0.0, 0.1],
+              decoupled_weight_decay=[False, True], maximize=[False, True])
 RMSPROP = _grid(lr=[1e-2], alpha=[0.99, 0.3], eps=[1e-8], weight_decay=[0.0, 0.1],
                 momentum=[0.0, 0.9], centered=[False, True], maximize=[False, True])
 
@@ -108,9 +114,12 @@ SPECS = [
                       amsgrad=[False, True], maximize=[False]), True),
     Spec("sgd", pygd.sgd_, torch.optim.SGD, FUSED, SGD, True),
     Spec("adagrad", pygd.adagrad_, torch.optim.Adagrad, FUSED, ADAGRAD, True),
-    Spec("rmsprop", pygd.rmsprop_, torch.optim.RMSprop, {"foreach": False}, RMSPROP, False),
+    Spec("rmsprop", pygd.rmsprop_, torch.optim.RMSprop, {"foreach": False}, RMSPROP, False, mkl_sqrt=True),
     # torch has no fused Adamax: its for-loop, whose ops are all TensorIterator loops (no sqrt).
     Spec("adamax", pygd.adamax_, torch.optim.Adamax, {"foreach": False}, ADAMAX, False),
+    # Nor RAdam: its for-loop, with MKL's sqrt as RMSprop's. Its (0.3, 0.8) rows rectify from step 7.
+    Spec("radam", pygd.radam_, torch.optim.RAdam, {"foreach": False}, RADAM, False, mkl_sqrt=True,
+         steps=8),
 ]
 
 
@@ -138,7 +147,7 @@ def _data(dtype):
     params = [rng.standard_normal(n).astype(dtype) for n in SIZES]
     # Gradients of mixed scale, some exact zeros, so tiny and large second moments both occur.
     grads = []
-    for _ in range(STEPS):
+    for _ in range(max(spec.steps for spec in SPECS)):
         step = []
         for n in SIZES:
             g = rng.standard_normal(n) * np.exp(rng.uniform(-6, 2, n))
@@ -176,7 +185,7 @@ def ieee_sqrt():
 
 @functools.lru_cache(maxsize=2)
 def torch_run(case_index, dtype, exact_sqrt=True):
-    """torch.optim's state after STEPS steps; exact_sqrt: RMSprop with the IEEE square root."""
+    """torch.optim's state after spec.steps steps; exact_sqrt: Tensor.sqrt as the IEEE square root."""
     spec, o = CASES[case_index]
     params0, grads = data(dtype)
     threads = torch.get_num_threads()
@@ -186,10 +195,10 @@ def torch_run(case_index, dtype, exact_sqrt=True):
     try:
         params = [torch.nn.Parameter(torch.from_numpy(p.copy())) for p in params0]
         opt = spec.torch_cls(params, **spec.torch_kwargs(o))
-        for t in range(STEPS):
+        for t in range(spec.steps):
             for p, g in zip(params, grads[t]):
                 p.grad = torch.from_numpy(g.copy())
-            with ieee_sqrt() if exact_sqrt and spec.name == "rmsprop" else contextlib.nullcontext():
+            with ieee_sqrt() if exact_sqrt and spec.mkl_sqrt else contextlib.nullcontext():
                 opt.step()
     finally:
         torch.set_num_threads(threads)
@@ -206,7 +215,7 @@ def pygd_run(spec, o, dtype, backend):
     for name in spec.state_names(o):
         fill = o.get("initial_accumulator_value", 0.0) if name == "state_sums" else 0.0
         states[name] = [np.full(n, fill, dtype) for n in SIZES]
-    for t in range(STEPS):
+    for t in range(spec.steps):
         kwargs = spec.pygd_kwargs(o, t + 1)
         if spec.name in ADAMS:
             kwargs["max_exp_avg_sqs"] = states.get("max_exp_avg_sqs")
@@ -291,8 +300,8 @@ def test_bits_match_torch(case_index, dtype, run_variant):
         label = f"{backend}" + (f"/{isa}/{threads} threads" if isa else "")
         stats = _totals.setdefault((spec.name, np.dtype(dtype).name, label), {})
         problems += compare(spec, want, got, dtype, label, stats)
-        if REPORT and spec.name == "rmsprop":
-            stats = _totals.setdefault(("rmsprop (MKL sqrt)", np.dtype(dtype).name, label), {})
+        if REPORT and spec.mkl_sqrt:
+            stats = _totals.setdefault((f"{spec.name} (MKL sqrt)", np.dtype(dtype).name, label), {})
             compare(spec, torch_run(case_index, dtype, False), got, dtype, label, stats)
     assert not problems, "\n".join(problems[:20])
 

@@ -169,7 +169,7 @@ def hyper(optimizer, exc, match, id, marks=(), **options):
 
 NAN = float("nan")
 STEPPED = [o for o in OPTIMIZERS if OPTIMIZERS[o].takes_step]
-WITH_EPS = ("adam", "adamw", "rmsprop", "adagrad", "adamax")
+WITH_EPS = ("adam", "adamw", "rmsprop", "adagrad", "adamax", "radam")
 BAD_HYPERPARAMETERS = [
     *(hyper(o, ValueError, r"lr must be >= 0", "lr-negative", lr=-1e-3) for o in OPTIMIZERS),
     *(hyper(o, ValueError, r"lr must be >= 0", "lr-nan", lr=NAN) for o in OPTIMIZERS),
@@ -182,7 +182,7 @@ BAD_HYPERPARAMETERS = [
     *(hyper(o, ValueError, r"eps must be >= 0", f"eps-{v}", eps=v) for o in WITH_EPS for v in (-1e-8, NAN)),
     *(hyper(o, ValueError, rf"betas\[{i}\] must be in \[0, 1\)", f"beta{i + 1}-{v}",
             betas=(v, 0.999) if i == 0 else (0.9, v))
-      for o in ("adam", "adamw", "adamax") for i in (0, 1) for v in (1.0, -0.1, NAN)),
+      for o in ("adam", "adamw", "adamax", "radam") for i in (0, 1) for v in (1.0, -0.1, NAN)),
     hyper("adam", TypeError, r"betas must be a pair", "betas-scalar", betas=0.9),
     hyper("adam", TypeError, r"betas must be a pair", "betas-triple", betas=(0.9, 0.99, 0.999)),
     *(hyper(o, ValueError, r"momentum must be >= 0", "momentum-negative", momentum=-0.1)

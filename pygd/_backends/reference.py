@@ -161,6 +161,37 @@ def adamax(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Opt
     return None
 
 
+def radam(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
+    problem = _validate.check_streams("radam", streams)
+    if problem is not None:
+        return problem
+    h = _hyperparameters("radam", hparams)
+    lr, beta1, beta2, eps, weight_decay = h.lr, h.beta1, h.beta2, h.eps, h.weight_decay
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2 = 1 - beta2 ** step
+    # The length of the approximated simple moving average, and its limit.
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * beta2 ** step / bias_correction2
+    rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) \
+        if rho_t > 5 else None
+    with np.errstate(all="ignore"):
+        for param, grad, exp_avg, exp_avg_sq in _tensors(streams):
+            g = -grad if h.maximize else grad
+            if weight_decay != 0:
+                if h.decoupled:
+                    param *= 1 - lr * weight_decay
+                else:
+                    g = g + weight_decay * param
+            _lerp_(exp_avg, g, 1 - beta1)
+            exp_avg_sq *= beta2
+            exp_avg_sq += (1 - beta2) * g * g
+            update = lr * exp_avg / bias_correction1
+            if rect is not None:
+                update = update * rect * math.sqrt(bias_correction2) / (np.sqrt(exp_avg_sq) + eps)
+            param -= update
+    return None
+
+
 # ----------------------------------------------------------------------------- gradient tools
 # Same arguments and results as the native ones (csrc/bindings/gradients.cpp). Norm kinds
 # (_constants.NormKind): L2 sum of squares, L1 sum of magnitudes, INF largest magnitude, POWER sum

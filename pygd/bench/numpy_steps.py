@@ -70,3 +70,20 @@ def adamax(p: Any, g: Any, m: Any, u: Any, t: int, *, lr: float, betas: tuple[fl
     u *= beta2
     np.maximum(u, np.abs(g) + eps, out=u)
     p -= lr / (1 - beta1 ** t) * m / u
+
+
+def radam(p: Any, g: Any, m: Any, v: Any, t: int, *, lr: float, betas: tuple[float, float],
+          eps: float) -> None:
+    """RAdam written the obvious way in NumPy (a comparator), in place."""
+    beta1, beta2 = betas
+    m *= beta1
+    m += (1 - beta1) * g
+    v *= beta2
+    v += (1 - beta2) * g * g
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * t * beta2 ** t / (1 - beta2 ** t)
+    step = lr / (1 - beta1 ** t) * m
+    if rho_t > 5:
+        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        step *= rect * (1 - beta2 ** t) ** 0.5 / (np.sqrt(v) + eps)
+    p -= step

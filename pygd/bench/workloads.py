@@ -61,6 +61,8 @@ OPTIMIZERS = {o.key: o for o in (
               dict(lr=1e-2, lr_decay=0.0, eps=1e-10)),
     Optimizer("adamax", "Adamax", pygd.adamax_, True, numpy_steps.adamax, "Adamax", 2,
               dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8)),
+    Optimizer("radam", "RAdam", pygd.radam_, True, numpy_steps.radam, "RAdam", 2,
+              dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8)),
 )}
 
 DTYPES = ("float32", "float64")

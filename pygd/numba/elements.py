@@ -150,3 +150,25 @@ def adamax_element(param, grad, exp_avg, exp_inf, s):
     # abs, not math.fabs: it keeps float32 in float32.
     exp_inf = nan_max(exp_inf * s.beta2, abs(g) + s.eps)
     return param + s.neg_clr * exp_avg / exp_inf, exp_avg, exp_inf
+
+
+@_element
+def radam_element(param, grad, exp_avg, exp_avg_sq, s):
+    """RAdam: Adam's moments, its adaptive step rectified once the SMA length passes 5 (else plain
+    bias-corrected momentum), coupled or decoupled weight decay.
+
+    s: RadamScalars. Returns (param, exp_avg, exp_avg_sq).
+    """
+    g = -grad if s.maximize else grad
+    if s.decoupled_decay:
+        param = param * s.param_scale
+    if s.coupled_decay:
+        g = fmadd(param, s.weight_decay, g)
+    exp_avg = lerp(exp_avg, g, s.exp_avg_weight, s.exp_avg_neg_one_minus_weight, s.exp_avg_from_end)
+    exp_avg_sq = fmadd(s.one_minus_beta2 * g, g, exp_avg_sq * s.beta2)
+    step = exp_avg / s.bc1 * s.lr
+    if s.rectified:
+        # s.one: the reciprocal in the arrays' type (a literal 1.0 would widen float32).
+        adaptive = s.one / (math.sqrt(exp_avg_sq) + s.eps) * s.bc2_sqrt
+        return param - step * adaptive * s.rect, exp_avg, exp_avg_sq
+    return param - step, exp_avg, exp_avg_sq

@@ -12,7 +12,14 @@ from numba.extending import overload
 
 from .._specs import KERNELS
 from . import scalars
-from .elements import adagrad_element, adam_element, adamax_element, rmsprop_element, sgd_element
+from .elements import (
+    adagrad_element,
+    adam_element,
+    adamax_element,
+    radam_element,
+    rmsprop_element,
+    sgd_element,
+)
 
 _indexed = njit(cache=True, error_model="numpy")
 
@@ -63,6 +70,12 @@ def adagrad_at(i, param, grad, state_sum, s):
 def adamax_at(i, param, grad, exp_avg, exp_inf, s):
     """Updates element i of param, exp_avg and exp_inf in place by Adamax."""
     param[i], exp_avg[i], exp_inf[i] = adamax_element(param[i], grad[i], exp_avg[i], exp_inf[i], s)
+
+
+@_indexed
+def radam_at(i, param, grad, exp_avg, exp_avg_sq, s):
+    """Updates element i of param, exp_avg and exp_avg_sq in place by RAdam."""
+    param[i], exp_avg[i], exp_avg_sq[i] = radam_element(param[i], grad[i], exp_avg[i], exp_avg_sq[i], s)
 
 
 def update_at(i, arrays, s):

@@ -48,8 +48,19 @@ AdamaxScalars = collections.namedtuple("AdamaxScalars", (
     "neg_clr",  # -lr / (1 - beta1^t)
     "maximize", "has_weight_decay"))
 
+RadamScalars = collections.namedtuple("RadamScalars", (
+    "exp_avg_weight", "exp_avg_neg_one_minus_weight", "exp_avg_from_end",  # w = 1 - beta1
+    "beta2", "one_minus_beta2",
+    "bc1",       # 1 - beta1^t, divided by per element as torch does
+    "lr", "eps", "weight_decay",
+    "bc2_sqrt",  # sqrt(1 - beta2^t)
+    "rect",      # the variance rectification term (used only when rectified)
+    "param_scale",  # 1 - lr * weight_decay (decoupled)
+    "one",       # 1 in the arrays' type: the adaptive step is a reciprocal, as torch's
+    "rectified", "maximize", "coupled_decay", "decoupled_decay"))
+
 # Their docstrings, which a namedtuple would otherwise make of its field names.
-for _scalars in (SgdScalars, AdamScalars, RmspropScalars, AdagradScalars, AdamaxScalars):
+for _scalars in (SgdScalars, AdamScalars, RmspropScalars, AdagradScalars, AdamaxScalars, RadamScalars):
     _opt = _scalars.__name__[:-len("Scalars")].lower()
     _scalars.__doc__ = (f"The scalars of one {_opt} step, in the arrays' type ({_opt}_scalars makes "
                         f"them, {_opt}_element takes them).")
@@ -117,3 +128,25 @@ def adamax_scalars(dtype, step, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weigh
     w, w_minus_one, from_end = _lerp_weight(dtype, 1.0 - beta1)
     return AdamaxScalars(w, w_minus_one, from_end, dtype(beta2), dtype(eps), dtype(weight_decay),
                          dtype(-(lr / bias_correction1)), maximize, weight_decay != 0.0)
+
+
+@register_jitable
+def radam_scalars(dtype, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                  decoupled=False, maximize=False):
+    """The scalars of RAdam's step `step` (1-based) for arrays of `dtype`; decoupled=True decays
+    the weights as AdamW."""
+    t = float(step)  # math.pow: see adam_scalars
+    bias_correction1 = 1.0 - math.pow(beta1, t)
+    bias_correction2 = 1.0 - math.pow(beta2, t)
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    rho_t = rho_inf - 2.0 * t * math.pow(beta2, t) / bias_correction2
+    rectified = rho_t > 5.0
+    rect = math.pow((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t),
+                    0.5) if rectified else 0.0
+    w, w_minus_one, from_end = _lerp_weight(dtype, 1.0 - beta1)
+    decay = weight_decay != 0.0
+    return RadamScalars(w, w_minus_one, from_end, dtype(beta2), dtype(1.0 - beta2),
+                        dtype(bias_correction1), dtype(lr), dtype(eps), dtype(weight_decay),
+                        dtype(math.pow(bias_correction2, 0.5)), dtype(rect),
+                        dtype(1.0 - lr * weight_decay), dtype(1.0),
+                        rectified, maximize, decay and not decoupled, decay and decoupled)

@@ -29,3 +29,8 @@ class Adagrad(Optimizer, spec=SPECS["adagrad"]):
 class Adamax(Optimizer, spec=SPECS["adamax"]):
     """torch.optim.Adamax: Adam's first moment over an infinity-norm second moment, (coupled) weight
     decay, maximize."""
+
+
+class RAdam(Optimizer, spec=SPECS["radam"]):
+    """torch.optim.RAdam: Adam with a rectified adaptive step, coupled or decoupled weight decay,
+    maximize."""

@@ -111,3 +111,21 @@ class Adamax(Optimizer):
         maximize: bool = False,
         backend: Backend = "auto",
     ) -> None: ...
+
+
+class RAdam(Optimizer):
+    """torch.optim.RAdam: Adam with a rectified adaptive step, coupled or decoupled weight decay,
+    maximize."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-08,
+        weight_decay: float = 0.0,
+        decoupled_weight_decay: bool = False,
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...

@@ -1,4 +1,4 @@
-"""Drop-in replacements for torch.optim's SGD, Adam, AdamW, RMSprop, Adagrad and Adamax.
+"""Drop-in replacements for torch.optim's SGD, Adam, AdamW, RMSprop, Adagrad, Adamax and RAdam.
 
 Change one import::
 
@@ -22,6 +22,16 @@ if _native_error is not None:  # pragma: no cover - exercised only where the bui
     raise ImportError(f"pygd.torch needs pygd's native extension, which is not available here "
                       f"({_native_error}); reinstall pygd where a C++ compiler is found")
 
-from ._optimizers import SGD, Adagrad, Adam, Adamax, AdamW, RMSprop, Routes, TorchFallbackWarning  # noqa: E402
+from ._optimizers import (  # noqa: E402
+    SGD,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    RAdam,
+    RMSprop,
+    Routes,
+    TorchFallbackWarning,
+)
 
-__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Routes", "TorchFallbackWarning"]
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Routes", "TorchFallbackWarning"]

@@ -42,7 +42,7 @@ else:
 _R = TypeVar("_R")
 _C = TypeVar("_C", bound=type)
 
-__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Routes", "TorchFallbackWarning"]
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Routes", "TorchFallbackWarning"]
 
 
 def _with_hooks(step: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -192,3 +192,8 @@ class Adagrad(_Stepper, torch.optim.Adagrad):
 @_document
 class Adamax(_Stepper, torch.optim.Adamax):
     kernel = kernel_for(SPECS["adamax"])
+
+
+@_document
+class RAdam(_Stepper, torch.optim.RAdam):
+    kernel = kernel_for(SPECS["radam"])

@@ -148,6 +148,48 @@ PYGD_HD AdamaxStep<T> make_step(const AdamaxConfig& c, int64_t step) {
           T(-(c.lr / bc1)), c.maximize, c.weight_decay != 0.0};
 }
 
+struct RadamConfig {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool decoupled, maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("lr", c.lr); field("beta1", c.beta1); field("beta2", c.beta2); field("eps", c.eps);
+    field("weight_decay", c.weight_decay); field("decoupled", c.decoupled); field("maximize", c.maximize);
+  }
+};
+
+template <class T>
+struct RadamStep {
+  LerpWeight<T> exp_avg_weight;  // 1 - beta1
+  T beta2, one_minus_beta2;
+  T bc1;       // 1 - beta1^t: exp_avg is divided by it, as torch does
+  T lr, eps, weight_decay;
+  T bc2_sqrt;  // sqrt(1 - beta2^t)
+  T rect;      // the variance rectification term r_t (used only when rectified)
+  T param_scale;  // 1 - lr * weight_decay (decoupled)
+  bool rectified;  // rho_t > 5: the adaptive step is on
+  bool maximize, coupled_decay, decoupled_decay;
+};
+
+template <class T>
+PYGD_HD RadamStep<T> make_step(const RadamConfig& c, int64_t step) {
+  // In double, in torch's (Python's) order of evaluation.
+  const double t = double(step);
+  const double bc1 = 1.0 - std::pow(c.beta1, t);
+  const double bc2 = 1.0 - std::pow(c.beta2, t);
+  const double rho_inf = 2.0 / (1.0 - c.beta2) - 1.0;
+  const double rho_t = rho_inf - 2.0 * t * std::pow(c.beta2, t) / bc2;
+  const bool rectified = rho_t > 5.0;
+  const double rect = rectified ? std::pow((rho_t - 4.0) * (rho_t - 2.0) * rho_inf /
+                                            ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t), 0.5)
+                                : 0.0;
+  const bool decay = c.weight_decay != 0.0;
+  return {make_lerp_weight<T>(1.0 - c.beta1), T(c.beta2), T(1.0 - c.beta2), T(bc1), T(c.lr), T(c.eps),
+          T(c.weight_decay), T(std::pow(bc2, 0.5)), T(rect), T(1.0 - c.lr * c.weight_decay), rectified,
+          c.maximize, decay && !c.decoupled, decay && c.decoupled};
+}
+
 // The bandwidth probe: the memory traffic of an update with trivial arithmetic.
 struct ProbeConfig {
   double scale;

@@ -8,6 +8,7 @@
 #include "grad_norms.h"
 #include "grad_ops.h"
 #include "probe.h"
+#include "radam.h"
 #include "rmsprop.h"
 #include "sgd.h"
 
@@ -23,6 +24,6 @@ struct TypeList {
   }
 };
 
-using Optimizers = TypeList<Sgd, Adam, Rmsprop, Adagrad, Adamax>;
+using Optimizers = TypeList<Sgd, Adam, Rmsprop, Adagrad, Adamax, Radam>;
 
 }  // namespace pygd
