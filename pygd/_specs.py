@@ -41,6 +41,9 @@ class Stream:
     needed_if: Optional[str] = None
     # The option whose value a new state starts at (Adagrad's initial_accumulator_value); else 0.
     initial: Optional[str] = None
+    # Where torch.optim reads that option for a state it creates at a param's first step: the
+    # param's group (Rprop's lr), or the optimizer's defaults (Adagrad, for a param added later).
+    initial_from_group: bool = False
     # Whether the functional step takes it positionally (SGD's momentum_buffers, for compatibility);
     # other optional streams are keyword-only.
     positional: bool = False
@@ -63,7 +66,9 @@ class Stream:
 
 
 # How an option is checked (and normalized) before anything is written; _steps.py holds the code.
-CHECKS = ("non_negative", "not_nan", "unit_interval", "betas", "flag")
+CHECKS = ("non_negative", "not_nan", "unit_interval", "betas", "etas", "step_sizes", "flag")
+# The checks of options that are pairs, each setting two kernel hyperparameters.
+PAIR_CHECKS = ("betas", "etas", "step_sizes")
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,9 @@ class Option:
     functional: bool = True   # whether the functional step takes it (else its default is used)
     constructor: bool = True  # whether the optimizer classes take it (else their groups hold the default)
     keyword_only: bool = False  # in the classes' constructors, as in torch.optim's
+    # For a pair: whether the functional step takes its two kernel names as options instead, as
+    # torch.optim's functional API does where the pair's name is a stream's (Rprop's step_sizes).
+    functional_split: bool = False
 
     @property
     def sets(self) -> tuple[str, ...]:
@@ -248,6 +256,31 @@ _DECLARED = (
 
     States start as zeros.
     """),
+    OptimizerSpec(
+        "adadelta", "adadelta", "Adadelta", False,
+        (_P, _G, Stream("square_avgs", "square_avg"), Stream("acc_deltas", "acc_delta")),
+        (Option("lr", 1.0, "non_negative"), Option("rho", 0.9, "unit_interval"),
+         Option("eps", 1e-6, "non_negative"), _WEIGHT_DECAY, _MAXIMIZE),
+        doc="""Adadelta: delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * grad, both running
+    averages with rho (square_avg of grad², acc_delta of delta²), then param -= lr * delta; coupled
+    weight decay.
+
+    States start as zeros.
+    """),
+    OptimizerSpec(
+        "rprop", "rprop", "Rprop", False,
+        (_P, _G, Stream("prevs", "prev"), Stream("step_sizes", "step_size", initial="lr", initial_from_group=True)),
+        (Option("lr", 1e-2, "non_negative", kernel=(), functional=False),
+         Option("etas", (0.5, 1.2), "etas", kernel=("etaminus", "etaplus")),
+         Option("step_sizes", (1e-6, 50.0), "step_sizes", kernel=("step_size_min", "step_size_max"),
+                functional_split=True),
+         _MAXIMIZE),
+        doc="""Rprop (resilient backpropagation): each element's step size grows by etaplus while its
+    gradient keeps its sign and shrinks by etaminus when the sign flips (then that gradient counts as
+    0, for this step and the next comparison), within step_sizes; param -= sign(grad) * step_size.
+
+    `prevs` (the last gradients) start as zeros and `step_sizes` at lr (torch's initial step size).
+    """),
 )
 
 
@@ -290,7 +323,7 @@ def _packer(names: tuple[str, ...]) -> Callable[..., tuple[Any, ...]]:
 def _compiled_tests(streams: tuple[Stream, ...]) -> tuple[Stream, ...]:
     """Each optional stream with `needed`, its needed_if as a function of its option's value."""
     return tuple(s if s.needed_if is None else Stream(
-        s.name, s.torch_state, s.needed_if, s.initial, s.positional,
+        s.name, s.torch_state, s.needed_if, s.initial, s.initial_from_group, s.positional,
         eval(f"lambda {s.option}: bool({s.needed_if})", {}))  # noqa: S307 - declared above
         for s in streams)
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, Optional
 
 from . import _backends, _dlpack, _validate
-from ._specs import OptimizerSpec, Option, Stream
+from ._specs import PAIR_CHECKS, OptimizerSpec, Option, Stream
 from ._validate import MAX_STEP
 
 # Per check (_specs.CHECKS): the expression that normalizes option `{n}` (a valid float passes
@@ -34,23 +34,31 @@ _CHECKED = {
                       'else _v.in_unit_interval("{n}", {n}, include_one=True)'),
     "flag": "bool({n})",
 }
-_BETAS = """\
+# Pairs (_specs.PAIR_CHECKS): a tuple of two valid floats passes through, anything else is checked
+# (and its message made) by the _validate function named after the check.
+_PAIR = """\
     if type({n}) is tuple and len({n}) == 2 and type({n}[0]) is float and type({n}[1]) is float \\
-            and 0.0 <= {n}[0] < 1.0 and 0.0 <= {n}[1] < 1.0:
+            and {valid}:
         {a}, {b} = {n}
     else:
-        {a}, {b} = _v.betas({n})"""
+        {a}, {b} = _v.{check}({n})"""
+_PAIR_VALID = {"betas": "0.0 <= {n}[0] < 1.0 and 0.0 <= {n}[1] < 1.0",
+               "etas": "0.0 < {n}[0] < 1.0 < {n}[1]",
+               "step_sizes": "0.0 <= {n}[0] <= {n}[1]"}
 _STEP = "    step = step if type(step) is int and 1 <= step < _MAX_STEP else _v.step_count(step)"
 _counter = itertools.count()
 
 
-def _option_checks(options: list[Option] | tuple[Option, ...]) -> list[str]:
-    """Lines that check each option and set the kernel's names from it."""
+def _option_checks(options: list[Option] | tuple[Option, ...], split: bool = False) -> list[str]:
+    """Lines that check each option and set the kernel's names from it (in the functional step,
+    `split`, from the two names of a functional_split pair)."""
     lines = []
     for o in options:
-        if o.check == "betas":
+        if o.check in PAIR_CHECKS:
             a, b = o.sets
-            lines.append(_BETAS.format(n=o.name, a=a, b=b))
+            # A split pair is held by its two names (its own names a stream there).
+            n = f"({a}, {b})" if split and o.functional_split else o.name
+            lines.append(_PAIR.format(n=n, a=a, b=b, check=o.check, valid=_PAIR_VALID[o.check].format(n=n)))
         else:
             target = o.sets[0] if o.sets else o.name
             lines.append(f"    {target} = {_CHECKED[o.check].format(n=o.name)}")
@@ -95,7 +103,8 @@ class Parameter(NamedTuple):
 
 # The stubs' annotation of an option, by its check (_specs.CHECKS): what the check accepts as is.
 OPTION_TYPES = {"non_negative": "float", "not_nan": "float", "unit_interval": "float",
-                "betas": "tuple[float, float]", "flag": "bool"}
+                "betas": "tuple[float, float]", "etas": "tuple[float, float]",
+                "step_sizes": "tuple[float, float]", "flag": "bool"}
 _ARRAYS, _OPTIONAL_ARRAYS = "Arrays[F]", "Arrays[F] | None"
 _BACKEND = Parameter("backend", "Backend", '"auto"', "auto")
 
@@ -119,7 +128,10 @@ def functional_parameters(spec: OptimizerSpec) -> _Parameters:
     positional += [_optional_stream(s) for s in spec.streams if s.needed_if and s.positional]
     keywords = [Parameter("step", "int")] if spec.takes_step else []
     for o in spec.options:
-        if o.functional:
+        if o.functional_split:
+            keywords += [Parameter(name, "float", f'_defaults["{o.name}"][{i}]', o.default[i])  # type: ignore[index]
+                         for i, name in enumerate(o.sets)]
+        elif o.functional:
             keywords.append(_option(o))
         keywords += [_optional_stream(s) for s in spec.streams
                      if s.needed_if and not s.positional and s.option == o.name]
@@ -147,7 +159,7 @@ def functional_step(spec: OptimizerSpec) -> Callable[..., None]:
     """pygd.<spec.name>_, compiled from the spec."""
     positional, keywords = functional_parameters(spec)
     body = [_STEP] if spec.takes_step else []
-    body += _option_checks([o for o in spec.options if o.functional])
+    body += _option_checks([o for o in spec.options if o.functional or o.functional_split], split=True)
     # Options the step does not take set the kernel's names from their defaults (AdamW: decoupled).
     body += [f'    {o.sets[0]} = bool(_defaults["{o.name}"])' for o in spec.options
              if not o.functional and o.sets]
@@ -201,7 +213,7 @@ def torch_group_reader(spec: OptimizerSpec) -> Callable[[Any], tuple[Any, ...]]:
     tensors), as the kernel's hyperparameter tuple."""
     body = []
     for o in spec.options:
-        if o.check == "betas":
+        if o.check in PAIR_CHECKS:
             body.append(f'    {o.sets[0]}, {o.sets[1]} = (float(b) for b in group["{o.name}"])')
         elif o.sets:
             convert = "bool" if o.check == "flag" else "float"

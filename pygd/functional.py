@@ -23,5 +23,7 @@ rmsprop_ = functional_step(SPECS["rmsprop"])
 adagrad_ = functional_step(SPECS["adagrad"])
 adamax_ = functional_step(SPECS["adamax"])
 radam_ = functional_step(SPECS["radam"])
+adadelta_ = functional_step(SPECS["adadelta"])
+rprop_ = functional_step(SPECS["rprop"])
 
 __all__ = [f"{name}_" for name in SPECS]

@@ -17,7 +17,7 @@ defaults and checks are declared there, once.
 
 from ._typing import Arrays, Backend, F
 
-__all__ = ["sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_", "adamax_", "radam_"]
+__all__ = ["sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_", "adamax_", "radam_", "adadelta_", "rprop_"]
 
 
 def sgd_(
@@ -167,4 +167,45 @@ def radam_(
     decoupled (param *= 1 - lr * weight_decay) with decoupled_weight_decay=True.
 
     States start as zeros.
+    """
+
+
+def adadelta_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    square_avgs: Arrays[F],
+    acc_deltas: Arrays[F],
+    *,
+    lr: float = 1.0,
+    rho: float = 0.9,
+    eps: float = 1e-06,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+    backend: Backend = "auto",
+) -> None:
+    """Adadelta: delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * grad, both running
+    averages with rho (square_avg of grad², acc_delta of delta²), then param -= lr * delta; coupled
+    weight decay.
+
+    States start as zeros.
+    """
+
+
+def rprop_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    prevs: Arrays[F],
+    step_sizes: Arrays[F],
+    *,
+    etas: tuple[float, float] = (0.5, 1.2),
+    step_size_min: float = 1e-06,
+    step_size_max: float = 50.0,
+    maximize: bool = False,
+    backend: Backend = "auto",
+) -> None:
+    """Rprop (resilient backpropagation): each element's step size grows by etaplus while its
+    gradient keeps its sign and shrinks by etaminus when the sign flips (then that gradient counts as
+    0, for this step and the next comparison), within step_sizes; param -= sign(grad) * step_size.
+
+    `prevs` (the last gradients) start as zeros and `step_sizes` at lr (torch's initial step size).
     """

@@ -86,6 +86,8 @@ OPTIMIZERS = {o.name: o for o in (
               dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.01)),
     Optimizer("radam", pygd.radam_, pygd.optim.RAdam,
               dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.01, decoupled_weight_decay=True)),
+    Optimizer("adadelta", pygd.adadelta_, pygd.optim.Adadelta, dict(lr=0.5, rho=0.8, weight_decay=0.01)),
+    Optimizer("rprop", pygd.rprop_, pygd.optim.Rprop, dict(lr=0.02, etas=(0.4, 1.3), step_sizes=(1e-4, 0.05))),
 )}
 # The torch.optim classes pygd.torch replaces, and the options of each (the pygd.torch tests' table).
 TORCH_NAMES = tuple(o.torch_name for o in OPTIMIZERS.values())
@@ -113,8 +115,14 @@ class Case:
         return self.opt.state_names(self.options)
 
     def initial(self, name):
-        default = np.nan if name == "momentum_buffers" and self.optimizer == "sgd" else 0.0
-        return self.init.get(name, default)
+        """A state's initial value: the case's, else NaN for SGD's momentum buffer, else the value
+        of the option its stream starts at (Rprop's step sizes: lr), else 0."""
+        if name in self.init:
+            return self.init[name]
+        if name == "momentum_buffers" and self.optimizer == "sgd":
+            return np.nan
+        stream = next(s for s in self.opt.spec.streams if s.name == name)
+        return self.opt.spec.defaults[stream.initial] if stream.initial else 0.0
 
     def new_states(self, shapes, dtype):
         """{state name: [array per shape]} filled with the case's initial values."""
@@ -128,9 +136,17 @@ class Case:
         self.opt.fn(params, grads, **kwargs)
 
     def torch_kwargs(self):
-        if self.optimizer == "adagrad":
-            return dict(self.options, initial_accumulator_value=self.initial("state_sums"))
-        return dict(self.options)
+        """The case's options as the optimizer classes take them: a pair the functional step takes
+        split (Rprop's step_size_min, step_size_max) as the pair, and the options that states
+        start at (Adagrad's initial_accumulator_value, Rprop's lr) from the case's initial states."""
+        options = dict(self.options)
+        for o in self.opt.spec.options:
+            if o.functional_split:
+                options[o.name] = tuple(options.pop(n, d) for n, d in zip(o.sets, o.default))
+        for s in self.opt.spec.streams:
+            if s.initial:
+                options[s.initial] = self.initial(s.name)
+        return options
 
 
 def _case(optimizer, id, init=None, **options):
@@ -180,11 +196,23 @@ CASES = [
     _case("radam", "all", lr=1e-2, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1, decoupled_weight_decay=True,
           maximize=True),
     _case("radam", "never_rectified", lr=1e-2, betas=(0.2, 0.6)),
+    _case("adadelta", "plain"),
+    _case("adadelta", "lr", lr=0.1),
+    _case("adadelta", "wd", weight_decay=0.1),
+    _case("adadelta", "maximize", maximize=True),
+    _case("adadelta", "all", lr=0.5, rho=0.3, eps=1e-4, weight_decay=0.1, maximize=True),
+    _case("rprop", "plain"),
+    _case("rprop", "etas", etas=(0.3, 1.5)),
+    # Bounds that the step sizes reach within the test's steps, from either side.
+    _case("rprop", "bounds", {"step_sizes": 0.05}, step_size_min=0.02, step_size_max=0.08),
+    _case("rprop", "maximize", maximize=True),
+    _case("rprop", "all", {"step_sizes": 0.02}, etas=(0.4, 1.3), step_size_min=1e-3, step_size_max=0.05,
+          maximize=True),
 ]
 BY_ID = {c.id: c for c in CASES}
 # The most flag-heavy case of each optimizer: used where a test cannot afford the whole table.
 HEAVY = [BY_ID[i] for i in ("sgd-all", "adam-all", "adamw-amsgrad", "rmsprop-all", "adagrad-lr_decay",
-                                 "adamax-all", "radam-all")]
+                                 "adamax-all", "radam-all", "adadelta-all", "rprop-all")]
 
 
 # ----------------------------------------------------------------------------- data

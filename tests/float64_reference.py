@@ -111,8 +111,32 @@ def radam(p, g, state, t, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay
         p -= lr * m_hat
 
 
+def adadelta(p, g, state, t, *, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
+    d = _signed(g, maximize) + weight_decay * p
+    v, u = state["square_avgs"], state["acc_deltas"]
+    v[...] = rho * v + (1.0 - rho) * d * d
+    # Zeiler 2012: the update's units match the param's, RMS of past updates over RMS of grads.
+    delta = np.sqrt((u + eps) / (v + eps)) * d
+    u[...] = rho * u + (1.0 - rho) * delta * delta
+    p -= lr * delta
+
+
+def rprop(p, g, state, t, *, etas=(0.5, 1.2), step_size_min=1e-6, step_size_max=50.0, maximize=False):
+    etaminus, etaplus = etas
+    d = _signed(g, maximize)
+    prev, size = state["prevs"], state["step_sizes"]
+    same, flipped = d * prev > 0, d * prev < 0
+    size[...] = np.clip(np.where(same, etaplus, np.where(flipped, etaminus, 1.0)) * size,
+                        step_size_min, step_size_max)
+    # After a sign flip: no step, and the next comparison starts afresh (Riedmiller & Braun's Rprop-).
+    d = np.where(flipped, 0.0, d)
+    p -= np.sign(d) * size
+    prev[...] = d
+
+
 UPDATES = {"sgd": sgd, "adam": adam, "adamw": adamw, "rmsprop": rmsprop, "adagrad": adagrad,
-           "adamax": adamax, "radam": radam}
+           "adamax": adamax, "radam": radam,
+           "adadelta": adadelta, "rprop": rprop}
 
 
 def step(optimizer, params, grads, states, t, options):

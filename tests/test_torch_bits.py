@@ -1,6 +1,6 @@
 """pygd's functional steps give torch.optim's bits: bit for bit against torch's fused CPU kernels
-(Adam, AdamW, SGD, Adagrad: fused=True) and its for-loop RMSprop, Adamax and RAdam (foreach=False, as
-torch has no fused one), float32 and float64,
+(Adam, AdamW, SGD, Adagrad: fused=True) and its for-loop RMSprop, Adamax, RAdam, Adadelta and Rprop
+(foreach=False, as torch has no fused one), float32 and float64,
 every option combination, a few steps on random data of odd sizes, at every ISA level this machine
 runs, on 1 and 2 threads (with a small grain, so that the work really splits, mid-SIMD-width), and
 with the Numba backend.
@@ -12,16 +12,17 @@ Those elements are compared too: they must agree bit for bit where torch's tail 
 does, and are within `TAIL_EPS` roundings of it otherwise; the share that differs is reported by
 `PYGD_BITS_REPORT=1 pytest -s tests/test_torch_bits.py`. Every other element must be identical.
 
-RMSprop and RAdam: torch's for-loops take square roots with Tensor.sqrt, which torch builds with MKL compute
-through MKL's vector math library (vsSqrt/vdSqrt), not correctly rounded: about 17% (float32) and
-1% (float64) of its roots are 1 ulp off the IEEE square root that pygd (and torch's own fused
-kernels) compute. Their reference here is torch's for-loop with Tensor.sqrt replaced by the
+RMSprop, RAdam and Adadelta: torch's for-loops take square roots with Tensor.sqrt (and sqrt_), which
+torch builds with MKL compute through MKL's vector math library (vsSqrt/vdSqrt), not correctly
+rounded: about 17% (float32) and 1% (float64) of its roots are 1 ulp off the IEEE square root that
+pygd (and torch's own fused kernels) compute. Their reference here is torch's for-loop with Tensor.sqrt replaced by the
 IEEE root (every other operation torch's own); the report also counts the share that differs from
 unmodified torch.
 """
 
 import contextlib
 import functools
+import inspect
 import itertools
 import os
 
@@ -79,11 +80,22 @@ class Spec:
         return {**o, **self.extra_torch, **self.impl}
 
     def pygd_kwargs(self, o, step):
+        """Options `o` (torch's) as the functional step takes them."""
         o = dict(o)
-        o.pop("initial_accumulator_value", None)
+        for option in OPTIMIZERS[self.name].spec.options if self.name in OPTIMIZERS else ():
+            if option.functional_split:  # Rprop's step_sizes=(min, max): step_size_min, step_size_max
+                o.update(zip(option.sets, o.pop(option.name)))
+            elif not option.functional:  # a state's initial value (Adagrad's, Rprop's lr)
+                o.pop(option.name, None)
         if self.name in ADAMS:
             o["max_exp_avg_sqs"] = None  # filled in by the caller when amsgrad
-        return o if self.name == "rmsprop" else {**o, "step": step}
+        return {**o, "step": step} if "step" in inspect.signature(self.fn).parameters else o
+
+    def initial(self, name, o):
+        """A state's initial value under torch's options `o`: its stream's option, or 0."""
+        spec = OPTIMIZERS[self.name].spec if self.name in OPTIMIZERS else None
+        stream = next((s for s in spec.streams if s.name == name), None) if spec else None
+        return o.get(stream.initial, spec.defaults[stream.initial]) if stream and stream.initial else 0.0
 
 
 FUSED = {"fused": True}
@@ -101,6 +113,10 @@ ADAMAX = _grid(lr=[1e-2], betas=[(0.9, 0.999), (0.3, 0.8)], eps=[1e-8], weight_d
                maximize=[False, True])
 RADAM = _grid(lr=[1e-2], betas=[(0.9, 0.999), (0.3, 0.8)], eps=[1e-8], weight_decay=[0.0, 0.1],
               decoupled_weight_decay=[False, True], maximize=[False, True])
+ADADELTA = _grid(lr=[1.0, 0.5], rho=[0.9, 0.3], eps=[1e-6], weight_decay=[0.0, 0.1], maximize=[False, True])
+# Bounds that the step sizes reach within STEPS from lr, from either side.
+RPROP = _grid(lr=[0.01], etas=[(0.5, 1.2), (0.3, 1.5)], step_sizes=[(1e-6, 50.0), (5e-3, 0.015)],
+              maximize=[False, True])
 RMSPROP = _grid(lr=[1e-2], alpha=[0.99, 0.3], eps=[1e-8], weight_decay=[0.0, 0.1],
                 momentum=[0.0, 0.9], centered=[False, True], maximize=[False, True])
 
@@ -120,6 +136,8 @@ SPECS = [
     # Nor RAdam: its for-loop, with MKL's sqrt as RMSprop's. Its (0.3, 0.8) rows rectify from step 7.
     Spec("radam", pygd.radam_, torch.optim.RAdam, {"foreach": False}, RADAM, False, mkl_sqrt=True,
          steps=8),
+    Spec("adadelta", pygd.adadelta_, torch.optim.Adadelta, {"foreach": False}, ADADELTA, False, mkl_sqrt=True),
+    Spec("rprop", pygd.rprop_, torch.optim.Rprop, {"foreach": False}, RPROP, False),
 ]
 
 
@@ -213,7 +231,7 @@ def pygd_run(spec, o, dtype, backend):
     params = [p.copy() for p in params0]
     states = {}
     for name in spec.state_names(o):
-        fill = o.get("initial_accumulator_value", 0.0) if name == "state_sums" else 0.0
+        fill = spec.initial(name, o)
         states[name] = [np.full(n, fill, dtype) for n in SIZES]
     for t in range(spec.steps):
         kwargs = spec.pygd_kwargs(o, t + 1)

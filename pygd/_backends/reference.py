@@ -192,6 +192,48 @@ def radam(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Opti
     return None
 
 
+# The update does not use the step.
+def adadelta(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
+    problem = _validate.check_streams("adadelta", streams)
+    if problem is not None:
+        return problem
+    h = _hyperparameters("adadelta", hparams)
+    lr, rho, eps, weight_decay = h.lr, h.rho, h.eps, h.weight_decay
+    with np.errstate(all="ignore"):
+        for param, grad, square_avg, acc_delta in _tensors(streams):
+            g = -grad if h.maximize else grad
+            if weight_decay != 0:
+                g = g + weight_decay * param
+            square_avg *= rho
+            square_avg += (1 - rho) * g * g
+            delta = np.sqrt(acc_delta + eps) / np.sqrt(square_avg + eps) * g
+            acc_delta *= rho
+            acc_delta += (1 - rho) * delta * delta
+            param -= lr * delta
+    return None
+
+
+# The update does not use the step.
+def rprop(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
+    problem = _validate.check_streams("rprop", streams)
+    if problem is not None:
+        return problem
+    h = _hyperparameters("rprop", hparams)
+    with np.errstate(all="ignore"):
+        for param, grad, prev, step_size in _tensors(streams):
+            g = -grad if h.maximize else grad
+            agreement = g * prev  # its sign; NaN compares as neither, so counts as 0 (torch.sign)
+            factor = np.where(agreement > 0, h.etaplus, np.where(agreement < 0, h.etaminus, 1.0))
+            step_size *= factor.astype(step_size.dtype)
+            # maximum then minimum, NaN-propagating (torch.clamp)
+            np.minimum(np.maximum(step_size, h.step_size_min), h.step_size_max, out=step_size)
+            g = np.where(agreement < 0, 0, g).astype(param.dtype)
+            sign = np.where(g > 0, 1, np.where(g < 0, -1, 0)).astype(param.dtype)  # NaN's is 0, as torch's
+            param -= sign * step_size
+            prev[...] = g
+    return None
+
+
 # ----------------------------------------------------------------------------- gradient tools
 # Same arguments and results as the native ones (csrc/bindings/gradients.cpp). Norm kinds
 # (_constants.NormKind): L2 sum of squares, L1 sum of magnitudes, INF largest magnitude, POWER sum

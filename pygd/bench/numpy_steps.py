@@ -87,3 +87,24 @@ def radam(p: Any, g: Any, m: Any, v: Any, t: int, *, lr: float, betas: tuple[flo
         rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
         step *= rect * (1 - beta2 ** t) ** 0.5 / (np.sqrt(v) + eps)
     p -= step
+
+
+def adadelta(p: Any, g: Any, v: Any, u: Any, t: int, *, lr: float, rho: float, eps: float) -> None:
+    """Adadelta written the obvious way in NumPy (a comparator), in place."""
+    v *= rho
+    v += (1 - rho) * g * g
+    delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+    u *= rho
+    u += (1 - rho) * delta * delta
+    p -= lr * delta
+
+
+def rprop(p: Any, g: Any, prev: Any, step_size: Any, t: int, *, etas: tuple[float, float]) -> None:
+    """Rprop written the obvious way in NumPy (a comparator), in place."""
+    etaminus, etaplus = etas
+    agreement = np.sign(g * prev)
+    step_size *= np.where(agreement > 0, etaplus, np.where(agreement < 0, etaminus, 1.0)).astype(p.dtype)
+    np.clip(step_size, 1e-6, 50.0, out=step_size)
+    g = np.where(agreement < 0, 0, g).astype(p.dtype)
+    p -= np.sign(g) * step_size
+    prev[...] = g

@@ -30,25 +30,41 @@ from .elements import (
     rmsprop_element,
     sgd_element,
 )
-from .indexed import adagrad_at, adam_at, adamax_at, radam_at, rmsprop_at, sgd_at
+from .indexed import (
+    adadelta_at,
+    adagrad_at,
+    adam_at,
+    adamax_at,
+    radam_at,
+    rmsprop_at,
+    rprop_at,
+    sgd_at,
+)
 from .scalars import (
+    AdadeltaScalars,
     AdagradScalars,
     AdamaxScalars,
     AdamScalars,
     RadamScalars,
     RmspropScalars,
+    RpropScalars,
     SgdScalars,
+    adadelta_scalars,
     adagrad_scalars,
     adam_scalars,
     adamax_scalars,
     radam_scalars,
     rmsprop_scalars,
+    rprop_scalars,
     sgd_scalars,
 )
 
 __all__ = [
     "sgd_scalars", "adam_scalars", "rmsprop_scalars", "adagrad_scalars", "adamax_scalars", "radam_scalars",
+    "adadelta_scalars", "rprop_scalars",
     "sgd_element", "adam_element", "rmsprop_element", "adagrad_element", "adamax_element", "radam_element",
-    "sgd_at", "adam_at", "rmsprop_at", "adagrad_at", "adamax_at", "radam_at",
+    "adadelta_element", "rprop_element",
+    "sgd_at", "adam_at", "rmsprop_at", "adagrad_at", "adamax_at", "radam_at", "adadelta_at", "rprop_at",
     "SgdScalars", "AdamScalars", "RmspropScalars", "AdagradScalars", "AdamaxScalars", "RadamScalars",
+    "AdadeltaScalars", "RpropScalars",
 ]

@@ -172,3 +172,47 @@ def radam_element(param, grad, exp_avg, exp_avg_sq, s):
         adaptive = s.one / (math.sqrt(exp_avg_sq) + s.eps) * s.bc2_sqrt
         return param - step * adaptive * s.rect, exp_avg, exp_avg_sq
     return param - step, exp_avg, exp_avg_sq
+
+
+@_element
+def adadelta_element(param, grad, square_avg, acc_delta, s):
+    """Adadelta: a step of RMS[delta] / RMS[grad] times the gradient, coupled weight decay.
+
+    s: AdadeltaScalars. Returns (param, square_avg, acc_delta).
+    """
+    g = -grad if s.maximize else grad
+    if s.has_weight_decay:
+        g = fmadd(param, s.weight_decay, g)
+    square_avg = fmadd(s.one_minus_rho * g, g, square_avg * s.rho)
+    delta = math.sqrt(acc_delta + s.eps) / math.sqrt(square_avg + s.eps) * g
+    acc_delta = fmadd(s.one_minus_rho * delta, delta, acc_delta * s.rho)
+    return fmadd(delta, s.neg_lr, param), square_avg, acc_delta
+
+
+@_element
+def rprop_element(param, grad, prev, step_size, s):
+    """Rprop: the step size grows by etaplus while the gradient keeps its sign and shrinks by
+    etaminus when it flips (that gradient then counts as 0), within the step-size bounds.
+
+    s: RpropScalars. Returns (param, prev, step_size).
+    """
+    g = -grad if s.maximize else grad
+    agreement = g * prev  # its sign; NaN's counts as 0 (torch.sign)
+    if agreement > s.zero:
+        factor = s.etaplus
+    elif agreement < s.zero:
+        factor = s.etaminus
+    else:
+        factor = s.one
+    step_size = nan_max(step_size * factor, s.step_size_min)
+    if step_size > s.step_size_max:
+        step_size = s.step_size_max
+    if factor == s.etaminus:
+        g = s.zero
+    if g > s.zero:
+        sign = s.one
+    elif g < s.zero:
+        sign = -s.one
+    else:
+        sign = s.zero
+    return param - sign * step_size, g, step_size  # = fma(-sign, step_size, param): see rprop.h

@@ -13,11 +13,13 @@ from numba.extending import overload
 from .._specs import KERNELS
 from . import scalars
 from .elements import (
+    adadelta_element,
     adagrad_element,
     adam_element,
     adamax_element,
     radam_element,
     rmsprop_element,
+    rprop_element,
     sgd_element,
 )
 
@@ -76,6 +78,18 @@ def adamax_at(i, param, grad, exp_avg, exp_inf, s):
 def radam_at(i, param, grad, exp_avg, exp_avg_sq, s):
     """Updates element i of param, exp_avg and exp_avg_sq in place by RAdam."""
     param[i], exp_avg[i], exp_avg_sq[i] = radam_element(param[i], grad[i], exp_avg[i], exp_avg_sq[i], s)
+
+
+@_indexed
+def adadelta_at(i, param, grad, square_avg, acc_delta, s):
+    """Updates element i of param, square_avg and acc_delta in place by Adadelta."""
+    param[i], square_avg[i], acc_delta[i] = adadelta_element(param[i], grad[i], square_avg[i], acc_delta[i], s)
+
+
+@_indexed
+def rprop_at(i, param, grad, prev, step_size, s):
+    """Updates element i of param, prev and step_size in place by Rprop."""
+    param[i], prev[i], step_size[i] = rprop_element(param[i], grad[i], prev[i], step_size[i], s)
 
 
 def update_at(i, arrays, s):

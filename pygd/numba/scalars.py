@@ -59,8 +59,17 @@ RadamScalars = collections.namedtuple("RadamScalars", (
     "one",       # 1 in the arrays' type: the adaptive step is a reciprocal, as torch's
     "rectified", "maximize", "coupled_decay", "decoupled_decay"))
 
+AdadeltaScalars = collections.namedtuple("AdadeltaScalars", (
+    "neg_lr", "rho", "one_minus_rho", "eps", "weight_decay", "maximize", "has_weight_decay"))
+
+RpropScalars = collections.namedtuple("RpropScalars", (
+    "etaminus", "etaplus", "step_size_min", "step_size_max",
+    "zero", "one",  # in the arrays' type (a literal would widen float32)
+    "maximize"))
+
 # Their docstrings, which a namedtuple would otherwise make of its field names.
-for _scalars in (SgdScalars, AdamScalars, RmspropScalars, AdagradScalars, AdamaxScalars, RadamScalars):
+for _scalars in (SgdScalars, AdamScalars, RmspropScalars, AdagradScalars, AdamaxScalars, RadamScalars,
+                 AdadeltaScalars, RpropScalars):
     _opt = _scalars.__name__[:-len("Scalars")].lower()
     _scalars.__doc__ = (f"The scalars of one {_opt} step, in the arrays' type ({_opt}_scalars makes "
                         f"them, {_opt}_element takes them).")
@@ -150,3 +159,20 @@ def radam_scalars(dtype, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight
                         dtype(math.pow(bias_correction2, 0.5)), dtype(rect),
                         dtype(1.0 - lr * weight_decay), dtype(1.0),
                         rectified, maximize, decay and not decoupled, decay and decoupled)
+
+
+@register_jitable
+def adadelta_scalars(dtype, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
+    """The scalars of an Adadelta step (its update does not use the step count) for arrays of
+    `dtype`."""
+    return AdadeltaScalars(dtype(-lr), dtype(rho), dtype(1.0 - rho), dtype(eps), dtype(weight_decay),
+                           maximize, weight_decay != 0.0)
+
+
+@register_jitable
+def rprop_scalars(dtype, etaminus=0.5, etaplus=1.2, step_size_min=1e-6, step_size_max=50.0,
+                  maximize=False):
+    """The scalars of an Rprop step (its update does not use the step count) for arrays of
+    `dtype`."""
+    return RpropScalars(dtype(etaminus), dtype(etaplus), dtype(step_size_min), dtype(step_size_max),
+                        dtype(0.0), dtype(1.0), maximize)

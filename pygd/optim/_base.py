@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 import numpy as np
 
 from .. import _backends, _steps, _validate
-from .._specs import OptimizerSpec
+from .._specs import PAIR_CHECKS, OptimizerSpec
 from .._typing import Backend, FloatArray, G, OptionalArrays, ParamGroup
 from . import _params, _plan, _serialization
 
@@ -30,6 +30,7 @@ class Optimizer:
     _state_streams: ClassVar[tuple[str, ...]] = ()  # torch's state names, in the kernel's stream
     # order after (params, grads)
     _initial_options: ClassVar[dict[Optional[str], Optional[str]]]
+    _pair_options: ClassVar[tuple[str, ...]] = ()  # options that are pairs (betas, etas, ...)
 
     if TYPE_CHECKING:
         @staticmethod
@@ -43,6 +44,7 @@ class Optimizer:
         cls._spec, cls._kernel = spec, spec.kernel
         cls._state_streams = tuple(spec.torch_states.values())
         cls._initial_options = {s.torch_state: s.initial for s in spec.streams if s.initial}
+        cls._pair_options = tuple(o.name for o in spec.options if o.check in PAIR_CHECKS)
         cls._read_group = staticmethod(_steps.group_reader(spec))  # type: ignore[method-assign,assignment]
         init = _steps.optimizer_constructor(spec, Optimizer)
         cls.__init__ = init  # type: ignore[method-assign]  # its signature: optim/_classes.pyi

@@ -34,3 +34,13 @@ class Adamax(Optimizer, spec=SPECS["adamax"]):
 class RAdam(Optimizer, spec=SPECS["radam"]):
     """torch.optim.RAdam: Adam with a rectified adaptive step, coupled or decoupled weight decay,
     maximize."""
+
+
+class Adadelta(Optimizer, spec=SPECS["adadelta"]):
+    """torch.optim.Adadelta: running averages of squared grads and squared updates, (coupled)
+    weight decay, maximize."""
+
+
+class Rprop(Optimizer, spec=SPECS["rprop"]):
+    """torch.optim.Rprop: per-element step sizes adapted by the gradient's sign, within bounds;
+    they start at lr. maximize."""

@@ -129,3 +129,36 @@ class RAdam(Optimizer):
         maximize: bool = False,
         backend: Backend = "auto",
     ) -> None: ...
+
+
+class Adadelta(Optimizer):
+    """torch.optim.Adadelta: running averages of squared grads and squared updates, (coupled)
+    weight decay, maximize."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-06,
+        weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...
+
+
+class Rprop(Optimizer):
+    """torch.optim.Rprop: per-element step sizes adapted by the gradient's sign, within bounds;
+    they start at lr. maximize."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 0.01,
+        etas: tuple[float, float] = (0.5, 1.2),
+        step_sizes: tuple[float, float] = (1e-06, 50.0),
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...

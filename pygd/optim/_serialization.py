@@ -52,8 +52,9 @@ def load_state_dict(opt: Optimizer, state_dict: dict[str, Any]) -> None:
             raise ValueError(f"state_dict's param_groups[{g}] has {len(saved['params'])} params "
                              f"but the optimizer's has {len(group['params'])}")
         new = {k: v for k, v in saved.items() if k not in _TORCH_ONLY_KEYS}
-        if "betas" in new:
-            new["betas"] = tuple(new["betas"])
+        for pair in opt._pair_options:  # saved as lists by some formats (JSON)
+            if pair in new:
+                new[pair] = tuple(new[pair])
         new["params"] = group["params"]
         opt._check_group(new, where=f"state_dict's param_groups[{g}]: ")
         groups.append(new)

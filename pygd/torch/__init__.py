@@ -1,4 +1,6 @@
-"""Drop-in replacements for torch.optim's SGD, Adam, AdamW, RMSprop, Adagrad, Adamax and RAdam.
+"""Drop-in replacements for every torch.optim optimizer: SGD, Adam, AdamW, RMSprop, Adagrad, Adamax,
+RAdam, Adadelta and Rprop run pygd's kernels; NAdam, ASGD, Adafactor (no kernel yet), LBFGS,
+SparseAdam and Muon (torch's implementation by design) run torch's own step (_torch_steps.py).
 
 Change one import::
 
@@ -24,6 +26,7 @@ if _native_error is not None:  # pragma: no cover - exercised only where the bui
 
 from ._optimizers import (  # noqa: E402
     SGD,
+    Adadelta,
     Adagrad,
     Adam,
     Adamax,
@@ -31,7 +34,10 @@ from ._optimizers import (  # noqa: E402
     RAdam,
     RMSprop,
     Routes,
+    Rprop,
     TorchFallbackWarning,
 )
+from ._torch_steps import ASGD, LBFGS, Adafactor, Muon, NAdam, SparseAdam  # noqa: E402
 
-__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Routes", "TorchFallbackWarning"]
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Adadelta", "Rprop",
+           "NAdam", "ASGD", "Adafactor", "LBFGS", "SparseAdam", "Muon", "Routes", "TorchFallbackWarning"]

@@ -76,7 +76,8 @@ class Kernel:
         """Creates in `state` (a copy of the param's entry) what torch creates at a param's first
         step; returns whether it did. A state whose stream declares an initial option starts at
         that option's value in the optimizer's defaults (not the group's), as torch.optim.Adagrad's
-        _init_group does for a param added after __init__ (torch creates the others' in __init__)."""
+        _init_group does for a param added after __init__ (torch creates the others' in __init__),
+        or in the param's group where the stream says so (Rprop's step sizes start at its lr)."""
         if len(state) != 0:
             return False
         state["step"] = _zero_step(param, group)
@@ -86,7 +87,8 @@ class Kernel:
             if stream.initial is None:
                 state[name] = torch.zeros_like(param, memory_format=torch.preserve_format)
             else:
-                value = optimizer.defaults[stream.initial]
+                value = float(group[stream.initial] if stream.initial_from_group
+                              else optimizer.defaults[stream.initial])
                 state[name] = torch.full_like(param, complex(value, value) if param.is_complex() else value,
                                               memory_format=torch.preserve_format)
         return True

@@ -42,7 +42,8 @@ else:
 _R = TypeVar("_R")
 _C = TypeVar("_C", bound=type)
 
-__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Routes", "TorchFallbackWarning"]
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Adadelta", "Rprop",
+           "Routes", "TorchFallbackWarning"]
 
 
 def _with_hooks(step: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -197,3 +198,13 @@ class Adamax(_Stepper, torch.optim.Adamax):
 @_document
 class RAdam(_Stepper, torch.optim.RAdam):
     kernel = kernel_for(SPECS["radam"])
+
+
+@_document
+class Adadelta(_Stepper, torch.optim.Adadelta):
+    kernel = kernel_for(SPECS["adadelta"])
+
+
+@_document
+class Rprop(_Stepper, torch.optim.Rprop):
+    kernel = kernel_for(SPECS["rprop"])

@@ -190,6 +190,51 @@ PYGD_HD RadamStep<T> make_step(const RadamConfig& c, int64_t step) {
           c.maximize, decay && !c.decoupled, decay && c.decoupled};
 }
 
+struct AdadeltaConfig {
+  double lr, rho, eps, weight_decay;
+  bool maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("lr", c.lr); field("rho", c.rho); field("eps", c.eps); field("weight_decay", c.weight_decay);
+    field("maximize", c.maximize);
+  }
+};
+
+template <class T>
+struct AdadeltaStep {
+  T neg_lr, rho, one_minus_rho, eps, weight_decay;
+  bool maximize, has_weight_decay;
+};
+
+template <class T>
+PYGD_HD AdadeltaStep<T> make_step(const AdadeltaConfig& c, int64_t /*step*/) {
+  return {T(-c.lr), T(c.rho), T(1.0 - c.rho), T(c.eps), T(c.weight_decay), c.maximize, c.weight_decay != 0.0};
+}
+
+// Rprop's lr only sets each step size's initial value; the update never reads it.
+struct RpropConfig {
+  double etaminus, etaplus, step_size_min, step_size_max;
+  bool maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("etaminus", c.etaminus); field("etaplus", c.etaplus); field("step_size_min", c.step_size_min);
+    field("step_size_max", c.step_size_max); field("maximize", c.maximize);
+  }
+};
+
+template <class T>
+struct RpropStep {
+  T etaminus, etaplus, step_size_min, step_size_max;
+  bool maximize;
+};
+
+template <class T>
+PYGD_HD RpropStep<T> make_step(const RpropConfig& c, int64_t /*step*/) {
+  return {T(c.etaminus), T(c.etaplus), T(c.step_size_min), T(c.step_size_max), c.maximize};
+}
+
 // The bandwidth probe: the memory traffic of an update with trivial arithmetic.
 struct ProbeConfig {
   double scale;

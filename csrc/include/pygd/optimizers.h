@@ -1,6 +1,7 @@
 // Every update the drivers know, and the gradient reductions. `Optimizers` is the one list of the
 // optimizers: the bindings, the CPU sweep tables and the CUDA module register each of its members.
 #pragma once
+#include "adadelta.h"
 #include "adagrad.h"
 #include "adam.h"
 #include "adamax.h"
@@ -10,6 +11,7 @@
 #include "probe.h"
 #include "radam.h"
 #include "rmsprop.h"
+#include "rprop.h"
 #include "sgd.h"
 
 namespace pygd {
@@ -24,6 +26,6 @@ struct TypeList {
   }
 };
 
-using Optimizers = TypeList<Sgd, Adam, Rmsprop, Adagrad, Adamax, Radam>;
+using Optimizers = TypeList<Sgd, Adam, Rmsprop, Adagrad, Adamax, Radam, Adadelta, Rprop>;
 
 }  // namespace pygd
