@@ -108,7 +108,7 @@ _Layout = tuple[tuple[Optional[str], ...], tuple[str, ...]]
 class OptimizerSpec:
     name: str                 # the functional step is `<name>_`
     kernel: str               # the kernel that runs it (AdamW runs Adam's, decoupled)
-    torch_class: str          # the torch.optim class it mirrors
+    torch_class: Optional[str]  # the torch.optim class it mirrors (None: torch has none, as Lion)
     takes_step: bool          # whether the step count is an argument
     streams: tuple[Stream, ...]   # in the kernel's stream order
     options: tuple[Option, ...]   # in the order of torch.optim's constructor
@@ -280,6 +280,19 @@ _DECLARED = (
     0, for this step and the next comparison), within step_sizes; param -= sign(grad) * step_size.
 
     `prevs` (the last gradients) start as zeros and `step_sizes` at lr (torch's initial step size).
+    """),
+    # Not a torch.optim class: the defaults are the paper's and lion-pytorch's (lr 1e-4: Lion's
+    # sign update is larger per element than Adam's, so its lr is 3-10x smaller).
+    OptimizerSpec(
+        "lion", "lion", None, False,
+        (_P, _G, Stream("exp_avgs", "exp_avg")),
+        (Option("lr", 1e-4, "non_negative"), Option("betas", (0.9, 0.99), "betas", kernel=("beta1", "beta2")),
+         _WEIGHT_DECAY, _MAXIMIZE),
+        doc="""Lion (Chen et al. 2023): param -= lr * sign(beta1 * exp_avg + (1 - beta1) * grad), then
+    exp_avg = beta2 * exp_avg + (1 - beta2) * grad; decoupled weight decay (param *= 1 - lr *
+    weight_decay first), as the paper and optax. sign(0) is 0 and a NaN stays NaN.
+
+    `exp_avgs` start as zeros.
     """),
 )
 

@@ -25,5 +25,6 @@ adamax_ = functional_step(SPECS["adamax"])
 radam_ = functional_step(SPECS["radam"])
 adadelta_ = functional_step(SPECS["adadelta"])
 rprop_ = functional_step(SPECS["rprop"])
+lion_ = functional_step(SPECS["lion"])
 
 __all__ = [f"{name}_" for name in SPECS]

@@ -17,7 +17,7 @@ defaults and checks are declared there, once.
 
 from ._typing import Arrays, Backend, F
 
-__all__ = ["sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_", "adamax_", "radam_", "adadelta_", "rprop_"]
+__all__ = ["sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_", "adamax_", "radam_", "adadelta_", "rprop_", "lion_"]
 
 
 def sgd_(
@@ -208,4 +208,23 @@ def rprop_(
     0, for this step and the next comparison), within step_sizes; param -= sign(grad) * step_size.
 
     `prevs` (the last gradients) start as zeros and `step_sizes` at lr (torch's initial step size).
+    """
+
+
+def lion_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    exp_avgs: Arrays[F],
+    *,
+    lr: float = 0.0001,
+    betas: tuple[float, float] = (0.9, 0.99),
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+    backend: Backend = "auto",
+) -> None:
+    """Lion (Chen et al. 2023): param -= lr * sign(beta1 * exp_avg + (1 - beta1) * grad), then
+    exp_avg = beta2 * exp_avg + (1 - beta2) * grad; decoupled weight decay (param *= 1 - lr *
+    weight_decay first), as the paper and optax. sign(0) is 0 and a NaN stays NaN.
+
+    `exp_avgs` start as zeros.
     """

@@ -88,10 +88,11 @@ OPTIMIZERS = {o.name: o for o in (
               dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.01, decoupled_weight_decay=True)),
     Optimizer("adadelta", pygd.adadelta_, pygd.optim.Adadelta, dict(lr=0.5, rho=0.8, weight_decay=0.01)),
     Optimizer("rprop", pygd.rprop_, pygd.optim.Rprop, dict(lr=0.02, etas=(0.4, 1.3), step_sizes=(1e-4, 0.05))),
+    Optimizer("lion", pygd.lion_, pygd.optim.Lion, {}),  # not torch's: no torch options
 )}
 # The torch.optim classes pygd.torch replaces, and the options of each (the pygd.torch tests' table).
-TORCH_NAMES = tuple(o.torch_name for o in OPTIMIZERS.values())
-TORCH_OPTIONS = {o.torch_name: o.torch_options for o in OPTIMIZERS.values()}
+TORCH_NAMES = tuple(o.torch_name for o in OPTIMIZERS.values() if o.torch_name)
+TORCH_OPTIONS = {o.torch_name: o.torch_options for o in OPTIMIZERS.values() if o.torch_name}
 
 # Each functional state's torch.optim state name, from the optimizers' specs.
 TORCH_STATE = {stream: state for spec in SPECS.values() for stream, state in spec.torch_states.items()}
@@ -208,11 +209,18 @@ CASES = [
     _case("rprop", "maximize", maximize=True),
     _case("rprop", "all", {"step_sizes": 0.02}, etas=(0.4, 1.3), step_size_min=1e-3, step_size_max=0.05,
           maximize=True),
+    _case("lion", "plain"),
+    _case("lion", "lr", lr=1e-3),
+    _case("lion", "wd", lr=1e-3, weight_decay=0.1),
+    _case("lion", "maximize", maximize=True),
+    # beta1, beta2 < 0.5: both lerps from the gradient's end (torch.lerp's second branch).
+    _case("lion", "all", lr=1e-3, betas=(0.2, 0.4), weight_decay=0.1, maximize=True),
 ]
 BY_ID = {c.id: c for c in CASES}
 # The most flag-heavy case of each optimizer: used where a test cannot afford the whole table.
 HEAVY = [BY_ID[i] for i in ("sgd-all", "adam-all", "adamw-amsgrad", "rmsprop-all", "adagrad-lr_decay",
-                                 "adamax-all", "radam-all", "adadelta-all", "rprop-all")]
+                                 "adamax-all", "radam-all", "adadelta-all", "rprop-all",
+                                 "lion-all")]
 
 
 # ----------------------------------------------------------------------------- data

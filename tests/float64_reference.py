@@ -134,9 +134,20 @@ def rprop(p, g, state, t, *, etas=(0.5, 1.2), step_size_min=1e-6, step_size_max=
     prev[...] = d
 
 
+def lion(p, g, state, t, *, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximize=False):
+    beta1, beta2 = betas
+    d = _signed(g, maximize)
+    m = state["exp_avgs"]
+    # Chen et al. 2023, Algorithm 2: the update is the sign of an interpolation, the momentum a
+    # second, slower one; the decay is decoupled.
+    c = beta1 * m + (1.0 - beta1) * d
+    m[...] = beta2 * m + (1.0 - beta2) * d
+    p -= lr * (np.sign(c) + weight_decay * p)
+
+
 UPDATES = {"sgd": sgd, "adam": adam, "adamw": adamw, "rmsprop": rmsprop, "adagrad": adagrad,
            "adamax": adamax, "radam": radam,
-           "adadelta": adadelta, "rprop": rprop}
+           "adadelta": adadelta, "rprop": rprop, "lion": lion}
 
 
 def step(optimizer, params, grads, states, t, options):

@@ -193,7 +193,7 @@ BAD_HYPERPARAMETERS = [
     *(hyper(o, ValueError, r"eps must be >= 0", f"eps-{v}", eps=v) for o in WITH_EPS for v in (-1e-8, NAN)),
     *(hyper(o, ValueError, rf"betas\[{i}\] must be in \[0, 1\)", f"beta{i + 1}-{v}",
             betas=(v, 0.999) if i == 0 else (0.9, v))
-      for o in ("adam", "adamw", "adamax", "radam") for i in (0, 1) for v in (1.0, -0.1, NAN)),
+      for o in ("adam", "adamw", "adamax", "radam", "lion") for i in (0, 1) for v in (1.0, -0.1, NAN)),
     hyper("adam", TypeError, r"betas must be a pair", "betas-scalar", betas=0.9),
     hyper("adam", TypeError, r"betas must be a pair", "betas-triple", betas=(0.9, 0.99, 0.999)),
     *(hyper(o, ValueError, r"momentum must be >= 0", "momentum-negative", momentum=-0.1)
@@ -318,7 +318,8 @@ def test_any_number_of_dimensions(case, dtype):
 def test_nan_and_inf_grads_propagate(case):
     """A NaN or inf grad makes that parameter non-finite (NaN for a NaN grad), touches no other
     element, crashes nothing; native and reference agree on every element. Rprop steps by the
-    grad's sign alone, NaN's being 0 (torch.sign's): its params stay finite, a NaN grad's unmoved."""
+    grad's sign alone, NaN's being 0 (torch.sign's): its params stay finite, a NaN grad's unmoved.
+    (Lion's sign is NaN for NaN, and an inf grad's momentum makes the next step's NaN.)"""
     size, bad_at = 21, {0: np.nan, 9: np.inf, 20: -np.inf}  # in a SIMD vector and in the tail
     results = []
     for backend in BACKENDS:

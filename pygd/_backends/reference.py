@@ -234,6 +234,24 @@ def rprop(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Opti
     return None
 
 
+# The update does not use the step.
+def lion(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
+    problem = _validate.check_streams("lion", streams)
+    if problem is not None:
+        return problem
+    h = _hyperparameters("lion", hparams)
+    with np.errstate(all="ignore"):
+        for param, grad, exp_avg in _tensors(streams):
+            g = -grad if h.maximize else grad
+            direction = exp_avg.copy()
+            _lerp_(direction, g, 1 - h.beta1)
+            _lerp_(exp_avg, g, 1 - h.beta2)
+            if h.weight_decay != 0:
+                param *= 1 - h.lr * h.weight_decay
+            param -= h.lr * np.sign(direction)  # NaN stays NaN, as the kernels'
+    return None
+
+
 # ----------------------------------------------------------------------------- gradient tools
 # Same arguments and results as the native ones (csrc/bindings/gradients.cpp). Norm kinds
 # (_constants.NormKind): L2 sum of squares, L1 sum of magnitudes, INF largest magnitude, POWER sum

@@ -139,6 +139,8 @@ def _torch_optim(**implementation: bool) -> Callable[[Workload], Step]:
     """torch.optim's class, with foreach=False (the for-loop), foreach=True, or fused=True."""
     def make(work: Workload) -> Step:
         torch: Any = import_module("torch")[0]
+        if work.optimizer.torch_class is None:
+            raise Unsupported(f"torch.optim has no {work.optimizer.label}")
         cls = getattr(torch.optim, work.optimizer.torch_class)
         missing = set(implementation) - set(inspect.signature(cls).parameters)
         if missing:

@@ -108,3 +108,11 @@ def rprop(p: Any, g: Any, prev: Any, step_size: Any, t: int, *, etas: tuple[floa
     g = np.where(agreement < 0, 0, g).astype(p.dtype)
     p -= np.sign(g) * step_size
     prev[...] = g
+
+
+def lion(p: Any, g: Any, m: Any, t: int, *, lr: float, betas: tuple[float, float]) -> None:
+    """Lion written the obvious way in NumPy (a comparator), in place."""
+    beta1, beta2 = betas
+    p -= lr * np.sign(beta1 * m + (1 - beta1) * g)
+    m *= beta2
+    m += (1 - beta2) * g

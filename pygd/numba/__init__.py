@@ -45,6 +45,7 @@ from .scalars import (
     AdagradScalars,
     AdamaxScalars,
     AdamScalars,
+    LionScalars,
     RadamScalars,
     RmspropScalars,
     RpropScalars,
@@ -53,6 +54,7 @@ from .scalars import (
     adagrad_scalars,
     adam_scalars,
     adamax_scalars,
+    lion_scalars,
     radam_scalars,
     rmsprop_scalars,
     rprop_scalars,
@@ -61,10 +63,10 @@ from .scalars import (
 
 __all__ = [
     "sgd_scalars", "adam_scalars", "rmsprop_scalars", "adagrad_scalars", "adamax_scalars", "radam_scalars",
-    "adadelta_scalars", "rprop_scalars",
+    "adadelta_scalars", "rprop_scalars", "lion_scalars",
     "sgd_element", "adam_element", "rmsprop_element", "adagrad_element", "adamax_element", "radam_element",
-    "adadelta_element", "rprop_element",
-    "sgd_at", "adam_at", "rmsprop_at", "adagrad_at", "adamax_at", "radam_at", "adadelta_at", "rprop_at",
+    "adadelta_element", "rprop_element", "lion_element",
+    "sgd_at", "adam_at", "rmsprop_at", "adagrad_at", "adamax_at", "radam_at", "adadelta_at", "rprop_at", "lion_at",
     "SgdScalars", "AdamScalars", "RmspropScalars", "AdagradScalars", "AdamaxScalars", "RadamScalars",
-    "AdadeltaScalars", "RpropScalars",
+    "AdadeltaScalars", "RpropScalars", "LionScalars",
 ]

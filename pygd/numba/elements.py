@@ -216,3 +216,25 @@ def rprop_element(param, grad, prev, step_size, s):
     else:
         sign = s.zero
     return param - sign * step_size, g, step_size  # = fma(-sign, step_size, param): see rprop.h
+
+
+@_element
+def lion_element(param, grad, exp_avg, s):
+    """Lion: the sign of a lerp between the momentum and the gradient, decoupled weight decay.
+
+    s: LionScalars. Returns (param, exp_avg).
+    """
+    g = -grad if s.maximize else grad
+    c = lerp(exp_avg, g, s.update_weight, s.update_neg_one_minus_weight, s.update_from_end)
+    if c > s.zero:
+        sign = s.one
+    elif c < s.zero:
+        sign = -s.one
+    elif c == s.zero:
+        sign = s.zero
+    else:
+        sign = c  # NaN
+    exp_avg = lerp(exp_avg, g, s.exp_avg_weight, s.exp_avg_neg_one_minus_weight, s.exp_avg_from_end)
+    if s.has_weight_decay:
+        param = param * s.param_scale
+    return param - s.lr * sign, exp_avg

@@ -17,6 +17,7 @@ from .elements import (
     adagrad_element,
     adam_element,
     adamax_element,
+    lion_element,
     radam_element,
     rmsprop_element,
     rprop_element,
@@ -90,6 +91,12 @@ def adadelta_at(i, param, grad, square_avg, acc_delta, s):
 def rprop_at(i, param, grad, prev, step_size, s):
     """Updates element i of param, prev and step_size in place by Rprop."""
     param[i], prev[i], step_size[i] = rprop_element(param[i], grad[i], prev[i], step_size[i], s)
+
+
+@_indexed
+def lion_at(i, param, grad, exp_avg, s):
+    """Updates element i of param and exp_avg in place by Lion."""
+    param[i], exp_avg[i] = lion_element(param[i], grad[i], exp_avg[i], s)
 
 
 def update_at(i, arrays, s):

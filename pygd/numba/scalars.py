@@ -67,9 +67,16 @@ RpropScalars = collections.namedtuple("RpropScalars", (
     "zero", "one",  # in the arrays' type (a literal would widen float32)
     "maximize"))
 
+LionScalars = collections.namedtuple("LionScalars", (
+    "update_weight", "update_neg_one_minus_weight", "update_from_end",  # w = 1 - beta1
+    "exp_avg_weight", "exp_avg_neg_one_minus_weight", "exp_avg_from_end",  # w = 1 - beta2
+    "lr", "param_scale",  # 1 - lr * weight_decay
+    "zero", "one",  # in the arrays' type (a literal would widen float32)
+    "maximize", "has_weight_decay"))
+
 # Their docstrings, which a namedtuple would otherwise make of its field names.
 for _scalars in (SgdScalars, AdamScalars, RmspropScalars, AdagradScalars, AdamaxScalars, RadamScalars,
-                 AdadeltaScalars, RpropScalars):
+                 AdadeltaScalars, RpropScalars, LionScalars):
     _opt = _scalars.__name__[:-len("Scalars")].lower()
     _scalars.__doc__ = (f"The scalars of one {_opt} step, in the arrays' type ({_opt}_scalars makes "
                         f"them, {_opt}_element takes them).")
@@ -176,3 +183,12 @@ def rprop_scalars(dtype, etaminus=0.5, etaplus=1.2, step_size_min=1e-6, step_siz
     `dtype`."""
     return RpropScalars(dtype(etaminus), dtype(etaplus), dtype(step_size_min), dtype(step_size_max),
                         dtype(0.0), dtype(1.0), maximize)
+
+
+@register_jitable
+def lion_scalars(dtype, lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.0, maximize=False):
+    """The scalars of a Lion step (its update does not use the step count) for arrays of `dtype`."""
+    w1, w1_minus_one, from_end1 = _lerp_weight(dtype, 1.0 - beta1)
+    w2, w2_minus_one, from_end2 = _lerp_weight(dtype, 1.0 - beta2)
+    return LionScalars(w1, w1_minus_one, from_end1, w2, w2_minus_one, from_end2, dtype(lr),
+                       dtype(1.0 - lr * weight_decay), dtype(0.0), dtype(1.0), maximize, weight_decay != 0.0)

@@ -44,3 +44,8 @@ class Adadelta(Optimizer, spec=SPECS["adadelta"]):
 class Rprop(Optimizer, spec=SPECS["rprop"]):
     """torch.optim.Rprop: per-element step sizes adapted by the gradient's sign, within bounds;
     they start at lr. maximize."""
+
+
+class Lion(Optimizer, spec=SPECS["lion"]):
+    """Lion (Chen et al. 2023, not in torch.optim): the sign of an interpolation of momentum and
+    gradient, decoupled weight decay, maximize."""

@@ -162,3 +162,19 @@ class Rprop(Optimizer):
         maximize: bool = False,
         backend: Backend = "auto",
     ) -> None: ...
+
+
+class Lion(Optimizer):
+    """Lion (Chen et al. 2023, not in torch.optim): the sign of an interpolation of momentum and
+    gradient, decoupled weight decay, maximize."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 0.0001,
+        betas: tuple[float, float] = (0.9, 0.99),
+        weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...

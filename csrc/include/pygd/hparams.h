@@ -235,6 +235,32 @@ PYGD_HD RpropStep<T> make_step(const RpropConfig& c, int64_t /*step*/) {
   return {T(c.etaminus), T(c.etaplus), T(c.step_size_min), T(c.step_size_max), c.maximize};
 }
 
+// Lion's weight decay is decoupled (param *= 1 - lr * weight_decay), as in the paper and optax.
+struct LionConfig {
+  double lr, beta1, beta2, weight_decay;
+  bool maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("lr", c.lr); field("beta1", c.beta1); field("beta2", c.beta2); field("weight_decay", c.weight_decay);
+    field("maximize", c.maximize);
+  }
+};
+
+template <class T>
+struct LionStep {
+  LerpWeight<T> update_weight;   // 1 - beta1: the interpolation whose sign is the update
+  LerpWeight<T> exp_avg_weight;  // 1 - beta2: the momentum's moving average
+  T lr, param_scale;             // param_scale = 1 - lr * weight_decay
+  bool maximize, has_weight_decay;
+};
+
+template <class T>
+PYGD_HD LionStep<T> make_step(const LionConfig& c, int64_t /*step*/) {
+  return {make_lerp_weight<T>(1.0 - c.beta1), make_lerp_weight<T>(1.0 - c.beta2), T(c.lr),
+          T(1.0 - c.lr * c.weight_decay), c.maximize, c.weight_decay != 0.0};
+}
+
 // The bandwidth probe: the memory traffic of an update with trivial arithmetic.
 struct ProbeConfig {
   double scale;

@@ -8,6 +8,7 @@
 #include "amp.h"
 #include "grad_norms.h"
 #include "grad_ops.h"
+#include "lion.h"
 #include "probe.h"
 #include "radam.h"
 #include "rmsprop.h"
@@ -26,6 +27,6 @@ struct TypeList {
   }
 };
 
-using Optimizers = TypeList<Sgd, Adam, Rmsprop, Adagrad, Adamax, Radam, Adadelta, Rprop>;
+using Optimizers = TypeList<Sgd, Adam, Rmsprop, Adagrad, Adamax, Radam, Adadelta, Rprop, Lion>;
 
 }  // namespace pygd
