@@ -8,6 +8,7 @@ for learning-rate schedules, pygd.data for mini-batching, and pygd.info() for wh
 """
 
 from . import _threadpoolctl, data, optim, schedules
+from ._state_scalars import nadam_momentum
 from ._version import __version__
 from .accumulation import GradientAccumulator, accumulate_
 from .clip import clip_grad_norm_, clip_grad_value_, grad_norm
@@ -18,6 +19,7 @@ from .functional import (
     adamax_,
     adamw_,
     lion_,
+    nadam_,
     radam_,
     rmsprop_,
     rprop_,
@@ -30,6 +32,7 @@ _threadpoolctl.register()
 __all__ = [
     "__version__",
     "sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_", "adamax_", "radam_", "adadelta_", "rprop_", "lion_",
+    "nadam_", "nadam_momentum",
     "optim", "schedules", "data",
     "clip_grad_norm_", "clip_grad_value_", "grad_norm", "accumulate_", "GradientAccumulator",
     "info", "set_num_threads", "get_num_threads", "set_isa",

@@ -85,6 +85,10 @@ class Option:
     # For a pair: whether the functional step takes its two kernel names as options instead, as
     # torch.optim's functional API does where the pair's name is a stream's (Rprop's step_sizes).
     functional_split: bool = False
+    # A scalar the optimizer keeps as per-tensor state (torch's state[state], a 0-dim tensor), not
+    # a hyperparameter: the functional step requires it (no default), the classes keep it beside
+    # the step count and pass each call its value; param groups never hold it. NAdam's mu_product.
+    state: Optional[str] = None
 
     @property
     def sets(self) -> tuple[str, ...]:
@@ -141,8 +145,14 @@ class OptimizerSpec:
 
     @property
     def defaults(self) -> dict[str, object]:
-        """{option: default}, as torch.optim's `defaults` (before its flags such as foreach)."""
-        return {o.name: o.default for o in self.options}
+        """{option: default}, as torch.optim's `defaults` (before its flags such as foreach); the
+        state scalars are not options of a group."""
+        return {o.name: o.default for o in self.options if o.state is None}
+
+    @property
+    def state_scalars(self) -> tuple[Option, ...]:
+        """The options that are per-tensor state (Option.state), in declaration order."""
+        return tuple(o for o in self.options if o.state is not None)
 
     def named(self, hparams: tuple[Any, ...]) -> dict[str, Any]:
         """A hyperparameter tuple built by pack, as {name: value}."""
@@ -280,6 +290,21 @@ _DECLARED = (
     0, for this step and the next comparison), within step_sizes; param -= sign(grad) * step_size.
 
     `prevs` (the last gradients) start as zeros and `step_sizes` at lr (torch's initial step size).
+    """),
+    OptimizerSpec(
+        "nadam", "nadam", "NAdam", True,
+        (_P, _G, Stream("exp_avgs", "exp_avg"), Stream("exp_avg_sqs", "exp_avg_sq")),
+        (Option("lr", 2e-3, "non_negative"), Option("betas", (0.9, 0.999), "betas", kernel=("beta1", "beta2")),
+         Option("eps", 1e-8, "non_negative"), _WEIGHT_DECAY, Option("momentum_decay", 4e-3, "non_negative"),
+         Option("decoupled_weight_decay", False, "flag", kernel=("decoupled",)), _MAXIMIZE,
+         Option("mu_product", None, "unit_interval", constructor=False, state="mu_product")),
+        doc="""NAdam: Adam with Nesterov momentum, through the momentum schedule
+    mu_t = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay)); coupled weight decay, or decoupled
+    (param *= 1 - lr * weight_decay) with decoupled_weight_decay=True.
+
+    `mu_product` is mu_1 * ... * mu_t, through this step: state the caller keeps, as torch keeps
+    state["mu_product"] (pygd.optim.NAdam keeps it; `pygd.nadam_momentum(t, beta1, momentum_decay)`
+    gives mu_t, so at step t it is the last step's times that). States start as zeros.
     """),
     # Not a torch.optim class: the defaults are the paper's and lion-pytorch's (lr 1e-4: Lion's
     # sign update is larger per element than Adam's, so its lr is 3-10x smaller).

@@ -92,6 +92,10 @@ def _namespace(spec: OptimizerSpec) -> dict[str, Any]:
             "_defaults": {o.name: o.default for o in spec.options}}
 
 
+# A group reader's value for a state scalar (Option.state): its caller puts each call's in its place.
+_STATE_PLACEHOLDER = "1.0"
+
+
 class Parameter(NamedTuple):
     """One parameter of a compiled function, as its source and its stub (functional.pyi,
     optim/_classes.pyi) write it: both are rendered from the same list, so they cannot differ."""
@@ -110,6 +114,8 @@ _BACKEND = Parameter("backend", "Backend", '"auto"', "auto")
 
 
 def _option(o: Option) -> Parameter:
+    if o.state is not None:  # required: per-tensor state the caller keeps
+        return Parameter(o.name, OPTION_TYPES[o.check])
     return Parameter(o.name, OPTION_TYPES[o.check], f'_defaults["{o.name}"]', o.default)
 
 
@@ -201,8 +207,10 @@ def functional_stub(spec: OptimizerSpec) -> str:
 def group_reader(spec: OptimizerSpec) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     """hparams(group): a pygd.optim param group's options checked as the functional step checks
     them (TypeError/ValueError naming the option), as the kernel's hyperparameter tuple."""
-    body = [f'    {o.name} = group["{o.name}"]' for o in spec.options]
-    body += _option_checks(spec.options) + _rule_checks(spec)
+    options = [o for o in spec.options if o.state is None]
+    body = [f'    {o.name} = group["{o.name}"]' for o in options]
+    body += [f"    {o.name} = {_STATE_PLACEHOLDER}" for o in spec.state_scalars]
+    body += _option_checks(options) + _rule_checks(spec)
     body.append(f"    return {_kernel_tuple(spec)}")
     source = "\n".join(["def hparams(group):", *body, ""])
     return _compile(source, "hparams", _namespace(spec))
@@ -211,8 +219,10 @@ def group_reader(spec: OptimizerSpec) -> Callable[[dict[str, Any]], tuple[Any, .
 def torch_group_reader(spec: OptimizerSpec) -> Callable[[Any], tuple[Any, ...]]:
     """hparams(group): a torch.optim param group, which torch has checked (its lr and betas may be
     tensors), as the kernel's hyperparameter tuple."""
-    body = []
+    body = [f"    {o.name} = {_STATE_PLACEHOLDER}" for o in spec.state_scalars]
     for o in spec.options:
+        if o.state is not None:
+            continue
         if o.check in PAIR_CHECKS:
             body.append(f'    {o.sets[0]}, {o.sets[1]} = (float(b) for b in group["{o.name}"])')
         elif o.sets:
@@ -238,7 +248,7 @@ def optimizer_constructor(spec: OptimizerSpec, base: type) -> Callable[..., None
     pygd.optim class: the group defaults, including those its constructor does not take (AdamW's
     decoupled_weight_decay), handed to base.__init__ (pygd.optim's Optimizer)."""
     defaults = ", ".join(f'"{o.name}": {o.name if o.constructor else f"_defaults[{o.name!r}]"}'
-                         for o in spec.options)
+                         for o in spec.options if o.state is None)
     source = "\n".join([
         f"def __init__({render_parameters(*constructor_parameters(spec))}):",
         f"    _base.__init__(self, params, {{{defaults}}}, backend)", ""])

@@ -26,5 +26,6 @@ radam_ = functional_step(SPECS["radam"])
 adadelta_ = functional_step(SPECS["adadelta"])
 rprop_ = functional_step(SPECS["rprop"])
 lion_ = functional_step(SPECS["lion"])
+nadam_ = functional_step(SPECS["nadam"])
 
 __all__ = [f"{name}_" for name in SPECS]

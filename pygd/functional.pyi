@@ -17,7 +17,19 @@ defaults and checks are declared there, once.
 
 from ._typing import Arrays, Backend, F
 
-__all__ = ["sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_", "adamax_", "radam_", "adadelta_", "rprop_", "lion_"]
+__all__ = [
+    "sgd_",
+    "adam_",
+    "adamw_",
+    "rmsprop_",
+    "adagrad_",
+    "adamax_",
+    "radam_",
+    "adadelta_",
+    "rprop_",
+    "nadam_",
+    "lion_",
+]
 
 
 def sgd_(
@@ -208,6 +220,33 @@ def rprop_(
     0, for this step and the next comparison), within step_sizes; param -= sign(grad) * step_size.
 
     `prevs` (the last gradients) start as zeros and `step_sizes` at lr (torch's initial step size).
+    """
+
+
+def nadam_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    exp_avgs: Arrays[F],
+    exp_avg_sqs: Arrays[F],
+    *,
+    step: int,
+    lr: float = 0.002,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-08,
+    weight_decay: float = 0.0,
+    momentum_decay: float = 0.004,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+    mu_product: float,
+    backend: Backend = "auto",
+) -> None:
+    """NAdam: Adam with Nesterov momentum, through the momentum schedule
+    mu_t = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay)); coupled weight decay, or decoupled
+    (param *= 1 - lr * weight_decay) with decoupled_weight_decay=True.
+
+    `mu_product` is mu_1 * ... * mu_t, through this step: state the caller keeps, as torch keeps
+    state["mu_product"] (pygd.optim.NAdam keeps it; `pygd.nadam_momentum(t, beta1, momentum_decay)`
+    gives mu_t, so at step t it is the last step's times that). States start as zeros.
     """
 
 

@@ -18,6 +18,7 @@ import float64_reference
 import pygd
 import pygd.optim
 from pygd._specs import SPECS
+from pygd._state_scalars import FACTORS, INITIAL
 
 DTYPES = (np.float32, np.float64)
 ISAS = tuple(pygd.info()["isas"])  # the levels this build and CPU run; empty without the extension
@@ -89,6 +90,8 @@ OPTIMIZERS = {o.name: o for o in (
     Optimizer("adadelta", pygd.adadelta_, pygd.optim.Adadelta, dict(lr=0.5, rho=0.8, weight_decay=0.01)),
     Optimizer("rprop", pygd.rprop_, pygd.optim.Rprop, dict(lr=0.02, etas=(0.4, 1.3), step_sizes=(1e-4, 0.05))),
     Optimizer("lion", pygd.lion_, pygd.optim.Lion, {}),  # not torch's: no torch options
+    Optimizer("nadam", pygd.nadam_, pygd.optim.NAdam,
+              dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.01, momentum_decay=0.01, decoupled_weight_decay=True)),
 )}
 # The torch.optim classes pygd.torch replaces, and the options of each (the pygd.torch tests' table).
 TORCH_NAMES = tuple(o.torch_name for o in OPTIMIZERS.values() if o.torch_name)
@@ -130,11 +133,25 @@ class Case:
         return {name: [np.full(s, self.initial(name), dtype) for s in shapes] for name in self.state_names}
 
     def call(self, params, grads, states, t, backend=BACKENDS[0], **overrides):
-        """One pygd step: `params`, `grads` and each state are an array or a list of arrays."""
+        """One pygd step: `params`, `grads` and each state are an array or a list of arrays. A
+        state scalar (NAdam's mu_product) has the value steps 1..t with these options give it."""
         kwargs = dict(self.options, backend=backend, **states, **overrides)
         if self.opt.takes_step:
             kwargs["step"] = t
+        kwargs.update((name, value) for name, value in self.state_scalars(t, overrides).items()
+                      if name not in overrides)
         self.opt.fn(params, grads, **kwargs)
+
+    def state_scalars(self, t, overrides=None):
+        """{state scalar: its value through step t}, the options constant over the steps."""
+        group = {**self.opt.spec.defaults, **self.torch_kwargs(), **(overrides or {})}
+        values = {}
+        for o in self.opt.spec.state_scalars:
+            value = INITIAL[o.name]
+            for step in range(1, t + 1):
+                value *= FACTORS[o.name](step, group)
+            values[o.name] = value
+        return values
 
     def torch_kwargs(self):
         """The case's options as the optimizer classes take them: a pair the functional step takes
@@ -215,12 +232,20 @@ CASES = [
     _case("lion", "maximize", maximize=True),
     # beta1, beta2 < 0.5: both lerps from the gradient's end (torch.lerp's second branch).
     _case("lion", "all", lr=1e-3, betas=(0.2, 0.4), weight_decay=0.1, maximize=True),
+    _case("nadam", "plain", lr=1e-2),
+    _case("nadam", "wd", lr=1e-2, weight_decay=0.1),
+    _case("nadam", "decoupled", lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True),
+    _case("nadam", "momentum_decay", lr=1e-2, momentum_decay=0.1),
+    _case("nadam", "maximize", lr=1e-2, maximize=True),
+    _case("nadam", "all", lr=1e-2, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1, momentum_decay=0.01,
+          decoupled_weight_decay=True, maximize=True),
+    _case("nadam", "low_betas", lr=1e-2, betas=(0.2, 0.6)),
 ]
 BY_ID = {c.id: c for c in CASES}
 # The most flag-heavy case of each optimizer: used where a test cannot afford the whole table.
 HEAVY = [BY_ID[i] for i in ("sgd-all", "adam-all", "adamw-amsgrad", "rmsprop-all", "adagrad-lr_decay",
                                  "adamax-all", "radam-all", "adadelta-all", "rprop-all",
-                                 "lion-all")]
+                                 "lion-all", "nadam-all")]
 
 
 # ----------------------------------------------------------------------------- data

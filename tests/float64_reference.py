@@ -145,9 +145,29 @@ def lion(p, g, state, t, *, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximi
     p -= lr * (np.sign(c) + weight_decay * p)
 
 
+def nadam(p, g, state, t, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
+          decoupled_weight_decay=False, maximize=False):
+    beta1, beta2 = betas
+    d = _signed(g, maximize)
+    if decoupled_weight_decay:
+        p *= 1.0 - lr * weight_decay
+    else:
+        d += weight_decay * p
+    m, v = state["exp_avgs"], state["exp_avg_sqs"]
+    m[...] = beta1 * m + (1.0 - beta1) * d
+    v[...] = beta2 * v + (1.0 - beta2) * d * d
+    # Dozat 2016 with torch's momentum schedule mu_i = beta1 (1 - 0.96^(i psi) / 2): the grad's
+    # share with this step's mu, the momentum's with the next one's (Nesterov's look-ahead).
+    mu = [beta1 * (1.0 - 0.5 * 0.96 ** (i * momentum_decay)) for i in range(1, t + 2)]
+    product = np.prod(mu[:t])
+    v_hat = v / (1.0 - beta2 ** t)
+    p -= lr * ((1.0 - mu[t - 1]) * d / (1.0 - product) + mu[t] * m / (1.0 - product * mu[t])) / (np.sqrt(v_hat) + eps)
+
+
 UPDATES = {"sgd": sgd, "adam": adam, "adamw": adamw, "rmsprop": rmsprop, "adagrad": adagrad,
            "adamax": adamax, "radam": radam,
-           "adadelta": adadelta, "rprop": rprop, "lion": lion}
+           "adadelta": adadelta, "rprop": rprop, "lion": lion,
+           "nadam": nadam}
 
 
 def step(optimizer, params, grads, states, t, options):

@@ -31,6 +31,7 @@ import pytest
 
 import pygd
 from cases import ISAS, NATIVE, NUMBA, OPTIMIZERS, SMALL_GRAIN, TORCH_STATE
+from pygd._state_scalars import FACTORS, INITIAL
 
 torch = pytest.importorskip("torch")
 
@@ -89,6 +90,12 @@ class Spec:
                 o.pop(option.name, None)
         if self.name in ADAMS:
             o["max_exp_avg_sqs"] = None  # filled in by the caller when amsgrad
+        if self.name in OPTIMIZERS:  # a state scalar (NAdam's mu_product) as steps 1..step make it
+            for scalar in OPTIMIZERS[self.name].spec.state_scalars:
+                group = {**OPTIMIZERS[self.name].spec.defaults, **o}
+                o[scalar.name] = INITIAL[scalar.name]
+                for t in range(1, step + 1):
+                    o[scalar.name] *= FACTORS[scalar.name](t, group)
         return {**o, "step": step} if "step" in inspect.signature(self.fn).parameters else o
 
     def initial(self, name, o):
@@ -117,6 +124,8 @@ ADADELTA = _grid(lr=[1.0, 0.5], rho=[0.9, 0.3], eps=[1e-6], weight_decay=[0.0, 0
 # Bounds that the step sizes reach within STEPS from lr, from either side.
 RPROP = _grid(lr=[0.01], etas=[(0.5, 1.2), (0.3, 1.5)], step_sizes=[(1e-6, 50.0), (5e-3, 0.015)],
               maximize=[False, True])
+NADAM = _grid(lr=[1e-2], betas=[(0.9, 0.999), (0.3, 0.8)], eps=[1e-8], weight_decay=[0.0, 0.1],
+              momentum_decay=[4e-3, 0.1], decoupled_weight_decay=[False, True], maximize=[False, True])
 RMSPROP = _grid(lr=[1e-2], alpha=[0.99, 0.3], eps=[1e-8], weight_decay=[0.0, 0.1],
                 momentum=[0.0, 0.9], centered=[False, True], maximize=[False, True])
 
@@ -138,6 +147,10 @@ SPECS = [
          steps=8),
     Spec("adadelta", pygd.adadelta_, torch.optim.Adadelta, {"foreach": False}, ADADELTA, False, mkl_sqrt=True),
     Spec("rprop", pygd.rprop_, torch.optim.Rprop, {"foreach": False}, RPROP, False),
+    # torch rounds its mu_product state to float32 (float64 under a float64 default dtype); pygd is
+    # handed the float64 product here, so torch runs under the default dtype float64 (pygd.torch
+    # keeps torch's own mu_product: see test_torch_training.py).
+    Spec("nadam", pygd.nadam_, torch.optim.NAdam, {"foreach": False}, NADAM, False, mkl_sqrt=True),
 ]
 
 
@@ -210,6 +223,9 @@ def torch_run(case_index, dtype, exact_sqrt=True):
     # One thread: RMSprop's TensorIterator ops then run their scalar remainder at the end of each
     # tensor only (the fused kernels split in whole cache lines on any thread count).
     torch.set_num_threads(1)
+    default_dtype = torch.get_default_dtype()
+    if spec.name in OPTIMIZERS and OPTIMIZERS[spec.name].spec.state_scalars:
+        torch.set_default_dtype(torch.float64)  # torch's mu_product in float64, as pygd is handed it
     try:
         params = [torch.nn.Parameter(torch.from_numpy(p.copy())) for p in params0]
         opt = spec.torch_cls(params, **spec.torch_kwargs(o))
@@ -220,6 +236,7 @@ def torch_run(case_index, dtype, exact_sqrt=True):
                 opt.step()
     finally:
         torch.set_num_threads(threads)
+        torch.set_default_dtype(default_dtype)
     out = {"params": [p.detach().numpy().copy() for p in params]}
     for name in spec.state_names(o):
         out[name] = [opt.state[p][TORCH_STATE[name]].detach().numpy().copy() for p in params]

@@ -19,6 +19,8 @@ def make(optimizer="adam", n=2, shape=(5,), dtype=np.float32, **options):
               **options}
     if opt.takes_step:
         kwargs.setdefault("step", 1)
+    for o in opt.spec.state_scalars:  # NAdam's mu_product: a valid value
+        kwargs.setdefault(o.name, 0.5)
     return opt.fn, kwargs
 
 
@@ -172,7 +174,7 @@ STEPPED = [o for o in OPTIMIZERS if OPTIMIZERS[o].takes_step]
 # The optimizers whose functional step takes an option (Rprop's lr only starts its step sizes).
 TAKING = {name: [o for o in OPTIMIZERS if any(x.name == name and x.functional for x in OPTIMIZERS[o].spec.options)]
           for name in ("lr", "weight_decay")}
-WITH_EPS = ("adam", "adamw", "rmsprop", "adagrad", "adamax", "radam", "adadelta")
+WITH_EPS = ("adam", "adamw", "rmsprop", "adagrad", "adamax", "radam", "adadelta", "nadam")
 BAD_HYPERPARAMETERS = [
     *(hyper(o, ValueError, r"lr must be >= 0", "lr-negative", lr=-1e-3) for o in TAKING["lr"]),
     *(hyper(o, ValueError, r"lr must be >= 0", "lr-nan", lr=NAN) for o in TAKING["lr"]),
@@ -189,11 +191,15 @@ BAD_HYPERPARAMETERS = [
             f"step_sizes-{a}-{b}", step_size_min=a, step_size_max=b)
       for a, b in ((-1.0, 1.0), (0.2, 0.1), (NAN, 1.0), (0.0, NAN))),
     hyper("rprop", TypeError, r"step_size_max must be a real number", "step_size_max-string", step_size_max="1"),
+    *(hyper("nadam", ValueError, r"mu_product must be in \[0, 1\]", f"mu_product-{v}", mu_product=v)
+      for v in (1.5, -0.1, NAN)),
+    hyper("nadam", TypeError, r"mu_product must be a real number", "mu_product-none", mu_product=None),
+    hyper("nadam", ValueError, r"momentum_decay must be >= 0", "momentum_decay-negative", momentum_decay=-1.0),
     *(hyper("adadelta", ValueError, r"rho must be in \[0, 1\]", f"rho-{v}", rho=v) for v in (1.5, -0.1, NAN)),
     *(hyper(o, ValueError, r"eps must be >= 0", f"eps-{v}", eps=v) for o in WITH_EPS for v in (-1e-8, NAN)),
     *(hyper(o, ValueError, rf"betas\[{i}\] must be in \[0, 1\)", f"beta{i + 1}-{v}",
             betas=(v, 0.999) if i == 0 else (0.9, v))
-      for o in ("adam", "adamw", "adamax", "radam", "lion") for i in (0, 1) for v in (1.0, -0.1, NAN)),
+      for o in ("adam", "adamw", "adamax", "radam", "lion", "nadam") for i in (0, 1) for v in (1.0, -0.1, NAN)),
     hyper("adam", TypeError, r"betas must be a pair", "betas-scalar", betas=0.9),
     hyper("adam", TypeError, r"betas must be a pair", "betas-triple", betas=(0.9, 0.99, 0.999)),
     *(hyper(o, ValueError, r"momentum must be >= 0", "momentum-negative", momentum=-0.1)

@@ -18,6 +18,7 @@ import numpy as np
 from .. import _validate
 from .._constants import NormKind
 from .._specs import KERNELS
+from .._state_scalars import nadam_momentum
 from .._validate import Problem
 
 name = "reference"
@@ -249,6 +250,32 @@ def lion(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optio
             if h.weight_decay != 0:
                 param *= 1 - h.lr * h.weight_decay
             param -= h.lr * np.sign(direction)  # NaN stays NaN, as the kernels'
+    return None
+
+
+def nadam(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
+    problem = _validate.check_streams("nadam", streams)
+    if problem is not None:
+        return problem
+    h = _hyperparameters("nadam", hparams)
+    lr, beta1, beta2, eps, weight_decay = h.lr, h.beta1, h.beta2, h.eps, h.weight_decay
+    mu = nadam_momentum(step, beta1, h.momentum_decay)
+    mu_next = nadam_momentum(step + 1, beta1, h.momentum_decay)
+    bias_correction2 = 1 - beta2 ** step
+    with np.errstate(all="ignore"):
+        for param, grad, exp_avg, exp_avg_sq in _tensors(streams):
+            g = -grad if h.maximize else grad
+            if weight_decay != 0:
+                if h.decoupled:
+                    param *= 1 - lr * weight_decay
+                else:
+                    g = g + weight_decay * param
+            _lerp_(exp_avg, g, 1 - beta1)
+            exp_avg_sq *= beta2
+            exp_avg_sq += (1 - beta2) * g * g
+            denom = np.sqrt(exp_avg_sq / bias_correction2) + eps
+            param -= lr * (1 - mu) / (1 - h.mu_product) * g / denom
+            param -= lr * mu_next / (1 - h.mu_product * mu_next) * exp_avg / denom
     return None
 
 

@@ -116,3 +116,18 @@ def lion(p: Any, g: Any, m: Any, t: int, *, lr: float, betas: tuple[float, float
     p -= lr * np.sign(beta1 * m + (1 - beta1) * g)
     m *= beta2
     m += (1 - beta2) * g
+
+
+def nadam(p: Any, g: Any, m: Any, v: Any, t: int, *, lr: float, betas: tuple[float, float],
+          eps: float) -> None:
+    """NAdam written the obvious way in NumPy (a comparator), in place (momentum_decay 4e-3)."""
+    beta1, beta2 = betas
+    mus = [beta1 * (1 - 0.5 * 0.96 ** (i * 4e-3)) for i in (t, t + 1)]
+    product = float(np.prod([beta1 * (1 - 0.5 * 0.96 ** (i * 4e-3)) for i in range(1, t + 1)]))
+    m *= beta1
+    m += (1 - beta1) * g
+    v *= beta2
+    v += (1 - beta2) * g * g
+    denom = np.sqrt(v / (1 - beta2 ** t)) + eps
+    p -= lr * (1 - mus[0]) / (1 - product) * g / denom
+    p -= lr * mus[1] / (1 - product * mus[1]) * m / denom

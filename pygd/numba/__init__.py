@@ -46,6 +46,7 @@ from .scalars import (
     AdamaxScalars,
     AdamScalars,
     LionScalars,
+    NadamScalars,
     RadamScalars,
     RmspropScalars,
     RpropScalars,
@@ -55,6 +56,7 @@ from .scalars import (
     adam_scalars,
     adamax_scalars,
     lion_scalars,
+    nadam_scalars,
     radam_scalars,
     rmsprop_scalars,
     rprop_scalars,
@@ -63,10 +65,11 @@ from .scalars import (
 
 __all__ = [
     "sgd_scalars", "adam_scalars", "rmsprop_scalars", "adagrad_scalars", "adamax_scalars", "radam_scalars",
-    "adadelta_scalars", "rprop_scalars", "lion_scalars",
+    "adadelta_scalars", "rprop_scalars", "lion_scalars", "nadam_scalars",
     "sgd_element", "adam_element", "rmsprop_element", "adagrad_element", "adamax_element", "radam_element",
-    "adadelta_element", "rprop_element", "lion_element",
-    "sgd_at", "adam_at", "rmsprop_at", "adagrad_at", "adamax_at", "radam_at", "adadelta_at", "rprop_at", "lion_at",
+    "adadelta_element", "rprop_element", "lion_element", "nadam_element",
+    "sgd_at", "adam_at", "rmsprop_at", "adagrad_at", "adamax_at", "radam_at", "adadelta_at", "rprop_at",
+    "lion_at", "nadam_at",
     "SgdScalars", "AdamScalars", "RmspropScalars", "AdagradScalars", "AdamaxScalars", "RadamScalars",
-    "AdadeltaScalars", "RpropScalars", "LionScalars",
+    "AdadeltaScalars", "RpropScalars", "LionScalars", "NadamScalars",
 ]

@@ -238,3 +238,22 @@ def lion_element(param, grad, exp_avg, s):
     if s.has_weight_decay:
         param = param * s.param_scale
     return param - s.lr * sign, exp_avg
+
+
+@_element
+def nadam_element(param, grad, exp_avg, exp_avg_sq, s):
+    """NAdam: Adam's moments with Nesterov momentum through the schedule mu_t, coupled or
+    decoupled weight decay.
+
+    s: NadamScalars. Returns (param, exp_avg, exp_avg_sq).
+    """
+    g = -grad if s.maximize else grad
+    if s.decoupled_decay:
+        param = param * s.param_scale
+    if s.coupled_decay:
+        g = fmadd(param, s.weight_decay, g)
+    exp_avg = lerp(exp_avg, g, s.exp_avg_weight, s.exp_avg_neg_one_minus_weight, s.exp_avg_from_end)
+    exp_avg_sq = fmadd(s.one_minus_beta2 * g, g, exp_avg_sq * s.beta2)
+    denom = math.sqrt(exp_avg_sq / s.bc2) + s.eps
+    param = param + s.grad_value * g / denom
+    return param + s.exp_avg_value * exp_avg / denom, exp_avg, exp_avg_sq

@@ -18,6 +18,7 @@ from .elements import (
     adam_element,
     adamax_element,
     lion_element,
+    nadam_element,
     radam_element,
     rmsprop_element,
     rprop_element,
@@ -99,6 +100,12 @@ def lion_at(i, param, grad, exp_avg, s):
     param[i], exp_avg[i] = lion_element(param[i], grad[i], exp_avg[i], s)
 
 
+@_indexed
+def nadam_at(i, param, grad, exp_avg, exp_avg_sq, s):
+    """Updates element i of param, exp_avg and exp_avg_sq in place by NAdam."""
+    param[i], exp_avg[i], exp_avg_sq[i] = nadam_element(param[i], grad[i], exp_avg[i], exp_avg_sq[i], s)
+
+
 def update_at(i, arrays, s):
     """`<optimizer>_at(i, *arrays, s)` for the optimizer whose step's scalars `s` are: compiled
     loops that serve every optimizer (pygd.numba.cpu_loops) call this, and the overload below picks the
@@ -110,7 +117,9 @@ def update_at(i, arrays, s):
 def _scalars_type(kernel):
     """The namedtuple class of `kernel`'s scalars (pygd.numba.scalars.<kernel>_scalars)."""
     make = getattr(scalars, f"{kernel}_scalars")
-    return type(make(np.float64, 1) if KERNELS[kernel].takes_step else make(np.float64))
+    spec = KERNELS[kernel]
+    state = {o.name: 0.5 for o in spec.state_scalars}  # any valid value: only the type is read
+    return type(make(np.float64, 1, **state) if spec.takes_step else make(np.float64, **state))
 
 
 _AT_BY_SCALARS = {_scalars_type(kernel): globals()[f"{kernel}_at"] for kernel in KERNELS}

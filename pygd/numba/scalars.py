@@ -16,6 +16,10 @@ import math
 
 from numba.extending import register_jitable
 
+from .._state_scalars import nadam_momentum
+
+_nadam_momentum = register_jitable(nadam_momentum)
+
 SgdScalars = collections.namedtuple("SgdScalars", (
     "neg_lr", "momentum", "one_minus_dampening", "weight_decay",
     "has_momentum", "first_step", "nesterov", "maximize", "has_weight_decay"))
@@ -74,9 +78,19 @@ LionScalars = collections.namedtuple("LionScalars", (
     "zero", "one",  # in the arrays' type (a literal would widen float32)
     "maximize", "has_weight_decay"))
 
+NadamScalars = collections.namedtuple("NadamScalars", (
+    "exp_avg_weight", "exp_avg_neg_one_minus_weight", "exp_avg_from_end",  # w = 1 - beta1
+    "beta2", "one_minus_beta2",
+    "bc2",  # 1 - beta2^t, divided by per element as torch does
+    "eps", "weight_decay",
+    "grad_value",     # -lr (1 - mu_t) / (1 - mu_product)
+    "exp_avg_value",  # -lr mu_{t+1} / (1 - mu_product mu_{t+1})
+    "param_scale",    # 1 - lr * weight_decay (decoupled)
+    "maximize", "coupled_decay", "decoupled_decay"))
+
 # Their docstrings, which a namedtuple would otherwise make of its field names.
 for _scalars in (SgdScalars, AdamScalars, RmspropScalars, AdagradScalars, AdamaxScalars, RadamScalars,
-                 AdadeltaScalars, RpropScalars, LionScalars):
+                 AdadeltaScalars, RpropScalars, LionScalars, NadamScalars):
     _opt = _scalars.__name__[:-len("Scalars")].lower()
     _scalars.__doc__ = (f"The scalars of one {_opt} step, in the arrays' type ({_opt}_scalars makes "
                         f"them, {_opt}_element takes them).")
@@ -192,3 +206,21 @@ def lion_scalars(dtype, lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.0, maximi
     w2, w2_minus_one, from_end2 = _lerp_weight(dtype, 1.0 - beta2)
     return LionScalars(w1, w1_minus_one, from_end1, w2, w2_minus_one, from_end2, dtype(lr),
                        dtype(1.0 - lr * weight_decay), dtype(0.0), dtype(1.0), maximize, weight_decay != 0.0)
+
+
+@register_jitable
+def nadam_scalars(dtype, step, mu_product, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                  momentum_decay=4e-3, decoupled=False, maximize=False):
+    """The scalars of NAdam's step `step` (1-based) for arrays of `dtype`; mu_product is
+    mu_1 * ... * mu_t through this step, state the caller keeps (pygd.nadam_momentum gives each
+    mu_t)."""
+    bias_correction2 = 1.0 - math.pow(beta2, float(step))  # math.pow: see adam_scalars
+    mu = _nadam_momentum(step, beta1, momentum_decay)
+    mu_next = _nadam_momentum(step + 1, beta1, momentum_decay)
+    mu_product_next = mu_product * mu_next
+    w, w_minus_one, from_end = _lerp_weight(dtype, 1.0 - beta1)
+    decay = weight_decay != 0.0
+    return NadamScalars(w, w_minus_one, from_end, dtype(beta2), dtype(1.0 - beta2), dtype(bias_correction2),
+                        dtype(eps), dtype(weight_decay), dtype(-lr * (1.0 - mu) / (1.0 - mu_product)),
+                        dtype(-lr * mu_next / (1.0 - mu_product_next)), dtype(1.0 - lr * weight_decay),
+                        maximize, decay and not decoupled, decay and decoupled)

@@ -49,3 +49,9 @@ class Rprop(Optimizer, spec=SPECS["rprop"]):
 class Lion(Optimizer, spec=SPECS["lion"]):
     """Lion (Chen et al. 2023, not in torch.optim): the sign of an interpolation of momentum and
     gradient, decoupled weight decay, maximize."""
+
+
+class NAdam(Optimizer, spec=SPECS["nadam"]):
+    """torch.optim.NAdam: Adam with Nesterov momentum through a momentum schedule, coupled or
+    decoupled weight decay, maximize. Each param's state keeps "mu_product" (a float, the product
+    of the momentum coefficients so far, as torch keeps it)."""

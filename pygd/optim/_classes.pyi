@@ -164,6 +164,26 @@ class Rprop(Optimizer):
     ) -> None: ...
 
 
+class NAdam(Optimizer):
+    """torch.optim.NAdam: Adam with Nesterov momentum through a momentum schedule, coupled or
+    decoupled weight decay, maximize. Each param's state keeps "mu_product" (a float, the product
+    of the momentum coefficients so far, as torch keeps it)."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 0.002,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-08,
+        weight_decay: float = 0.0,
+        momentum_decay: float = 0.004,
+        decoupled_weight_decay: bool = False,
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...
+
+
 class Lion(Optimizer):
     """Lion (Chen et al. 2023, not in torch.optim): the sign of an interpolation of momentum and
     gradient, decoupled weight decay, maximize."""

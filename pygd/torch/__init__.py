@@ -1,5 +1,5 @@
 """Drop-in replacements for every torch.optim optimizer: SGD, Adam, AdamW, RMSprop, Adagrad, Adamax,
-RAdam, Adadelta and Rprop run pygd's kernels; NAdam, ASGD, Adafactor (no kernel yet), LBFGS,
+RAdam, Adadelta, Rprop and NAdam run pygd's kernels; ASGD, Adafactor (no kernel yet), LBFGS,
 SparseAdam and Muon (torch's implementation by design) run torch's own step (_torch_steps.py).
 
 Change one import::
@@ -31,13 +31,14 @@ from ._optimizers import (  # noqa: E402
     Adam,
     Adamax,
     AdamW,
+    NAdam,
     RAdam,
     RMSprop,
     Routes,
     Rprop,
     TorchFallbackWarning,
 )
-from ._torch_steps import ASGD, LBFGS, Adafactor, Muon, NAdam, SparseAdam  # noqa: E402
+from ._torch_steps import ASGD, LBFGS, Adafactor, Muon, SparseAdam  # noqa: E402
 
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Adadelta", "Rprop",
            "NAdam", "ASGD", "Adafactor", "LBFGS", "SparseAdam", "Muon", "Routes", "TorchFallbackWarning"]

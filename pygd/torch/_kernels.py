@@ -14,6 +14,7 @@ import torch
 
 from .._backends import native as native_backend
 from .._specs import OptimizerSpec
+from .._state_scalars import INITIAL
 from .._steps import torch_group_reader
 from . import _checks
 
@@ -52,8 +53,12 @@ class Kernel:
         self.written: int
         self.optional: int
         self.written, self.optional = native_backend.stream_masks[spec.kernel]
-        # The kernel's hyperparameter tuple from a torch param group (torch has checked it).
+        # The kernel's hyperparameter tuple from a torch param group (torch has checked it); a state
+        # scalar's slot (NAdam's mu_product) holds a placeholder that each call replaces.
         self.hparams = torch_group_reader(spec)
+        # The state scalars: (torch state name, slot in the hyperparameter tuple).
+        self.scalars: tuple[tuple[str, int], ...] = tuple(
+            (str(o.state), spec.hyperparameters.index(o.name)) for o in spec.state_scalars)
 
     def state_names(self, group: dict[str, Any]) -> tuple[Optional[str], ...]:
         """This group's streams after (param, grad): a name, or None where the stream is absent."""
@@ -81,6 +86,8 @@ class Kernel:
         if len(state) != 0:
             return False
         state["step"] = _zero_step(param, group)
+        for scalar, _ in self.scalars:  # as torch: on the CPU, of the default float dtype's width
+            state[scalar] = torch.tensor(INITIAL[scalar], dtype=_get_scalar_dtype())  # type: ignore[no-untyped-call]
         for stream, name in zip(self.spec.streams[2:], self.state_names(group)):
             if name is None:
                 continue
@@ -92,6 +99,22 @@ class Kernel:
                 state[name] = torch.full_like(param, complex(value, value) if param.is_complex() else value,
                                               memory_format=torch.preserve_format)
         return True
+
+    def scalar_values(self, entry: dict[str, Any]) -> tuple[float, ...]:
+        """The state scalars' values in `entry` (which scalar_reason has accepted): a call's members
+        share them."""
+        return tuple(float(entry[name]) for name, _ in self.scalars)
+
+    def scalar_reason(self, param: torch.Tensor, entry: dict[str, Any]) -> Optional[str]:
+        """Why torch's own step must update `param` given its state scalars, or None."""
+        for name, _ in self.scalars:
+            value = entry.get(name)
+            if param.device.type != "cpu":
+                return f"pygd's CUDA {self.spec.torch_class} does not keep state['{name}'] yet"
+            if not (isinstance(value, torch.Tensor) and value.device.type == "cpu" and value.numel() == 1
+                    and value.dtype in (torch.float32, torch.float64) and not value.requires_grad):
+                return f"its state['{name}'] is not a float32/float64 CPU scalar tensor"
+        return None
 
     def count(self, param: torch.Tensor, state: dict[str, Any], created: bool
               ) -> tuple[Optional[int], Optional[str]]:

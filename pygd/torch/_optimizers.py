@@ -43,7 +43,7 @@ _R = TypeVar("_R")
 _C = TypeVar("_C", bound=type)
 
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Adadelta", "Rprop",
-           "Routes", "TorchFallbackWarning"]
+           "NAdam", "Routes", "TorchFallbackWarning"]
 
 
 def _with_hooks(step: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -208,3 +208,8 @@ class Adadelta(_Stepper, torch.optim.Adadelta):
 @_document
 class Rprop(_Stepper, torch.optim.Rprop):
     kernel = kernel_for(SPECS["rprop"])
+
+
+@_document
+class NAdam(_Stepper, torch.optim.NAdam):
+    kernel = kernel_for(SPECS["nadam"])

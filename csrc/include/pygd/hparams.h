@@ -261,6 +261,46 @@ PYGD_HD LionStep<T> make_step(const LionConfig& c, int64_t /*step*/) {
           T(1.0 - c.lr * c.weight_decay), c.maximize, c.weight_decay != 0.0};
 }
 
+// NAdam's momentum coefficient mu_t = beta1 (1 - 0.5 * 0.96^(t * momentum_decay)). mu_product is
+// state the caller keeps (torch's state["mu_product"], rounded to its dtype): mu_1 ... mu_t,
+// through this step.
+struct NadamConfig {
+  double lr, beta1, beta2, eps, weight_decay, momentum_decay, mu_product;
+  bool decoupled, maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("lr", c.lr); field("beta1", c.beta1); field("beta2", c.beta2); field("eps", c.eps);
+    field("weight_decay", c.weight_decay); field("momentum_decay", c.momentum_decay);
+    field("mu_product", c.mu_product); field("decoupled", c.decoupled); field("maximize", c.maximize);
+  }
+};
+
+template <class T>
+struct NadamStep {
+  LerpWeight<T> exp_avg_weight;  // 1 - beta1
+  T beta2, one_minus_beta2, bc2, eps, weight_decay;
+  T grad_value;     // -lr (1 - mu_t) / (1 - mu_product)
+  T exp_avg_value;  // -lr mu_{t+1} / (1 - mu_product mu_{t+1})
+  T param_scale;    // 1 - lr * weight_decay (decoupled)
+  bool maximize, coupled_decay, decoupled_decay;
+};
+
+template <class T>
+PYGD_HD NadamStep<T> make_step(const NadamConfig& c, int64_t step) {
+  // In double, in torch's (Python's) order of evaluation.
+  const double t = double(step);
+  const double bc2 = 1.0 - std::pow(c.beta2, t);
+  const double mu = c.beta1 * (1.0 - 0.5 * std::pow(0.96, t * c.momentum_decay));
+  const double mu_next = c.beta1 * (1.0 - 0.5 * std::pow(0.96, (t + 1.0) * c.momentum_decay));
+  const double mu_product_next = c.mu_product * mu_next;
+  const bool decay = c.weight_decay != 0.0;
+  return {make_lerp_weight<T>(1.0 - c.beta1), T(c.beta2), T(1.0 - c.beta2), T(bc2), T(c.eps),
+          T(c.weight_decay), T(-c.lr * (1.0 - mu) / (1.0 - c.mu_product)),
+          T(-c.lr * mu_next / (1.0 - mu_product_next)), T(1.0 - c.lr * c.weight_decay), c.maximize,
+          decay && !c.decoupled, decay && c.decoupled};
+}
+
 // The bandwidth probe: the memory traffic of an update with trivial arithmetic.
 struct ProbeConfig {
   double scale;

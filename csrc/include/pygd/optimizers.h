@@ -9,6 +9,7 @@
 #include "grad_norms.h"
 #include "grad_ops.h"
 #include "lion.h"
+#include "nadam.h"
 #include "probe.h"
 #include "radam.h"
 #include "rmsprop.h"
@@ -27,6 +28,6 @@ struct TypeList {
   }
 };
 
-using Optimizers = TypeList<Sgd, Adam, Rmsprop, Adagrad, Adamax, Radam, Adadelta, Rprop, Lion>;
+using Optimizers = TypeList<Sgd, Adam, Rmsprop, Adagrad, Adamax, Radam, Adadelta, Rprop, Lion, Nadam>;
 
 }  // namespace pygd
