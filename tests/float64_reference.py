@@ -164,10 +164,21 @@ def nadam(p, g, state, t, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay
     p -= lr * ((1.0 - mu[t - 1]) * d / (1.0 - product) + mu[t] * m / (1.0 - product * mu[t])) / (np.sqrt(v_hat) + eps)
 
 
+def asgd(p, g, state, t, *, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False):
+    d = _signed(g, maximize) + weight_decay * p
+    # Polyak-Ruppert averaging with torch's schedules: the rate of step t is the one step t - 1
+    # left, lr / (1 + lambd lr (t-1))^alpha (lr at step 1); the averaging weight 1 / max(1, t-1-t0).
+    eta = lr / (1.0 + lambd * lr * (t - 1)) ** alpha
+    mu = 1.0 / max(1.0, t - 1 - t0)
+    p[...] = p * (1.0 - lambd * eta) - eta * d
+    ax = state["axs"]
+    ax[...] = ax + mu * (p - ax)
+
+
 UPDATES = {"sgd": sgd, "adam": adam, "adamw": adamw, "rmsprop": rmsprop, "adagrad": adagrad,
            "adamax": adamax, "radam": radam,
            "adadelta": adadelta, "rprop": rprop, "lion": lion,
-           "nadam": nadam}
+           "nadam": nadam, "asgd": asgd}
 
 
 def step(optimizer, params, grads, states, t, options):
