@@ -166,12 +166,15 @@ def nadam(p, g, state, t, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay
     p -= lr * ((1.0 - mu[t - 1]) * d / (1.0 - product) + mu[t] * m / (1.0 - product * mu[t])) / (np.sqrt(v_hat) + eps)
 
 
-def asgd(p, g, state, t, *, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False):
+def asgd(p, g, state, t, *, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False,
+         eta=None, mu=None):
+    """eta, mu: the state the step reads where given (the functional step's arguments), else made
+    here for constant options."""
     d = _signed(g, maximize) + weight_decay * p
     # Polyak-Ruppert averaging with torch's schedules: the rate of step t is the one step t - 1
     # left, lr / (1 + lambd lr (t-1))^alpha (lr at step 1); the averaging weight 1 / max(1, t-1-t0).
-    eta = lr / (1.0 + lambd * lr * (t - 1)) ** alpha
-    mu = 1.0 / max(1.0, t - 1 - t0)
+    eta = lr / (1.0 + lambd * lr * (t - 1)) ** alpha if eta is None else eta
+    mu = 1.0 / max(1.0, t - 1 - t0) if mu is None else mu
     p[...] = p * (1.0 - lambd * eta) - eta * d
     ax = state["axs"]
     ax[...] = ax + mu * (p - ax)
