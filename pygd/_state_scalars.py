@@ -26,7 +26,7 @@ def nadam_momentum(step: int, beta1: float, momentum_decay: float) -> float:
 
 def asgd_eta(step: int, lr: float, lambd: float, alpha: float) -> float:
     """ASGD's learning rate for the step after `step`: lr / (1 + lambd * lr * t) ** alpha."""
-    return lr / ((1.0 + lambd * lr * float(step)) ** alpha)
+    return float(lr / ((1.0 + lambd * lr * float(step)) ** alpha))  # a float even for alpha < 0
 
 
 def asgd_mu(step: int, t0: float) -> float:

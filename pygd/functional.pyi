@@ -28,6 +28,7 @@ __all__ = [
     "adadelta_",
     "rprop_",
     "nadam_",
+    "asgd_",
     "lion_",
 ]
 
@@ -247,6 +248,27 @@ def nadam_(
     `mu_product` is mu_1 * ... * mu_t, through this step: state the caller keeps, as torch keeps
     state["mu_product"] (pygd.optim.NAdam keeps it; `pygd.nadam_momentum(t, beta1, momentum_decay)`
     gives mu_t, so at step t it is the last step's times that). States start as zeros.
+    """
+
+
+def asgd_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    axs: Arrays[F],
+    *,
+    lambd: float = 0.0001,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+    eta: float,
+    mu: float,
+    backend: Backend = "auto",
+) -> None:
+    """ASGD (averaged SGD): param = param * (1 - lambd * eta) - eta * grad, and ax, the running
+    average of the params, ax += mu * (param - ax) (ax = param while mu == 1); coupled weight decay.
+
+    `eta` and `mu` are state the caller keeps, as torch keeps state["eta"] and state["mu"], here
+    their values before this step: after step t they become lr / (1 + lambd * lr * t) ** alpha and
+    1 / max(1, t - t0) (pygd.optim.ASGD keeps them, from its lr, alpha and t0). `axs` start as zeros.
     """
 
 

@@ -65,9 +65,10 @@ def test_param_groups_are_separate_calls_with_their_own_options(case):
     dtype = np.float32
     params = [initial_params(s, dtype) for s in SHAPES]
     lr = case.torch_kwargs().get("lr", 1e-2)
-    # The second group's own option: lr, or where lr only starts a state (Rprop), the etas.
+    # The second group's own option: lr, or where the step does not read lr (it starts Rprop's step
+    # sizes, and sets ASGD's eta), another.
     lr_is_read = any(o.name == "lr" and o.functional for o in case.opt.spec.options)
-    varied = {"lr": lr / 4} if lr_is_read else {"etas": (0.25, 1.6)}
+    varied = {"lr": lr / 4} if lr_is_read else {"rprop": {"etas": (0.25, 1.6)}, "asgd": {"lambd": 0.05}}[case.optimizer]
     opt = CLASSES[case.optimizer]([{"params": params[:2]}, {"params": params[2:], **varied}],
                                   **case.torch_kwargs())
     first = [initial_params(s, dtype) for s in SHAPES[:2]]

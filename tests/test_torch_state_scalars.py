@@ -1,5 +1,5 @@
-"""pygd.torch's state scalars (NAdam's state["mu_product"], a 0-dim tensor per param as torch keeps
-it): advanced with torch's own rounding, and, like every cached fact, re-checked at each step: edited
+"""pygd.torch's state scalars (NAdam's state["mu_product"], ASGD's state["eta"] and state["mu"], 0-dim
+tensors per param as torch keeps them): advanced with torch's own rounding, and, like every cached fact, re-checked at each step: edited
 in place, replaced, different between params of a group, or of another dtype, pygd follows it as
 torch does."""
 
@@ -10,7 +10,10 @@ torch = pytest.importorskip("torch")
 import pygd.torch as pygd_torch  # noqa: E402
 
 SHAPES = [(7,), (33,), (4, 5)]
-OPTIONS = dict(lr=1e-2, momentum_decay=0.05, weight_decay=0.01)
+OPTIMIZERS = {  # (options, the state scalars, the one the edits change)
+    "NAdam": (dict(lr=1e-2, momentum_decay=0.05, weight_decay=0.01), ("mu_product",), "mu_product"),
+    "ASGD": (dict(lr=0.05, lambd=0.01, t0=2.0, weight_decay=0.01), ("eta", "mu"), "eta"),
+}
 
 
 @pytest.fixture(autouse=True)
@@ -20,11 +23,13 @@ def _ieee_sqrt(monkeypatch):
     monkeypatch.setattr(torch.Tensor, "sqrt", lambda t: torch.from_numpy(np.sqrt(t.detach().numpy())))
 
 
-def _pair(dtype=torch.float32):
+def _pair(name, dtype=torch.float32):
+    options = OPTIMIZERS[name][0]
     gen = torch.Generator().manual_seed(0)
     ours = [torch.nn.Parameter(torch.randn(s, generator=gen, dtype=dtype)) for s in SHAPES]
     theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
-    return (ours, pygd_torch.NAdam(ours, **OPTIONS)), (theirs, torch.optim.NAdam(theirs, foreach=False, **OPTIONS))
+    return ((ours, getattr(pygd_torch, name)(ours, **options)),
+            (theirs, getattr(torch.optim, name)(theirs, foreach=False, **options)))
 
 
 def _step(runs, t):
@@ -36,42 +41,46 @@ def _step(runs, t):
         opt.step()
 
 
-def _assert_same(runs):
+def _assert_same(runs, name):
     (ours, opt), (theirs, ref) = runs
     for a, b in zip(ours, theirs):
         assert torch.equal(a, b)
     for a, b in zip(ours, theirs):
-        assert torch.equal(opt.state[a]["mu_product"], ref.state[b]["mu_product"])
-        assert opt.state[a]["mu_product"].dtype == ref.state[b]["mu_product"].dtype
+        for scalar in OPTIMIZERS[name][1]:
+            assert torch.equal(opt.state[a][scalar], ref.state[b][scalar])
+            assert opt.state[a][scalar].dtype == ref.state[b][scalar].dtype
     assert opt.pygd_routes.native == tuple(range(len(SHAPES)))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_mu_product_is_torch_s(dtype):
-    runs = _pair(dtype)
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_state_scalars_are_torch_s(name, dtype):
+    runs = _pair(name, dtype)
     for t in range(1, 8):
         _step(runs, t)
-    _assert_same(runs)
+    _assert_same(runs, name)
 
 
 @pytest.mark.parametrize("edit", ["in_place", "replaced", "one_param", "float64"])
-def test_an_edited_mu_product_is_followed(edit):
-    runs = _pair()
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_an_edited_state_scalar_is_followed(name, edit):
+    scalar = OPTIMIZERS[name][2]
+    runs = _pair(name)
     for t in range(1, 4):
         _step(runs, t)
     for params, opt in runs:
         entries = [opt.state[p] for p in params]
         if edit == "in_place":
             for e in entries:
-                e["mu_product"].mul_(0.5)
+                e[scalar].mul_(0.5)
         elif edit == "replaced":
             for e in entries:
-                e["mu_product"] = torch.tensor(0.25)
+                e[scalar] = torch.tensor(0.25)
         elif edit == "one_param":  # the group's params now differ: pygd splits its call
-            entries[1]["mu_product"].fill_(0.125)
+            entries[1][scalar].fill_(0.125)
         else:  # as torch's load_state_dict leaves it for float64 params
             for e in entries:
-                e["mu_product"] = e["mu_product"].to(torch.float64)
+                e[scalar] = e[scalar].to(torch.float64)
     for t in range(4, 8):
         _step(runs, t)
-    _assert_same(runs)
+    _assert_same(runs, name)

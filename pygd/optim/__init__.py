@@ -25,9 +25,9 @@ without a .grad.
 
 from ._base import Optimizer
 from ._classes import (
+           ASGD,
            SGD,
            Adadelta,
-           ASGD,
            Adagrad,
            Adam,
            Adamax,

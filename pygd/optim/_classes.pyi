@@ -184,6 +184,25 @@ class NAdam(Optimizer):
     ) -> None: ...
 
 
+class ASGD(Optimizer):
+    """torch.optim.ASGD: SGD with a decaying learning rate and a running average of the params
+    (state "ax"), coupled weight decay, maximize. Each param's state keeps "eta" and "mu" (floats,
+    advanced after each step as torch's)."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 0.01,
+        lambd: float = 0.0001,
+        alpha: float = 0.75,
+        t0: float = 1000000.0,
+        weight_decay: float = 0.0,
+        maximize: bool = False,
+        *,
+        backend: Backend = "auto",
+    ) -> None: ...
+
+
 class Lion(Optimizer):
     """Lion (Chen et al. 2023, not in torch.optim): the sign of an interpolation of momentum and
     gradient, decoupled weight decay, maximize."""

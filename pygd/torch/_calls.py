@@ -101,14 +101,14 @@ class StateScalars:
         return tuple(values)
 
     def after_kernel(self, step: int) -> None:
-        """Sets the other state scalars to their values after `step` (rounded to each tensor's
-        dtype, as torch's copy_)."""
+        """Sets the other state scalars to their values after `step` as torch does:
+        `state.copy_(torch.as_tensor(value))`, which rounds to the default dtype first."""
         for k, ((name, _), tensors) in enumerate(zip(self.spec.scalars, self.tensors)):
             scalar = SCALARS[name]
             if scalar.value is not None:
-                value = scalar.value(step, self.group)
+                value = torch.as_tensor(scalar.value(step, self.group))
                 for tensor in tensors:
-                    tensor.fill_(value)
+                    tensor.copy_(value)
                 self.values[k] = float(tensors[0])
 
 
