@@ -1,7 +1,7 @@
-"""pygd.torch's state scalars (NAdam's state["mu_product"], ASGD's state["eta"] and state["mu"], 0-dim
-tensors per param as torch keeps them): advanced with torch's own rounding, and, like every cached fact, re-checked at each step: edited
-in place, replaced, different between params of a group, or of another dtype, pygd follows it as
-torch does."""
+"""pygd.torch's state scalars (NAdam's state["mu_product"], ASGD's state["eta"] and state["mu"],
+0-dim tensors per param as torch keeps them): advanced with torch's own rounding, and, like every
+cached fact, re-checked at each step: edited in place, replaced, different between params of a
+group, or of another dtype, pygd follows them as torch does."""
 
 import numpy as np
 import pytest
