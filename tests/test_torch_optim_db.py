@@ -79,7 +79,8 @@ def test_optim_db_inputs_match_torch(name, k, dtype):
     got, opt = _run(pygd_torch, name, optimizer_input, DTYPES[dtype])
     want, ref = _run(torch.optim, name, optimizer_input, DTYPES[dtype])
     for g, w in zip(got, want):
-        torch.testing.assert_close(g, w, **TOLERANCE[dtype], equal_nan=True, msg=lambda m: f"{optimizer_input.desc}: {m}")
+        torch.testing.assert_close(g, w, **TOLERANCE[dtype], equal_nan=True,
+                                   msg=lambda m: f"{optimizer_input.desc}: {m}")
     for g, w in zip(got, want):
         for key, value in ref.state[w].items():
             other = opt.state[g][key]
