@@ -17,6 +17,8 @@ from .functional import (
     adam_,
     adamax_,
     adamw_,
+    lamb_,
+    lars_,
     lion_,
     radam_,
     rmsprop_,
@@ -30,6 +32,7 @@ _threadpoolctl.register()
 __all__ = [
     "__version__",
     "sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_", "adamax_", "radam_", "adadelta_", "rprop_", "lion_",
+    "lamb_", "lars_",
     "optim", "schedules", "data",
     "clip_grad_norm_", "clip_grad_value_", "grad_norm", "accumulate_", "GradientAccumulator",
     "info", "set_num_threads", "get_num_threads", "set_isa",

@@ -28,7 +28,10 @@ _HEADER = ("# Generated from pygd/_specs.py by `python -m pygd._stubgen`: edit t
 
 def functional_stub() -> str:
     """pygd/functional.pyi: every functional step, with its docstring, and __all__."""
-    names = ", ".join(f'"{name}_"' for name in SPECS)
+    # __all__, a few names a line (within the line length ruff checks)
+    quoted = [f'"{name}_"' for name in SPECS]
+    rows = [", ".join(quoted[i:i + 8]) for i in range(0, len(quoted), 8)]
+    names = ",\n           ".join(rows)
     parts = [_HEADER, '"""' + _module_doc("functional") + '"""\n\n',
              "from ._typing import Arrays, Backend, F\n\n",
              f"__all__ = [{names}]\n"]

@@ -26,5 +26,7 @@ radam_ = functional_step(SPECS["radam"])
 adadelta_ = functional_step(SPECS["adadelta"])
 rprop_ = functional_step(SPECS["rprop"])
 lion_ = functional_step(SPECS["lion"])
+lamb_ = functional_step(SPECS["lamb"])
+lars_ = functional_step(SPECS["lars"])
 
 __all__ = [f"{name}_" for name in SPECS]

@@ -89,6 +89,8 @@ OPTIMIZERS = {o.name: o for o in (
     Optimizer("adadelta", pygd.adadelta_, pygd.optim.Adadelta, dict(lr=0.5, rho=0.8, weight_decay=0.01)),
     Optimizer("rprop", pygd.rprop_, pygd.optim.Rprop, dict(lr=0.02, etas=(0.4, 1.3), step_sizes=(1e-4, 0.05))),
     Optimizer("lion", pygd.lion_, pygd.optim.Lion, {}),  # not torch's: no torch options
+    Optimizer("lamb", pygd.lamb_, pygd.optim.LAMB, {}),  # not torch's either
+    Optimizer("lars", pygd.lars_, pygd.optim.LARS, {}),
 )}
 # The torch.optim classes pygd.torch replaces, and the options of each (the pygd.torch tests' table).
 TORCH_NAMES = tuple(o.torch_name for o in OPTIMIZERS.values() if o.torch_name)
@@ -215,12 +217,27 @@ CASES = [
     _case("lion", "maximize", maximize=True),
     # beta1, beta2 < 0.5: both lerps from the gradient's end (torch.lerp's second branch).
     _case("lion", "all", lr=1e-3, betas=(0.2, 0.4), weight_decay=0.1, maximize=True),
+    # LAMB and LARS: a trust ratio per tensor (optax's leaves), so every tensor of a case's list
+    # gets its own; trust_ratio=False is optax's mask (the plain update).
+    _case("lamb", "plain", lr=1e-2),
+    _case("lamb", "wd", lr=1e-2, weight_decay=0.1),
+    _case("lamb", "no_trust_ratio", lr=1e-2, weight_decay=0.1, trust_ratio=False),
+    _case("lamb", "maximize", lr=1e-2, maximize=True),
+    _case("lamb", "all", lr=1e-2, betas=(0.2, 0.6), eps=1e-4, weight_decay=0.1, maximize=True),
+    _case("lars", "plain", lr=0.5),
+    _case("lars", "no_momentum", lr=0.5, momentum=0.0),
+    _case("lars", "wd", lr=0.5, weight_decay=0.1, eps=1e-3),
+    _case("lars", "nesterov", lr=0.5, nesterov=True),
+    _case("lars", "no_trust_ratio", lr=1e-2, weight_decay=0.1, trust_ratio=False),
+    _case("lars", "maximize", lr=0.5, maximize=True),
+    _case("lars", "all", lr=0.5, momentum=0.8, weight_decay=0.1, trust_coefficient=0.01, eps=1e-3, nesterov=True,
+          maximize=True),
 ]
 BY_ID = {c.id: c for c in CASES}
 # The most flag-heavy case of each optimizer: used where a test cannot afford the whole table.
 HEAVY = [BY_ID[i] for i in ("sgd-all", "adam-all", "adamw-amsgrad", "rmsprop-all", "adagrad-lr_decay",
                                  "adamax-all", "radam-all", "adadelta-all", "rprop-all",
-                                 "lion-all")]
+                                 "lion-all", "lamb-all", "lars-all")]
 
 
 # ----------------------------------------------------------------------------- data

@@ -24,8 +24,22 @@ without a .grad.
 """
 
 from ._base import Optimizer
-from ._classes import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, RAdam, RMSprop, Rprop
+from ._classes import (
+           LAMB,
+           LARS,
+           SGD,
+           Adadelta,
+           Adagrad,
+           Adam,
+           Adamax,
+           AdamW,
+           Lion,
+           RAdam,
+           RMSprop,
+           Rprop,
+)
 from ._serialization import from_arrays, to_arrays
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Adadelta", "Rprop", "Lion",
+           "LAMB", "LARS",
            "to_arrays", "from_arrays"]

@@ -49,3 +49,17 @@ class Rprop(Optimizer, spec=SPECS["rprop"]):
 class Lion(Optimizer, spec=SPECS["lion"]):
     """Lion (Chen et al. 2023, not in torch.optim): the sign of an interpolation of momentum and
     gradient, decoupled weight decay, maximize."""
+
+
+class LAMB(Optimizer, spec=SPECS["lamb"]):
+    """LAMB (You et al. 2019, not in torch.optim), as optax.lamb: Adam's direction plus weight
+    decay, scaled per param by the trust ratio ||param|| / ||update||. A group with
+    trust_ratio=False takes the plain update, one with weight_decay=0.0 no decay (optax's masks);
+    maximize."""
+
+
+class LARS(Optimizer, spec=SPECS["lars"]):
+    """LARS (You et al. 2017, not in torch.optim), as optax.lars: grad plus weight decay, scaled
+    per param by trust_coefficient * ||param|| / (||update|| + eps), then momentum (optax's trace,
+    optionally Nesterov). A group with trust_ratio=False takes the plain update, one with
+    weight_decay=0.0 no decay (optax's masks); maximize."""
