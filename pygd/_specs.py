@@ -323,7 +323,8 @@ _DECLARED = (
     # each tensor by 0.1% of its norm per step (the "local learning rate" of You et al. 2017).
     OptimizerSpec(
         "lars", "lars", None, False,
-        (_P, _G, Stream("momentum_buffers", "momentum_buffer", needed_if="momentum != 0")),
+        # positional, as SGD's: the default momentum needs it
+        (_P, _G, Stream("momentum_buffers", "momentum_buffer", needed_if="momentum != 0", positional=True)),
         (Option("lr", 1.0, "non_negative"), Option("momentum", 0.9, "non_negative"), _WEIGHT_DECAY,
          Option("trust_coefficient", 0.001, "non_negative"), Option("eps", 0.0, "non_negative"),
          Option("nesterov", False, "flag"), _TRUST_RATIO, _MAXIMIZE),

@@ -261,10 +261,10 @@ def lamb_(
 def lars_(
     params: Arrays[F],
     grads: Arrays[F],
+    momentum_buffers: Arrays[F] | None = None,
     *,
     lr: float = 1.0,
     momentum: float = 0.9,
-    momentum_buffers: Arrays[F] | None = None,
     weight_decay: float = 0.0,
     trust_coefficient: float = 0.001,
     eps: float = 0.0,

@@ -13,7 +13,13 @@ import math
 import numpy as np
 from numba import njit
 
-from .elements import fmadd, lamb_apply_element, lamb_reduce_element, lars_apply_element, lars_direction
+from .elements import (
+    fmadd,
+    lamb_apply_element,
+    lamb_reduce_element,
+    lars_apply_element,
+    lars_direction,
+)
 
 _loop = njit(cache=True, error_model="numpy")
 
