@@ -45,7 +45,10 @@ struct Lars {
   }
 
   // Pass 2: u' = scale * u; optax's trace: buf = u' + momentum * buf, the update buf, or
-  // u' + momentum * buf (the new buf) with nesterov; param += the update.
+  // u' + momentum * buf (the new buf) with nesterov; param += the update. That sum is spelled
+  // fmadd(d, 1, p): the same rounding as p + d (d * 1 is exact), but a fixed operand order, so
+  // that where both are NaN every lane pack returns the same one (a commutative + leaves the order
+  // to the compiler, which may choose differently for the scalar lane and the vector).
   template <class V, class T>
   static PYGD_HD PYGD_INLINE void apply(const LarsStep<T>& s, V* x, V scale) {
     const V p = x[kParam];
@@ -55,7 +58,7 @@ struct Lars {
       x[kMomentumBuffer] = b;
       d = s.nesterov ? fmadd(b, V(s.momentum), d) : b;
     }
-    x[kParam] = p + d;
+    x[kParam] = fmadd(d, V(T(1)), p);
   }
 };
 
