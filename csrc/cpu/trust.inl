@@ -37,7 +37,8 @@ PYGD_INLINE void store_streams(T* const* streams, unsigned mask, int64_t i, cons
 }
 
 // Pass 1 stages this many elements' two quantities, then folds them (a multiple of kChains, so
-// the chains see the span's elements in order from `begin`, as reduce_span does).
+// the chains see the span's elements in order from `begin`, as reduce_span does). One walk over the
+// span (one alignment peel); a lane pack that crosses a stage's end spills into the slack.
 constexpr int64_t kTrustStage = 256;
 static_assert(kTrustStage % kChains == 0, "a stage must hold whole rows of chains");
 
@@ -48,28 +49,39 @@ void trust_reduce(const void* step_ptr, void* const* stream_ptrs, int64_t begin,
   T* streams[Op::kStreams];
   for (int k = 0; k < Op::kStreams; ++k) streams[k] = static_cast<T*>(stream_ptrs[k]);
 
-  alignas(64) T first[kTrustStage];
-  alignas(64) T second[kTrustStage];
+  constexpr int64_t kSlack = Vec<T>::kLanes;
+  alignas(64) T first[kTrustStage + kSlack];
+  alignas(64) T second[kTrustStage + kSlack];
   Chains<NormL2> first_sums, second_sums;
-  int64_t folded = 0, staged = 0;  // of the last stage
-  for (int64_t at = begin; at < end; at += kTrustStage) {
-    staged = end - at < kTrustStage ? end - at : kTrustStage;
-    for_lane_packs(streams[0], at, at + staged, [&](auto tag, int64_t i) {
-      using V = typename decltype(tag)::type;
-      V x[Op::kStreams] = {};
-      load_streams<Op::kStreams>(streams, Op::kReduceReads, i, x);
-      V a, b;
-      Op::reduce(step, x, a, b);
-      store_streams<Op::kStreams>(streams, Op::kReduceWritten, i, x);
-      a.store(first + (i - at));
-      b.store(second + (i - at));
-    });
-    for (folded = 0; folded + kChains <= staged; folded += kChains) {
-      first_sums.add(first + folded, 0.0);
-      second_sums.add(second + folded, 0.0);
+  int64_t staged = 0;
+  for_lane_packs(streams[0], begin, end, [&](auto tag, int64_t i) {
+    using V = typename decltype(tag)::type;
+    V x[Op::kStreams] = {};
+    load_streams<Op::kStreams>(streams, Op::kReduceReads, i, x);
+    V a, b;
+    Op::reduce(step, x, a, b);
+    store_streams<Op::kStreams>(streams, Op::kReduceWritten, i, x);
+    a.store(first + staged);
+    b.store(second + staged);
+    staged += V::kLanes;
+    if (staged >= kTrustStage) {
+      for (int64_t row = 0; row < kTrustStage; row += kChains) {
+        first_sums.add(first + row, 0.0);
+        second_sums.add(second + row, 0.0);
+      }
+      staged -= kTrustStage;
+      for (int64_t k = 0; k < staged; ++k) {
+        first[k] = first[kTrustStage + k];
+        second[k] = second[kTrustStage + k];
+      }
     }
+  });
+  // The last stage's whole rows, then its rest: the span's tail.
+  int64_t folded = 0;
+  for (; folded + kChains <= staged; folded += kChains) {
+    first_sums.add(first + folded, 0.0);
+    second_sums.add(second + folded, 0.0);
   }
-  // Only the last stage can end mid-row: its rest is the span's tail.
   sums[0] = first_sums.finish(first + folded, staged - folded, 0.0);
   sums[1] = second_sums.finish(second + folded, staged - folded, 0.0);
 }

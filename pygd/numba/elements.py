@@ -249,7 +249,7 @@ def lion_element(param, grad, exp_avg, s):
 def lamb_direction(param, exp_avg, exp_avg_sq, s):
     """LAMB's u = m_hat / (sqrt(v_hat) + eps) + weight_decay * param (optax's scale_by_adam, then
     add_decayed_weights). s: LambScalars."""
-    u = (exp_avg / s.bc1) / (math.sqrt(exp_avg_sq / s.bc2) + s.eps)
+    u = (exp_avg * s.inv_bc1) / (math.sqrt(exp_avg_sq * s.inv_bc2) + s.eps)
     if s.has_weight_decay:
         u = fmadd(param, s.weight_decay, u)
     return u

@@ -77,7 +77,7 @@ LionScalars = collections.namedtuple("LionScalars", (
 LambScalars = collections.namedtuple("LambScalars", (
     "exp_avg_weight", "exp_avg_neg_one_minus_weight", "exp_avg_from_end",  # w = 1 - beta1
     "beta2", "one_minus_beta2",
-    "bc1", "bc2",  # 1 - beta^t, divided by (optax's bias_correction)
+    "inv_bc1", "inv_bc2",  # 1 / (1 - beta^t), multiplied by
     "eps", "weight_decay",
     "neg_lr",  # the scale without a trust ratio
     "lr",      # float64: the tensor's scale -lr * ratio is made in float64
@@ -216,7 +216,7 @@ def lamb_scalars(dtype, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-6, weight_
     t = float(step)
     w, w_minus_one, from_end = _lerp_weight(dtype, 1.0 - beta1)
     return LambScalars(w, w_minus_one, from_end, dtype(beta2), dtype(1.0 - beta2),
-                       dtype(1.0 - math.pow(beta1, t)), dtype(1.0 - math.pow(beta2, t)), dtype(eps),
+                       dtype(1.0 / (1.0 - math.pow(beta1, t))), dtype(1.0 / (1.0 - math.pow(beta2, t))), dtype(eps),
                        dtype(weight_decay), dtype(-lr), float(lr), maximize, weight_decay != 0.0, trust_ratio)
 
 

@@ -279,7 +279,8 @@ template <class T>
 struct LambStep {
   LerpWeight<T> exp_avg_weight;  // 1 - beta1
   T beta2, one_minus_beta2;
-  T bc1, bc2;      // 1 - beta^t: the bias corrections, divided by (as optax's bias_correction)
+  T inv_bc1, inv_bc2;  // 1 / (1 - beta^t): the bias corrections, multiplied by (made in double;
+                       // a division each would cost more than the update's memory traffic)
   T eps, weight_decay;
   T neg_lr;        // the update's scale without a trust ratio
   double lr;       // the per-tensor scale -lr * ratio is made in double, then rounded once
@@ -290,7 +291,7 @@ template <class T>
 PYGD_HD LambStep<T> make_step(const LambConfig& c, int64_t step) {
   const double t = double(step);
   return {make_lerp_weight<T>(1.0 - c.beta1), T(c.beta2), T(1.0 - c.beta2),
-          T(1.0 - std::pow(c.beta1, t)), T(1.0 - std::pow(c.beta2, t)), T(c.eps), T(c.weight_decay),
+          T(1.0 / (1.0 - std::pow(c.beta1, t))), T(1.0 / (1.0 - std::pow(c.beta2, t))), T(c.eps), T(c.weight_decay),
           T(-c.lr), c.lr, c.maximize, c.weight_decay != 0.0, c.trust_ratio};
 }
 

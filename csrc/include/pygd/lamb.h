@@ -25,10 +25,11 @@ struct Lamb {
   static constexpr unsigned kOptional = 0;
 
   // u = m̂ / (sqrt(v̂) + eps) + weight_decay * param, m̂ = m / (1 - beta1^t), v̂ = v / (1 - beta2^t):
-  // optax's scale_by_adam (eps_root 0) then add_decayed_weights.
+  // optax's scale_by_adam (eps_root 0) then add_decayed_weights. The bias corrections are
+  // multiplied by as reciprocals: one division and one root per element, in each pass.
   template <class V, class T>
   static PYGD_HD PYGD_INLINE V direction(const LambStep<T>& s, V p, V m, V v) {
-    V u = (m / V(s.bc1)) / (sqrt(v / V(s.bc2)) + V(s.eps));
+    V u = (m * V(s.inv_bc1)) / (sqrt(v * V(s.inv_bc2)) + V(s.eps));
     if (s.has_weight_decay) u = fmadd(p, V(s.weight_decay), u);
     return u;
   }
