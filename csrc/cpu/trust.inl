@@ -39,7 +39,7 @@ PYGD_INLINE void store_streams(T* const* streams, unsigned mask, int64_t i, cons
 // Pass 1 stages this many elements' two quantities, then folds them (a multiple of kChains, so
 // the chains see the span's elements in order from `begin`, as reduce_span does). One walk over the
 // span (one alignment peel); a lane pack that crosses a stage's end spills into the slack.
-constexpr int64_t kTrustStage = 256;
+constexpr int64_t kTrustStage = 32;
 static_assert(kTrustStage % kChains == 0, "a stage must hold whole rows of chains");
 
 template <class Op, class T>
@@ -70,7 +70,7 @@ void trust_reduce(const void* step_ptr, void* const* stream_ptrs, int64_t begin,
         second_sums.add(second + row, 0.0);
       }
       staged -= kTrustStage;
-      for (int64_t k = 0; k < staged; ++k) {
+      for (int64_t k = 0; k < kSlack; ++k) {  // all of the slack (a fixed size: no call to memmove)
         first[k] = first[kTrustStage + k];
         second[k] = second[kTrustStage + k];
       }
