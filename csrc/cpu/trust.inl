@@ -36,11 +36,11 @@ PYGD_INLINE void store_streams(T* const* streams, unsigned mask, int64_t i, cons
     if ((mask >> k & 1u) && streams[k]) x[k].store(streams[k] + i);
 }
 
-// Pass 1 stages this many elements' two quantities, then folds them (a multiple of kChains, so
-// the chains see the span's elements in order from `begin`, as reduce_span does). One walk over the
-// span (one alignment peel); a lane pack that crosses a stage's end spills into the slack.
-constexpr int64_t kTrustStage = 32;
-static_assert(kTrustStage % kChains == 0, "a stage must hold whole rows of chains");
+// Pass 1 stages each row of kChains elements' u (the param's own row is folded from the param
+// stream, stream 0, where it already is), then folds both rows in order from `begin`, as
+// reduce_span does. One walk over the span (one alignment peel); a lane pack that crosses a row's
+// end spills into the slack. Folding row by row keeps the arithmetic between the loads.
+constexpr int64_t kTrustStage = kChains;
 
 template <class Op, class T>
 void trust_reduce(const void* step_ptr, void* const* stream_ptrs, int64_t begin, int64_t end, double* sums) {
@@ -50,40 +50,28 @@ void trust_reduce(const void* step_ptr, void* const* stream_ptrs, int64_t begin,
   for (int k = 0; k < Op::kStreams; ++k) streams[k] = static_cast<T*>(stream_ptrs[k]);
 
   constexpr int64_t kSlack = Vec<T>::kLanes;
-  alignas(64) T first[kTrustStage + kSlack];
-  alignas(64) T second[kTrustStage + kSlack];
-  Chains<NormL2> first_sums, second_sums;
-  int64_t staged = 0;
+  alignas(64) T updates[kTrustStage + kSlack];
+  Chains<NormL2> param_sums, update_sums;
+  int64_t row = begin, staged = 0;  // the staged row's first element, and how many are staged
   for_lane_packs(streams[0], begin, end, [&](auto tag, int64_t i) {
     using V = typename decltype(tag)::type;
     V x[Op::kStreams] = {};
     load_streams<Op::kStreams>(streams, Op::kReduceReads, i, x);
-    V a, b;
-    Op::reduce(step, x, a, b);
+    const V u = Op::reduce(step, x);
     store_streams<Op::kStreams>(streams, Op::kReduceWritten, i, x);
-    a.store(first + staged);
-    b.store(second + staged);
+    u.store(updates + staged);
     staged += V::kLanes;
     if (staged >= kTrustStage) {
-      for (int64_t row = 0; row < kTrustStage; row += kChains) {
-        first_sums.add(first + row, 0.0);
-        second_sums.add(second + row, 0.0);
-      }
+      param_sums.add(streams[0] + row, 0.0);
+      update_sums.add(updates, 0.0);
+      row += kTrustStage;
       staged -= kTrustStage;
-      for (int64_t k = 0; k < kSlack; ++k) {  // all of the slack (a fixed size: no call to memmove)
-        first[k] = first[kTrustStage + k];
-        second[k] = second[kTrustStage + k];
-      }
+      for (int64_t k = 0; k < kSlack; ++k) updates[k] = updates[kTrustStage + k];  // a fixed size: no memmove
     }
   });
-  // The last stage's whole rows, then its rest: the span's tail.
-  int64_t folded = 0;
-  for (; folded + kChains <= staged; folded += kChains) {
-    first_sums.add(first + folded, 0.0);
-    second_sums.add(second + folded, 0.0);
-  }
-  sums[0] = first_sums.finish(first + folded, staged - folded, 0.0);
-  sums[1] = second_sums.finish(second + folded, staged - folded, 0.0);
+  // The span's tail: fewer than kChains elements, one at a time.
+  sums[0] = param_sums.finish(streams[0] + row, staged, 0.0);
+  sums[1] = update_sums.finish(updates, staged, 0.0);
 }
 
 template <class Op, class T>

@@ -34,17 +34,16 @@ struct Lamb {
     return u;
   }
 
-  // Pass 1: the new moments (into x), and param and u, whose squares the driver sums.
+  // Pass 1: the new moments (into x), and u, whose squares the driver sums (and the param's).
   template <class V, class T>
-  static PYGD_HD PYGD_INLINE void reduce(const LambStep<T>& s, V* x, V& param, V& update) {
+  static PYGD_HD PYGD_INLINE V reduce(const LambStep<T>& s, V* x) {
     V g = x[kGrad];
     if (s.maximize) g = -g;
     const V m = lerp(x[kExpAvg], g, s.exp_avg_weight);
     const V v = fmadd(V(s.one_minus_beta2) * g, g, x[kExpAvgSq] * V(s.beta2));
     x[kExpAvg] = m;
     x[kExpAvgSq] = v;
-    param = x[kParam];
-    update = direction(s, param, m, v);
+    return direction(s, x[kParam], m, v);
   }
 
   // The tensor's scale: -lr * ratio (optax's lamb: scale_by_trust_ratio() with its defaults).

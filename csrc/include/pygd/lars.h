@@ -31,11 +31,10 @@ struct Lars {
     return s.has_weight_decay ? fmadd(p, V(s.weight_decay), g) : g;
   }
 
-  // Pass 1: param and u, whose squares the driver sums; nothing is written.
+  // Pass 1: u, whose squares the driver sums (and the param's); nothing is written.
   template <class V, class T>
-  static PYGD_HD PYGD_INLINE void reduce(const LarsStep<T>& s, V* x, V& param, V& update) {
-    param = x[kParam];
-    update = direction(s, param, x[kGrad]);
+  static PYGD_HD PYGD_INLINE V reduce(const LarsStep<T>& s, V* x) {
+    return direction(s, x[kParam], x[kGrad]);
   }
 
   // The tensor's scale: -lr * ratio.

@@ -2,10 +2,11 @@
 // norms ||param|| / ||u|| (You et al. 2017, 2019), as optax's scale_by_trust_ratio computes it. The
 // drivers (cpu/trust.inl, cpu/trust.cpp) run such an Op in two passes over each tensor of a call:
 //
-//   1. reduce(s, x, a, b) per element: the Op computes what this pass produces (LAMB's new moments,
-//      in x; the driver stores the streams in kReduceWritten) and the two quantities whose squares
-//      are summed over the tensor (a = param, b = u). The sums are the norms' (reduce.inl's fixed
-//      chains, fixed blocks), so they have the same bits on every ISA level and thread count.
+//   1. u = reduce(s, x) per element: the Op computes what this pass produces (LAMB's new moments,
+//      in x; the driver stores the streams in kReduceWritten) and returns u. The driver sums the
+//      squares of u and of the param (stream 0, kParam of every such Op) over the tensor, as the
+//      norms sum (reduce.inl's fixed chains, fixed blocks): the same bits on every ISA level and
+//      thread count.
 //   2. apply(s, x, V(scale)) per element, scale = tensor_scale(s, sum a^2, sum b^2) made once per
 //      tensor in double and rounded to T: the Op recomputes u from what pass 1 left (never from a
 //      buffer of its own) and writes the streams in kApplyWritten.
@@ -32,12 +33,12 @@ PYGD_HD PYGD_INLINE double trust_ratio(double param_squares, double update_squar
 
 template <class Op>
 struct Untrusted : Op {
+  static_assert(Op::kParam == 0, "the drivers read the param from stream 0");
   static constexpr unsigned kWritten = Op::kReduceWritten | Op::kApplyWritten;
 
   template <class V, class T>
   static PYGD_HD PYGD_INLINE void update(const typename Op::template Step<T>& s, V* x) {
-    V a, b;
-    Op::reduce(s, x, a, b);
+    Op::reduce(s, x);
     Op::apply(s, x, V(s.neg_lr));
   }
 };
