@@ -8,6 +8,9 @@
 Per optimizer: `<opt>_scalars(dtype, ...)` makes a step's scalars (computed in float64, narrowed to
 dtype); `<opt>_element(values..., s)` returns the updated parameter and states of one element;
 `<opt>_at(i, arrays..., s)` updates element i of arrays in place (None for an unused state).
+The trust-ratio optimizers (LAMB, LARS) have a direction and an element per pass instead
+(`<opt>_reduce_element` or `<opt>_direction`, `<opt>_apply_element`), run per tensor by
+pygd.numba.trust_loops.
 These are what backend="numba" runs: pygd.numba.cpu_loops (parallel CPU loops) and pygd.numba.cuda_kernels
 (CUDA kernels, imported on demand). Needs numba (the `numba` extra): pip install "numba>=0.60".
 
@@ -23,11 +26,19 @@ except ImportError as exc:
                       f"({exc})") from exc
 
 from .elements import (
+    adadelta_element,
     adagrad_element,
     adam_element,
     adamax_element,
+    lamb_apply_element,
+    lamb_direction,
+    lamb_reduce_element,
+    lars_apply_element,
+    lars_direction,
+    lion_element,
     radam_element,
     rmsprop_element,
+    rprop_element,
     sgd_element,
 )
 from .indexed import (
@@ -35,6 +46,7 @@ from .indexed import (
     adagrad_at,
     adam_at,
     adamax_at,
+    lion_at,
     radam_at,
     rmsprop_at,
     rprop_at,
@@ -45,6 +57,8 @@ from .scalars import (
     AdagradScalars,
     AdamaxScalars,
     AdamScalars,
+    LambScalars,
+    LarsScalars,
     LionScalars,
     RadamScalars,
     RmspropScalars,
@@ -54,6 +68,8 @@ from .scalars import (
     adagrad_scalars,
     adam_scalars,
     adamax_scalars,
+    lamb_scalars,
+    lars_scalars,
     lion_scalars,
     radam_scalars,
     rmsprop_scalars,
@@ -69,4 +85,7 @@ __all__ = [
     "sgd_at", "adam_at", "rmsprop_at", "adagrad_at", "adamax_at", "radam_at", "adadelta_at", "rprop_at", "lion_at",
     "SgdScalars", "AdamScalars", "RmspropScalars", "AdagradScalars", "AdamaxScalars", "RadamScalars",
     "AdadeltaScalars", "RpropScalars", "LionScalars",
+    # The trust-ratio optimizers: a direction, each pass's element (pygd.numba.trust_loops runs them).
+    "lamb_scalars", "lars_scalars", "LambScalars", "LarsScalars",
+    "lamb_direction", "lamb_reduce_element", "lamb_apply_element", "lars_direction", "lars_apply_element",
 ]
