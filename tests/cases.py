@@ -234,10 +234,14 @@ CASES = [
           maximize=True),
 ]
 BY_ID = {c.id: c for c in CASES}
+# The cases GPU backends run: the trust-ratio optimizers (LAMB, LARS) have no GPU kernels yet (the
+# CUDA and Numba backends refuse them; test_cuda_device.py and test_numba_cuda.py check that).
+GPU_CASES = [c for c in CASES if not c.opt.spec.trust_ratio]
 # The most flag-heavy case of each optimizer: used where a test cannot afford the whole table.
 HEAVY = [BY_ID[i] for i in ("sgd-all", "adam-all", "adamw-amsgrad", "rmsprop-all", "adagrad-lr_decay",
                                  "adamax-all", "radam-all", "adadelta-all", "rprop-all",
                                  "lion-all", "lamb-all", "lars-all")]
+GPU_HEAVY = [c for c in HEAVY if not c.opt.spec.trust_ratio]
 
 
 # ----------------------------------------------------------------------------- data
