@@ -9,6 +9,14 @@
 namespace pygd::cpu {
 namespace {
 
+// One work item of the first pool call: a block of a tensor, [begin, end) of tensor `tensor`.
+// A tensor of one block (at most kNormBlock elements) is one item that runs both passes, one after
+// the other while its arrays are still in this core's cache: the second pass then costs no memory
+// traffic. A larger tensor's blocks run pass 1 only; its pass 2 waits for all of them.
+struct Item {
+  int64_t tensor, begin, end;
+};
+
 struct ApplyContext {
   const TrustPasses* passes;
   const void* step;
@@ -21,58 +29,77 @@ void apply_range(void* context, int64_t j, int64_t begin, int64_t end) {
   c.passes->apply(c.step, &c.list->pointers[size_t(j) * c.list->streams], begin, end, c.scales[j]);
 }
 
+// A tensor's scale from its blocks' sums, joined in order (as combine_spans joins a norm's blocks).
+double tensor_scale(const TrustPasses& passes, const void* step, const double* sums, int64_t blocks) {
+  double param_squares = 0.0, update_squares = 0.0;
+  for (int64_t b = 0; b < blocks; ++b) {
+    param_squares = param_squares + sums[2 * b];
+    update_squares = update_squares + sums[2 * b + 1];
+  }
+  return passes.scale(step, param_squares, update_squares);
+}
+
 }  // namespace
 
 void parallel_trust(const TrustPasses& passes, const void* step, const TensorList& list) {
   // The calling thread's buffers, reused across calls; named through references so that the pool's
   // workers write the caller's vectors, not thread_local copies of their own (as reduce.cpp).
-  thread_local std::vector<int64_t> first_block_storage;
-  thread_local std::vector<double> sums_storage, scales_storage;
-  std::vector<int64_t>& first_block = first_block_storage;
+  thread_local std::vector<Item> items_storage;
+  thread_local std::vector<int64_t> first_item_storage;
+  thread_local std::vector<double> sums_storage, large_scales_storage;
+  thread_local TensorList large_storage;
+  std::vector<Item>& items = items_storage;
+  std::vector<int64_t>& first_item = first_item_storage;
   std::vector<double>& sums = sums_storage;
-  std::vector<double>& scales = scales_storage;
+  std::vector<double>& large_scales = large_scales_storage;
+  TensorList& large = large_storage;
+
   const int64_t tensors = list.tensors();
-  first_block.assign(size_t(tensors) + 1, 0);
+  items.clear();
+  first_item.assign(size_t(tensors) + 1, 0);
   for (int64_t j = 0; j < tensors; ++j) {
     const int64_t size = list.offsets[j + 1] - list.offsets[j];
-    first_block[j + 1] = first_block[j] + (size + kNormBlock - 1) / kNormBlock;
+    for (int64_t begin = 0; begin < size; begin += kNormBlock)
+      items.push_back({j, begin, std::min(begin + kNormBlock, size)});
+    first_item[size_t(j) + 1] = int64_t(items.size());
   }
-  const int64_t blocks = first_block.back();
-  sums.assign(size_t(blocks) * 2, 0.0);
+  sums.assign(items.size() * 2, 0.0);
 
-  // Pass 1: every block of every tensor, in one pool call.
-  auto reduce_block = [&](int64_t b) {
-    const int64_t j = std::upper_bound(first_block.begin(), first_block.end(), b) - first_block.begin() - 1;
-    const int64_t size = list.offsets[j + 1] - list.offsets[j];
-    const int64_t begin = (b - first_block[j]) * kNormBlock;
-    passes.reduce(step, &list.pointers[size_t(j) * list.streams], begin, std::min(begin + kNormBlock, size),
-                  &sums[size_t(b) * 2]);
+  // Pool call 1: pass 1 of every block, and pass 2 of every one-block tensor right after its pass 1.
+  auto run_item = [&](int64_t i) {
+    const Item& item = items[size_t(i)];
+    void* const* pointers = &list.pointers[size_t(item.tensor) * list.streams];
+    passes.reduce(step, pointers, item.begin, item.end, &sums[size_t(i) * 2]);
+    if (first_item[size_t(item.tensor) + 1] - first_item[size_t(item.tensor)] == 1) {
+      passes.apply(step, pointers, item.begin, item.end, tensor_scale(passes, step, &sums[size_t(i) * 2], 1));
+    }
   };
+  const int64_t count = int64_t(items.size());
   const int threads = threads_for(list.elements());
   if (threads <= 1) {
-    for (int64_t b = 0; b < blocks; ++b) reduce_block(b);
+    for (int64_t i = 0; i < count; ++i) run_item(i);
   } else {
-    const int64_t per_chunk = (blocks + kMaxChunks - 1) / kMaxChunks;
+    const int64_t per_chunk = (count + kMaxChunks - 1) / kMaxChunks;
     auto body = [&](int64_t c) {
-      for (int64_t b = c * per_chunk; b < std::min(blocks, (c + 1) * per_chunk); ++b) reduce_block(b);
+      for (int64_t i = c * per_chunk; i < std::min(count, (c + 1) * per_chunk); ++i) run_item(i);
     };
-    for_each_chunk(threads, (blocks + per_chunk - 1) / per_chunk, body);
+    for_each_chunk(threads, (count + per_chunk - 1) / per_chunk, body);
   }
 
-  // Each tensor's sums, its blocks joined in order (as combine_spans joins a norm's), and its scale.
-  scales.assign(size_t(tensors), 0.0);
+  // The tensors of several blocks: their scales, then pool call 2, their pass 2, split by elements
+  // as the elementwise sweeps are. (An empty tensor has no block and nothing to update.)
+  large.reset(list.streams);
+  large_scales.clear();
   for (int64_t j = 0; j < tensors; ++j) {
-    double param_squares = 0.0, update_squares = 0.0;
-    for (int64_t b = first_block[j]; b < first_block[j + 1]; ++b) {
-      param_squares = param_squares + sums[size_t(b) * 2];
-      update_squares = update_squares + sums[size_t(b) * 2 + 1];
-    }
-    scales[size_t(j)] = passes.scale(step, param_squares, update_squares);
+    const int64_t blocks = first_item[size_t(j) + 1] - first_item[size_t(j)];
+    if (blocks < 2) continue;
+    large_scales.push_back(tensor_scale(passes, step, &sums[size_t(first_item[size_t(j)]) * 2], blocks));
+    for (int k = 0; k < list.streams; ++k) large.pointers.push_back(list.pointers[size_t(j) * list.streams + k]);
+    large.offsets.push_back(large.offsets.back() + list.offsets[j + 1] - list.offsets[j]);
   }
-
-  // Pass 2: every element, split as the elementwise sweeps are, in one pool call.
-  ApplyContext context{&passes, step, &list, scales.data()};
-  parallel_ranges(&apply_range, &context, list);
+  if (large.elements() == 0) return;
+  ApplyContext context{&passes, step, &large, large_scales.data()};
+  parallel_ranges(&apply_range, &context, large);
 }
 
 }  // namespace pygd::cpu

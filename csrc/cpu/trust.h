@@ -1,9 +1,11 @@
 // The trust-ratio driver (pygd/trust_ratio.h): for every tensor of a call, pass 1 (its two sums of
 // squares, and whatever state that pass writes), then pass 2 (the update, scaled by the tensor's
-// scale). Each pass is one pool call over the whole list, so small tensors share threads rather
-// than each paying a fork. Pass 1 cuts every tensor into the norms' fixed blocks (reduce.h) and
-// joins each tensor's block sums in order: the scales, and so every result, are the same bits for
-// any thread count and however a list is split into calls.
+// scale). Pass 1 cuts every tensor into the norms' fixed blocks (reduce.h) and joins each tensor's
+// block sums in order: the scales, and so every result, are the same bits for any thread count and
+// however a list is split into calls. At most two pool calls over the whole list, so small tensors
+// share threads rather than each paying a fork: the first runs every block's pass 1, and a tensor
+// of one block runs its pass 2 right after, while its arrays are in cache; the second runs the
+// pass 2 of the tensors of several blocks.
 #pragma once
 #include <cstdint>
 
