@@ -112,7 +112,7 @@ def test_group_readers_read_by_name():
     for spec in _specs.SPECS.values():
         group = dict(reversed(list(spec.defaults.items())))
         expected = spec.pack(**{name: value for o in spec.options for name, value in zip(
-            o.sets, o.default if o.check == "betas" else (o.default,))})
+            o.sets, o.default if o.check in _specs.PAIR_CHECKS else (o.default,))})
         assert _steps.group_reader(spec)(group) == expected
         assert _steps.torch_group_reader(spec)(group) == expected
 
