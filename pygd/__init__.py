@@ -19,6 +19,8 @@ from .functional import (
     adamax_,
     adamw_,
     asgd_,
+    lamb_,
+    lars_,
     lion_,
     nadam_,
     radam_,
@@ -33,7 +35,7 @@ _threadpoolctl.register()
 __all__ = [
     "__version__",
     "sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_", "adamax_", "radam_", "adadelta_", "rprop_", "lion_",
-    "nadam_", "nadam_momentum", "asgd_",
+    "nadam_", "nadam_momentum", "asgd_", "lamb_", "lars_",
     "optim", "schedules", "data",
     "clip_grad_norm_", "clip_grad_value_", "grad_norm", "accumulate_", "GradientAccumulator",
     "info", "set_num_threads", "get_num_threads", "set_isa",

@@ -118,6 +118,10 @@ class OptimizerSpec:
     options: tuple[Option, ...]   # in the order of torch.optim's constructor
     rules: tuple[Rule, ...] = ()
     doc: str = ""             # the functional step's docstring
+    # Whether it is a trust-ratio optimizer (csrc/include/pygd/trust_ratio.h: each tensor's norms,
+    # then its update; LAMB, LARS) rather than an elementwise one. Set from `trust_ratio` among its
+    # options at bind time.
+    trust_ratio: bool = False
     # The kernel's hyperparameter names, in the order its module reads a tuple (from the options'
     # `sets` until bound to the kernel at import).
     hyperparameters: tuple[str, ...] = ()
@@ -181,6 +185,8 @@ _P, _G = Stream("params"), Stream("grads")
 _LR = Option("lr", 1e-3, "non_negative")
 _WEIGHT_DECAY = Option("weight_decay", 0.0, "non_negative")
 _MAXIMIZE = Option("maximize", False, "flag", keyword_only=True)
+# The trust-ratio optimizers' exclusion (optax's trust_ratio_mask): False applies the plain update.
+_TRUST_RATIO = Option("trust_ratio", True, "flag")
 
 
 def _adam(name: str, weight_decay: float, decoupled: bool, doc: str) -> OptimizerSpec:
@@ -336,6 +342,44 @@ _DECLARED = (
 
     `exp_avgs` start as zeros.
     """),
+    # Not torch.optim classes: optax's definitions and defaults (optax.lamb, optax.lars). A tensor
+    # is one of optax's leaves: its trust ratio is its own. optax's masks are per param group in
+    # pygd.optim (weight_decay=0.0 leaves a group undecayed, trust_ratio=False applies the plain
+    # update to its tensors) and options of one functional call.
+    OptimizerSpec(
+        "lamb", "lamb", None, True,
+        (_P, _G, Stream("exp_avgs", "exp_avg"), Stream("exp_avg_sqs", "exp_avg_sq")),
+        (_LR, Option("betas", (0.9, 0.999), "betas", kernel=("beta1", "beta2")),
+         Option("eps", 1e-6, "non_negative"), _WEIGHT_DECAY, _TRUST_RATIO, _MAXIMIZE),
+        doc="""LAMB (You et al. 2019), as optax.lamb: Adam's bias-corrected direction
+    u = m_hat / (sqrt(v_hat) + eps) + weight_decay * param, then, per tensor,
+    param -= lr * ratio * u with ratio = ||param|| / ||u||, or 1 where either norm is 0.
+
+    trust_ratio=False takes ratio = 1 (optax's masked-out leaves); weight_decay=0.0 is the weight
+    decay mask's False. The norms are the same bits whatever the thread count. A NaN anywhere in a
+    tensor's param or u makes its ratio, and so all of its params, NaN (as optax's).
+
+    States start as zeros.
+    """),
+    # lr: optax requires one; 1.0 is timm's Lars default, and with trust_coefficient 0.001 it moves
+    # each tensor by 0.1% of its norm per step (the "local learning rate" of You et al. 2017).
+    OptimizerSpec(
+        "lars", "lars", None, False,
+        # positional, as SGD's: the default momentum needs it
+        (_P, _G, Stream("momentum_buffers", "momentum_buffer", needed_if="momentum != 0", positional=True)),
+        (Option("lr", 1.0, "non_negative"), Option("momentum", 0.9, "non_negative"), _WEIGHT_DECAY,
+         Option("trust_coefficient", 0.001, "non_negative"), Option("eps", 0.0, "non_negative"),
+         Option("nesterov", False, "flag"), _TRUST_RATIO, _MAXIMIZE),
+        doc="""LARS (You et al. 2017), as optax.lars: u = grad + weight_decay * param, scaled per
+    tensor by ratio = trust_coefficient * ||param|| / (||u|| + eps) (1 where either norm is 0) and
+    by -lr, then optax's trace: buf = momentum * buf - lr * ratio * u, and param += buf (with
+    nesterov, param += momentum * buf - lr * ratio * u).
+
+    trust_ratio=False takes ratio = 1 (optax's trust_ratio_mask False); weight_decay=0.0 is the
+    weight decay mask's False. The norms are the same bits whatever the thread count.
+
+    `momentum_buffers` is required when momentum != 0 and starts as zeros (optax's trace).
+    """),
 )
 
 
@@ -402,7 +446,8 @@ def _bind(spec: OptimizerSpec) -> OptimizerSpec:
     order = _kernel_order(spec)
     streams = _compiled_tests(spec.streams)
     return OptimizerSpec(spec.name, spec.kernel, spec.torch_class, spec.takes_step, streams,
-                         spec.options, spec.rules, spec.doc, order, _packer(order),
+                         spec.options, spec.rules, spec.doc,
+                         any(o.name == "trust_ratio" for o in spec.options), order, _packer(order),
                          _deciding(streams))
 
 

@@ -28,5 +28,7 @@ rprop_ = functional_step(SPECS["rprop"])
 lion_ = functional_step(SPECS["lion"])
 nadam_ = functional_step(SPECS["nadam"])
 asgd_ = functional_step(SPECS["asgd"])
+lamb_ = functional_step(SPECS["lamb"])
+lars_ = functional_step(SPECS["lars"])
 
 __all__ = [f"{name}_" for name in SPECS]

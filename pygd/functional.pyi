@@ -30,6 +30,8 @@ __all__ = [
     "nadam_",
     "asgd_",
     "lion_",
+    "lamb_",
+    "lars_",
 ]
 
 
@@ -288,4 +290,58 @@ def lion_(
     weight_decay first), as the paper and optax. sign(0) is 0 and a NaN stays NaN.
 
     `exp_avgs` start as zeros.
+    """
+
+
+def lamb_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    exp_avgs: Arrays[F],
+    exp_avg_sqs: Arrays[F],
+    *,
+    step: int,
+    lr: float = 0.001,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-06,
+    weight_decay: float = 0.0,
+    trust_ratio: bool = True,
+    maximize: bool = False,
+    backend: Backend = "auto",
+) -> None:
+    """LAMB (You et al. 2019), as optax.lamb: Adam's bias-corrected direction
+    u = m_hat / (sqrt(v_hat) + eps) + weight_decay * param, then, per tensor,
+    param -= lr * ratio * u with ratio = ||param|| / ||u||, or 1 where either norm is 0.
+
+    trust_ratio=False takes ratio = 1 (optax's masked-out leaves); weight_decay=0.0 is the weight
+    decay mask's False. The norms are the same bits whatever the thread count. A NaN anywhere in a
+    tensor's param or u makes its ratio, and so all of its params, NaN (as optax's).
+
+    States start as zeros.
+    """
+
+
+def lars_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    momentum_buffers: Arrays[F] | None = None,
+    *,
+    lr: float = 1.0,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    trust_coefficient: float = 0.001,
+    eps: float = 0.0,
+    nesterov: bool = False,
+    trust_ratio: bool = True,
+    maximize: bool = False,
+    backend: Backend = "auto",
+) -> None:
+    """LARS (You et al. 2017), as optax.lars: u = grad + weight_decay * param, scaled per
+    tensor by ratio = trust_coefficient * ||param|| / (||u|| + eps) (1 where either norm is 0) and
+    by -lr, then optax's trace: buf = momentum * buf - lr * ratio * u, and param += buf (with
+    nesterov, param += momentum * buf - lr * ratio * u).
+
+    trust_ratio=False takes ratio = 1 (optax's trust_ratio_mask False); weight_decay=0.0 is the
+    weight decay mask's False. The norms are the same bits whatever the thread count.
+
+    `momentum_buffers` is required when momentum != 0 and starts as zeros (optax's trace).
     """

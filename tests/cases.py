@@ -93,6 +93,8 @@ OPTIMIZERS = {o.name: o for o in (
     Optimizer("asgd", pygd.asgd_, pygd.optim.ASGD, dict(lr=0.05, lambd=0.01, t0=2.0, weight_decay=0.01)),
     Optimizer("nadam", pygd.nadam_, pygd.optim.NAdam,
               dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.01, momentum_decay=0.01, decoupled_weight_decay=True)),
+    Optimizer("lamb", pygd.lamb_, pygd.optim.LAMB, {}),  # not torch's either
+    Optimizer("lars", pygd.lars_, pygd.optim.LARS, {}),
 )}
 # The torch.optim classes pygd.torch replaces, and the options of each (the pygd.torch tests' table).
 TORCH_NAMES = tuple(o.torch_name for o in OPTIMIZERS.values() if o.torch_name)
@@ -245,12 +247,31 @@ CASES = [
     _case("asgd", "maximize", maximize=True, class_options=dict(lr=0.05, t0=3.0)),
     _case("asgd", "all", lambd=0.01, weight_decay=0.1, maximize=True, class_options=dict(lr=0.05, alpha=0.9, t0=1.0)),
     _case("asgd", "torch_defaults"),  # t0 = 1e6: ax is the param
+    # LAMB and LARS: a trust ratio per tensor (optax's leaves), so every tensor of a case's list
+    # gets its own; trust_ratio=False is optax's mask (the plain update).
+    _case("lamb", "plain", lr=1e-2),
+    _case("lamb", "wd", lr=1e-2, weight_decay=0.1),
+    _case("lamb", "no_trust_ratio", lr=1e-2, weight_decay=0.1, trust_ratio=False),
+    _case("lamb", "maximize", lr=1e-2, maximize=True),
+    _case("lamb", "all", lr=1e-2, betas=(0.2, 0.6), eps=1e-4, weight_decay=0.1, maximize=True),
+    _case("lars", "plain", lr=0.5),
+    _case("lars", "no_momentum", lr=0.5, momentum=0.0),
+    _case("lars", "wd", lr=0.5, weight_decay=0.1, eps=1e-3),
+    _case("lars", "nesterov", lr=0.5, nesterov=True),
+    _case("lars", "no_trust_ratio", lr=1e-2, weight_decay=0.1, trust_ratio=False),
+    _case("lars", "maximize", lr=0.5, maximize=True),
+    _case("lars", "all", lr=0.5, momentum=0.8, weight_decay=0.1, trust_coefficient=0.01, eps=1e-3, nesterov=True,
+          maximize=True),
 ]
 BY_ID = {c.id: c for c in CASES}
+# The cases GPU backends run: the trust-ratio optimizers (LAMB, LARS) have no GPU kernels yet (the
+# CUDA and Numba backends refuse them; test_cuda_device.py and test_numba_cuda.py check that).
+GPU_CASES = [c for c in CASES if not c.opt.spec.trust_ratio]
 # The most flag-heavy case of each optimizer: used where a test cannot afford the whole table.
 HEAVY = [BY_ID[i] for i in ("sgd-all", "adam-all", "adamw-amsgrad", "rmsprop-all", "adagrad-lr_decay",
                                  "adamax-all", "radam-all", "adadelta-all", "rprop-all",
-                                 "lion-all", "nadam-all", "asgd-all")]
+                                 "lion-all", "nadam-all", "asgd-all", "lamb-all", "lars-all")]
+GPU_HEAVY = [c for c in HEAVY if not c.opt.spec.trust_ratio]
 
 
 # ----------------------------------------------------------------------------- data

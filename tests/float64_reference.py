@@ -178,12 +178,49 @@ def asgd(p, g, state, t, *, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_deca
     p[...] = p * (1.0 - lambd * eta) - eta * d
     ax = state["axs"]
     ax[...] = ax + mu * (p - ax)
+def _layer_ratio(p, u, coefficient, eps):
+    # optax's scale_by_trust_ratio (min_norm 0), per tensor (one of optax's leaves): 1 where either
+    # norm is 0, so that a zero param or a zero update still takes the plain step.
+    param_norm, update_norm = np.linalg.norm(p), np.linalg.norm(u)
+    if param_norm == 0.0 or update_norm == 0.0:
+        return 1.0
+    return coefficient * param_norm / (update_norm + eps)
+
+
+def lamb(p, g, state, t, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0, trust_ratio=True,
+         maximize=False):
+    beta1, beta2 = betas
+    d = _signed(g, maximize)
+    m, v = state["exp_avgs"], state["exp_avg_sqs"]
+    # You et al. 2019, Algorithm 2 (optax.lamb): Adam's bias-corrected ratio, plus the decay, then the
+    # layer's step scaled by ||x|| / ||r + lambda x||.
+    m[...] = beta1 * m + (1.0 - beta1) * d
+    v[...] = beta2 * v + (1.0 - beta2) * d * d
+    r = (m / (1.0 - beta1 ** t)) / (np.sqrt(v / (1.0 - beta2 ** t)) + eps)
+    u = r + weight_decay * p
+    ratio = _layer_ratio(p, u, 1.0, 0.0) if trust_ratio else 1.0
+    p -= lr * ratio * u
+
+
+def lars(p, g, state, t, *, lr=1.0, momentum=0.9, weight_decay=0.0, trust_coefficient=0.001, eps=0.0,
+         nesterov=False, trust_ratio=True, maximize=False):
+    del t  # no step count
+    # You et al. 2017 (optax.lars): the local lr eta * ||w|| / ||g + beta w||, times the global lr,
+    # into momentum (optax's trace: v <- u + m v; the step v, or u + m v with Nesterov).
+    u = _signed(g, maximize) + weight_decay * p
+    ratio = _layer_ratio(p, u, trust_coefficient, eps) if trust_ratio else 1.0
+    step = -lr * ratio * u
+    if momentum != 0:
+        b = state["momentum_buffers"]
+        b[...] = step + momentum * b
+        step = step + momentum * b if nesterov else b.copy()
+    p += step
 
 
 UPDATES = {"sgd": sgd, "adam": adam, "adamw": adamw, "rmsprop": rmsprop, "adagrad": adagrad,
            "adamax": adamax, "radam": radam,
            "adadelta": adadelta, "rprop": rprop, "lion": lion,
-           "nadam": nadam, "asgd": asgd}
+           "nadam": nadam, "asgd": asgd, "lamb": lamb, "lars": lars}
 
 
 def step(optimizer, params, grads, states, t, options):

@@ -16,7 +16,8 @@ import pygd
 from cases import (
     CASES,
     DTYPES,
-    HEAVY,
+    GPU_CASES,
+    GPU_HEAVY,
     OPTIMIZERS,
     assert_close,
     assert_run_close,
@@ -78,7 +79,7 @@ def run_on_gpu(case, shapes, dtype, steps, kind=FIRST_KIND, multi=True):
 # ----------------------------------------------------------------------------- parity
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", GPU_CASES, ids=lambda c: c.id)
 def test_gpu_matches_float64_reference(case, dtype):
     got = run_on_gpu(case, SHAPES, dtype, STEPS)
     assert_run_close(case, got, reference(case, SHAPES, dtype, STEPS), dtype, STEPS)
@@ -86,7 +87,7 @@ def test_gpu_matches_float64_reference(case, dtype):
 
 @pytest.mark.skipif(pygd.info()["isa"] not in ("avx2", "avx512"), reason="the CPU path fuses fmadd only with FMA")
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", GPU_CASES, ids=lambda c: c.id)
 def test_gpu_equals_cpu_kernels_bit_for_bit(case, dtype):
     """Same Op::update, same roundings (IEEE operations, fused only where the math says fmadd)."""
     from cases import run
@@ -98,17 +99,25 @@ def test_gpu_equals_cpu_kernels_bit_for_bit(case, dtype):
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-@pytest.mark.parametrize("case", HEAVY, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", GPU_HEAVY, ids=lambda c: c.id)
 def test_every_array_kind_and_single_tensor_calls(case, kind):
     got = run_on_gpu(case, SHAPES, np.float32, STEPS, kind=kind, multi=False)
     assert_run_close(case, got, reference(case, SHAPES, np.float32, STEPS), np.float32, STEPS)
 
 
-@pytest.mark.parametrize("case", HEAVY, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", GPU_HEAVY, ids=lambda c: c.id)
 def test_thousands_of_small_tensors_in_one_call(case):
     shapes = [(1 + i % 37,) for i in range(2000)]  # more tensors than one kernel's table holds
     got = run_on_gpu(case, shapes, np.float32, 2)
     assert_run_close(case, got, reference(case, shapes, np.float32, 2), np.float32, 2)
+
+
+@pytest.mark.parametrize("name", ["lamb", "lars"])
+def test_trust_ratio_optimizers_are_refused_clearly(name):
+    """LAMB and LARS have no CUDA kernels yet: a GPU call raises, naming the optimizer."""
+    case = next(c for c in CASES if c.optimizer == name)
+    with pytest.raises(NotImplementedError, match=f"no CUDA kernel for {name}"):
+        run_on_gpu(case, [(7,)], np.float32, 1)
 
 
 # ----------------------------------------------------------------------------- pointer-level launch

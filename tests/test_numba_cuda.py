@@ -17,7 +17,16 @@ import pytest
 numba = pytest.importorskip("numba")
 
 import pygd
-from cases import CASES, DTYPES, HEAVY, assert_run_close, grads_at, initial_params, reference
+from cases import (
+    CASES,
+    DTYPES,
+    GPU_CASES,
+    GPU_HEAVY,
+    assert_run_close,
+    grads_at,
+    initial_params,
+    reference,
+)
 from pygd import _backends
 
 SIMULATED = bool(numba.config.ENABLE_CUDASIM)
@@ -99,15 +108,24 @@ def run_on_device(case, shapes, dtype, steps, multi=True):
 # ----------------------------------------------------------------------------- parity
 
 @device_only
+@pytest.mark.parametrize("name", ["lamb", "lars"])
+def test_trust_ratio_optimizers_are_refused_on_the_device(name):
+    """LAMB and LARS run on the CPU only (pygd.numba.trust_loops): a device call raises."""
+    case = next(c for c in CASES if c.optimizer == name)
+    with pytest.raises(NotImplementedError, match="on the CPU only"):
+        run_on_device(case, [(7,)], np.float32, 1)
+
+
+@device_only
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", GPU_CASES, ids=lambda c: c.id)
 def test_device_matches_float64_reference(case, dtype):
     got = run_on_device(case, SHAPES, dtype, STEPS)
     assert_run_close(case, got, reference(case, SHAPES, dtype, STEPS), dtype, STEPS)
 
 
 @device_only
-@pytest.mark.parametrize("case", HEAVY, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", GPU_HEAVY, ids=lambda c: c.id)
 def test_device_single_tensor_calls(case):
     got = run_on_device(case, SHAPES, np.float32, STEPS, multi=False)
     assert_run_close(case, got, reference(case, SHAPES, np.float32, STEPS), np.float32, STEPS)
@@ -223,6 +241,8 @@ def test_every_kernel_compiles_to_ptx(monkeypatch, dtype):
     monkeypatch.setattr(numba.cuda.dispatcher, "get_current_device",
                         lambda: types.SimpleNamespace(compute_capability=(9, 0)))
     for kernel, spec in KERNELS.items():
+        if spec.trust_ratio:  # LAMB, LARS: CPU loops only (pygd.numba.trust_loops)
+            continue
         make = getattr(scalars, f"{kernel}_scalars")
         state = {o.name: 0.5 for o in spec.state_scalars}  # NAdam's mu_product: any valid value
         s = make(dtype, 1, **state) if spec.takes_step else make(dtype, **state)

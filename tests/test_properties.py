@@ -61,6 +61,14 @@ HYPERPARAMETERS["asgd"] = dict(weight_decay=WEIGHT_DECAY, lambd=hp(st.sampled_fr
                                eta=hp(st.sampled_from([1e-3, 0.05]), -1.0, NAN),
                                mu=hp(st.sampled_from([1.0, 0.5, 0.01]), -1.0, NAN))
 HYPERPARAMETERS["radam"] = dict(HYPERPARAMETERS["adamax"], decoupled_weight_decay=hp(st.booleans()))
+HYPERPARAMETERS["lamb"] = dict(lr=LR, weight_decay=WEIGHT_DECAY, eps=EPS, step=STEP, trust_ratio=hp(st.booleans()),
+                               betas=hp(st.tuples(BETA, BETA), (1.0, 0.9), (0.9, NAN), 0.9))
+# LARS's momentum buffer holds lr-scaled steps: an lr near 0 makes it subnormal in float32, where
+# rounding is absolute, not relative; so lr from a few values here.
+HYPERPARAMETERS["lars"] = dict(lr=hp(st.sampled_from([0.0, 1e-3, 0.1, 1.0]), *LR[1]), weight_decay=WEIGHT_DECAY,
+                               momentum=MOMENTUM, nesterov=hp(st.booleans()),
+                               trust_ratio=hp(st.booleans()), eps=hp(st.sampled_from([0.0, 1e-8, 1e-3]), -1e-8, NAN),
+                               trust_coefficient=hp(st.sampled_from([0.001, 0.02, 1.0]), -0.001, NAN))
 
 SHAPES = st.one_of(st.just(()), st.tuples(st.integers(0, 40)), st.tuples(st.integers(0, 300)),
                    st.tuples(st.integers(0, 4), st.integers(0, 9)),

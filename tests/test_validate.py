@@ -174,7 +174,7 @@ STEPPED = [o for o in OPTIMIZERS if OPTIMIZERS[o].takes_step]
 # The optimizers whose functional step takes an option (Rprop's lr only starts its step sizes).
 TAKING = {name: [o for o in OPTIMIZERS if any(x.name == name and x.functional for x in OPTIMIZERS[o].spec.options)]
           for name in ("lr", "weight_decay")}
-WITH_EPS = ("adam", "adamw", "rmsprop", "adagrad", "adamax", "radam", "adadelta", "nadam")
+WITH_EPS = ("adam", "adamw", "rmsprop", "adagrad", "adamax", "radam", "adadelta", "nadam", "lamb", "lars")
 BAD_HYPERPARAMETERS = [
     *(hyper(o, ValueError, r"lr must be >= 0", "lr-negative", lr=-1e-3) for o in TAKING["lr"]),
     *(hyper(o, ValueError, r"lr must be >= 0", "lr-nan", lr=NAN) for o in TAKING["lr"]),
@@ -199,11 +199,13 @@ BAD_HYPERPARAMETERS = [
     *(hyper(o, ValueError, r"eps must be >= 0", f"eps-{v}", eps=v) for o in WITH_EPS for v in (-1e-8, NAN)),
     *(hyper(o, ValueError, rf"betas\[{i}\] must be in \[0, 1\)", f"beta{i + 1}-{v}",
             betas=(v, 0.999) if i == 0 else (0.9, v))
-      for o in ("adam", "adamw", "adamax", "radam", "lion", "nadam") for i in (0, 1) for v in (1.0, -0.1, NAN)),
+      for o in ("adam", "adamw", "adamax", "radam", "lion", "nadam", "lamb") for i in (0, 1) for v in (1.0, -0.1, NAN)),
     hyper("adam", TypeError, r"betas must be a pair", "betas-scalar", betas=0.9),
     hyper("adam", TypeError, r"betas must be a pair", "betas-triple", betas=(0.9, 0.99, 0.999)),
     *(hyper(o, ValueError, r"momentum must be >= 0", "momentum-negative", momentum=-0.1)
-      for o in ("sgd", "rmsprop")),
+      for o in ("sgd", "rmsprop", "lars")),
+    *(hyper("lars", ValueError, r"trust_coefficient must be >= 0", f"trust_coefficient-{v}", trust_coefficient=v)
+      for v in (-0.001, NAN)),
     *(hyper("rmsprop", ValueError, r"alpha must be in \[0, 1\]", f"alpha-{v}", alpha=v)
       for v in (1.5, -0.1, NAN)),
     hyper("adagrad", ValueError, r"lr_decay must be >= 0", "lr_decay-negative", lr_decay=-0.1),
@@ -325,7 +327,8 @@ def test_nan_and_inf_grads_propagate(case):
     """A NaN or inf grad makes that parameter non-finite (NaN for a NaN grad), touches no other
     element, crashes nothing; native and reference agree on every element. Rprop steps by the
     grad's sign alone, NaN's being 0 (torch.sign's): its params stay finite, a NaN grad's unmoved.
-    (Lion's sign is NaN for NaN, and an inf grad's momentum makes the next step's NaN.)"""
+    (Lion's sign is NaN for NaN, and an inf grad's momentum makes the next step's NaN. LAMB's and
+    LARS's trust ratio is NaN then, which makes the whole tensor NaN, unless trust_ratio=False.)"""
     size, bad_at = 21, {0: np.nan, 9: np.inf, 20: -np.inf}  # in a SIMD vector and in the tail
     results = []
     for backend in BACKENDS:
@@ -340,6 +343,9 @@ def test_nan_and_inf_grads_propagate(case):
         p = params[0]
         if case.optimizer == "rprop":
             assert np.isfinite(p).all(), backend
+        elif case.opt.spec.trust_ratio and case.options.get("trust_ratio", True):
+            # The tensor's norms are NaN, so its trust ratio is, and so every param (as optax's).
+            assert np.isnan(p).all(), backend
         else:
             assert np.isnan(p[0]), backend
             assert not np.isfinite(p[list(bad_at)]).any(), backend

@@ -5,6 +5,7 @@
 // None, or the problem tuple from gather() when an array is unfit (nothing has been written then).
 #include <pybind11/pybind11.h>
 
+#include "../cpu/trust.h"
 #include "checked_run.h"
 #include "config_fields.h"
 #include "register.h"
@@ -30,12 +31,39 @@ void register_optimizer(py::module_& m) {
   m.attr("stream_masks")[name] = py::make_tuple(Op::kWritten, Op::kOptional);
 }
 
+// The trust-ratio optimizers (pygd/trust_ratio.h): Op::kName(streams, step, hparams) over a tuple
+// of arrays (no PointerTable, no loss scale: pygd.torch has no class that runs them), its check_
+// and its masks, as above.
+template <class Op>
+void register_trust_optimizer(py::module_& m) {
+  const char* name = Op::kName;
+  m.def(name, [name](py::tuple streams, int64_t step, py::handle hparams) -> py::object {
+    const auto config = config_from<typename Op::Config>(hparams, name);
+    thread_local cpu::TensorList list;
+    cpu::Dtype dtype = cpu::Dtype::kFloat32;
+    ArrayRefs refs;
+    py::object problem = gather(streams, Op::kWritten, Op::kOptional, list, dtype, refs);
+    if (!problem.is_none()) return problem;
+    if (list.elements() >= kReleaseGilFrom) {
+      py::gil_scoped_release release;
+      cpu::run_trust<Op>(config, step, dtype, list);
+    } else if (list.elements() > 0) {
+      cpu::run_trust<Op>(config, step, dtype, list);
+    }
+    return py::none();
+  }, "streams"_a, "step"_a, "hparams"_a);
+  m.def(("check_" + std::string(name)).c_str(), &check<Op>);
+  m.attr("hyperparameters")[name] = field_name_tuple<typename Op::Config>();
+  m.attr("stream_masks")[name] = py::make_tuple(Op::kWritten, Op::kOptional);
+}
+
 }  // namespace
 
 void register_optimizers(py::module_& m) {
   m.attr("hyperparameters") = py::dict();
   m.attr("stream_masks") = py::dict();
   Optimizers::for_each([&m](auto op) { register_optimizer<decltype(op)>(m); });
+  TrustRatioOptimizers::for_each([&m](auto op) { register_trust_optimizer<decltype(op)>(m); });
   m.def("probe", [](py::tuple streams, double scale) {
     return checked_run<Probe>(streams, 1, {scale});
   }, "The bandwidth probe: target += scale * source (and extra1, extra2 likewise), in place.");

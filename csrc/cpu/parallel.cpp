@@ -25,15 +25,26 @@ int64_t round_to_sweep(int64_t local, int64_t size) {
 
 // Elements [lo, hi) of the list's concatenation, each tensor's part trimmed to sweep boundaries.
 // Neighbouring ranges trim a shared boundary the same way, so every element is swept exactly once.
-void sweep_range(SweepFn sweep, const void* step, const TensorList& list, int64_t lo, int64_t hi) {
+void run_range(RangeFn fn, void* context, const TensorList& list, int64_t lo, int64_t hi) {
   const auto& off = list.offsets;
   int64_t j = std::upper_bound(off.begin(), off.end(), lo) - off.begin() - 1;
   for (; j < list.tensors() && off[j] < hi; ++j) {
     const int64_t size = off[j + 1] - off[j];
     const int64_t begin = round_to_sweep(std::max<int64_t>(lo - off[j], 0), size);
     const int64_t end = round_to_sweep(std::min(hi - off[j], size), size);
-    if (begin < end) sweep(step, &list.pointers[size_t(j) * list.streams], begin, end);
+    if (begin < end) fn(context, j, begin, end);
   }
+}
+
+struct SweepContext {
+  SweepFn sweep;
+  const void* step;
+  const TensorList* list;
+};
+
+void sweep_tensor(void* context, int64_t j, int64_t begin, int64_t end) {
+  const auto& c = *static_cast<const SweepContext*>(context);
+  c.sweep(c.step, &c.list->pointers[size_t(j) * c.list->streams], begin, end);
 }
 
 }  // namespace
@@ -46,19 +57,22 @@ int threads_for(int64_t elements) {
   return int(std::min<int64_t>(current_threads().threads, grains));
 }
 
-void parallel_sweep(SweepFn sweep, const void* step, const TensorList& list) {
+void parallel_ranges(RangeFn fn, void* context, const TensorList& list) {
   const int64_t total = list.elements();
   const int threads = threads_for(total);
   if (threads <= 1) {
-    sweep_range(sweep, step, list, 0, total);
+    run_range(fn, context, list, 0, total);
     return;
   }
   int64_t chunk = std::clamp(total / (threads * kChunksPerThread), kChunkMin, kChunkMax);
   chunk = std::max(chunk, (total + kMaxChunks - 1) / kMaxChunks);
-  auto body = [&](int64_t c) {
-    sweep_range(sweep, step, list, c * chunk, std::min(total, (c + 1) * chunk));
-  };
+  auto body = [&](int64_t c) { run_range(fn, context, list, c * chunk, std::min(total, (c + 1) * chunk)); };
   for_each_chunk(threads, (total + chunk - 1) / chunk, body);
+}
+
+void parallel_sweep(SweepFn sweep, const void* step, const TensorList& list) {
+  SweepContext context{sweep, step, &list};
+  parallel_ranges(&sweep_tensor, &context, list);
 }
 
 int64_t grain() { return g_grain.load(std::memory_order_relaxed); }

@@ -27,6 +27,11 @@ struct TensorList {
 // Runs `sweep` over every element of `list`; the caller has released the GIL.
 void parallel_sweep(SweepFn sweep, const void* step, const TensorList& list);
 
+// The same split, for any per-tensor sweep: fn(context, j, begin, end) over elements [begin, end)
+// of tensor j, every element of the list exactly once, ranges starting on kSweepAlign boundaries.
+using RangeFn = void (*)(void* context, int64_t tensor, int64_t begin, int64_t end);
+void parallel_ranges(RangeFn fn, void* context, const TensorList& list);
+
 // Fewest elements worth giving a thread: below 2 * grain a call stays on the calling thread.
 int64_t grain();
 void set_grain(int64_t elements);

@@ -8,10 +8,7 @@
 namespace pygd::cpu {
 namespace {
 
-// Each tensor is cut into blocks of this many elements, whatever the thread count: every block is
-// reduced on its own and the block results are joined in list order, so threads only change which
-// core reduces a block, never the arithmetic. 16k elements keep the per-block overhead below 1%.
-constexpr int64_t kBlock = 1 << 14;
+constexpr int64_t kBlock = kNormBlock;
 
 }  // namespace
 

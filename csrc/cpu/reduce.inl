@@ -11,28 +11,50 @@
 
 constexpr int kChains = 32;
 
+// The kChains partial sums of one span: a lane pack of W doubles holds W consecutive chains, in
+// kChains / W packs. Shared by the norms (reduce_span) and the trust-ratio optimizers' first pass
+// (trust.inl), whose sums of squares are folded exactly as a norm of the same values would be.
+template <class Norm>
+struct Chains {
+  using D = Vec<double>;
+  static constexpr int W = D::kLanes;
+  static_assert(kChains % W == 0, "a lane pack must hold whole chains");
+  static constexpr int kAccumulators = kChains / W;
+  D acc[kAccumulators];
+
+  PYGD_INLINE Chains() {
+    for (auto& a : acc) a = D(0.0);
+  }
+  // The next kChains elements of the span, x[i] into chain i.
+  template <class T>
+  PYGD_INLINE void add(const T* x, double p) {
+    for (int k = 0; k < kAccumulators; ++k) acc[k] = Norm::accumulate(acc[k], D::load_widened(x + k * W), p);
+  }
+  // The chains joined in order, then the span's last n (< kChains) elements one at a time.
+  template <class T>
+  PYGD_INLINE double finish(const T* tail, int64_t n, double p) const {
+    double chains[kChains];
+    for (int k = 0; k < kAccumulators; ++k) acc[k].store(chains + k * W);
+    Lane<double> total(0.0);
+    for (double chain : chains) total = Norm::combine(total, Lane<double>(chain));
+    for (int64_t i = 0; i < n; ++i) total = Norm::accumulate(total, Lane<double>::load_widened(tail + i), p);
+    return total.v;
+  }
+};
+
 template <class Norm, class T>
 double reduce_span(const void* data, int64_t n, double p) {
   const T* x = static_cast<const T*>(data);
-  using Scalar = Lane<double>;
-  Scalar total(0.0);
-  int64_t i = 0;
   if constexpr (Norm::kSimd) {
-    using D = Vec<double>;
-    constexpr int W = D::kLanes;
-    static_assert(kChains % W == 0, "a lane pack must hold whole chains");
-    constexpr int kAccumulators = kChains / W;
-    D acc[kAccumulators];
-    for (auto& a : acc) a = D(0.0);
-    for (; i + kChains <= n; i += kChains)
-      for (int k = 0; k < kAccumulators; ++k)
-        acc[k] = Norm::accumulate(acc[k], D::load_widened(x + i + k * W), p);
-    double chains[kChains];
-    for (int k = 0; k < kAccumulators; ++k) acc[k].store(chains + k * W);
-    for (double chain : chains) total = Norm::combine(total, Scalar(chain));
+    Chains<Norm> chains;
+    int64_t i = 0;
+    for (; i + kChains <= n; i += kChains) chains.add(x + i, p);
+    return chains.finish(x + i, n - i, p);
+  } else {
+    Lane<double> total(0.0);
+    for (int64_t i = 0; i < n; ++i) total = Norm::accumulate(total, Lane<double>::load_widened(x + i), p);
+    return total.v;
   }
-  for (; i < n; ++i) total = Norm::accumulate(total, Scalar::load_widened(x + i), p);
-  return total.v;
 }
 
 template <class Norm>

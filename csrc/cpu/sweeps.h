@@ -40,10 +40,13 @@ struct OpList {
     return found;
   }
 };
-// Every optimizer, the element-wise tools, then every optimizer with GradScaler's unscaling fused in.
-template <class... Tools, class... Optimizer>
-OpList<Optimizer..., Tools..., Unscaled<Optimizer>...> all_ops(TypeList<Optimizer...>);
-using AllOps = decltype(all_ops<Probe, GradScale, GradClamp, GradAccumulate>(Optimizers{}));
+// Every optimizer, the element-wise tools, every optimizer with GradScaler's unscaling fused in,
+// then every trust-ratio optimizer's update with a ratio of 1 (trust_ratio.h: one fused pass).
+template <class... Tools, class... Optimizer, class... Trust>
+OpList<Optimizer..., Tools..., Unscaled<Optimizer>..., Untrusted<Trust>...> all_ops(TypeList<Optimizer...>,
+                                                                                   TypeList<Trust...>);
+using AllOps =
+    decltype(all_ops<Probe, GradScale, GradClamp, GradAccumulate>(Optimizers{}, TrustRatioOptimizers{}));
 
 // A compile-time constant, so no out-of-line helper is compiled into the per-ISA units.
 template <class Op>
@@ -68,9 +71,26 @@ struct ReduceTable {
   CombineFn combine[int(NormKind::kCount)];
 };
 
+// The two passes of a trust-ratio optimizer (trust_ratio.h, trust.inl) over elements [begin, end)
+// of one tensor. Pass 1 adds nothing up across calls: it returns the span's two sums of squares in
+// sums[0], sums[1], folded in reduce.inl's fixed chains from `begin`; the driver starts spans at
+// fixed blocks of each tensor. Pass 2 applies the tensor's scale (made in double, rounded to T).
+using TrustReduceFn = void (*)(const void* step, void* const* streams, int64_t begin, int64_t end, double* sums);
+using TrustApplyFn = void (*)(const void* step, void* const* streams, int64_t begin, int64_t end, double scale);
+
+template <class... Ts>
+OpList<Ts...> op_list(TypeList<Ts...>);
+using TrustOps = decltype(op_list(TrustRatioOptimizers{}));
+
+struct TrustTable {
+  TrustReduceFn reduce[TrustOps::size][2];
+  TrustApplyFn apply[TrustOps::size][2];
+};
+
 struct IsaTables {
   SweepTable sweeps;
   ReduceTable reductions;
+  TrustTable trust;
 };
 
 // Defined by the per-ISA units that were compiled for this platform (see CMakeLists.txt, and above).

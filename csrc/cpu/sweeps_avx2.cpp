@@ -7,9 +7,10 @@ namespace pygd::cpu::avx2 {
 #include "lane.inl"
 #include "sweep.inl"
 #include "reduce.inl"
+#include "trust.inl"
 }  // namespace pygd::cpu::avx2
 
 const pygd::cpu::IsaTables& pygd::cpu::avx2_tables() {
-  static const IsaTables tables{avx2::make_table(AllOps{}), avx2::make_reduce_table()};
+  static const IsaTables tables{avx2::make_table(AllOps{}), avx2::make_reduce_table(), avx2::make_trust_table(TrustOps{})};
   return tables;
 }

@@ -7,9 +7,10 @@ namespace pygd::cpu::avx512 {
 #include "lane.inl"
 #include "sweep.inl"
 #include "reduce.inl"
+#include "trust.inl"
 }  // namespace pygd::cpu::avx512
 
 const pygd::cpu::IsaTables& pygd::cpu::avx512_tables() {
-  static const IsaTables tables{avx512::make_table(AllOps{}), avx512::make_reduce_table()};
+  static const IsaTables tables{avx512::make_table(AllOps{}), avx512::make_reduce_table(), avx512::make_trust_table(TrustOps{})};
   return tables;
 }

@@ -10,10 +10,11 @@ namespace pygd::cpu::neon {
 #include "lane.inl"
 #include "sweep.inl"
 #include "reduce.inl"
+#include "trust.inl"
 }  // namespace pygd::cpu::neon
 
 const pygd::cpu::IsaTables& pygd::cpu::neon_tables() {
-  static const IsaTables tables{neon::make_table(AllOps{}), neon::make_reduce_table()};
+  static const IsaTables tables{neon::make_table(AllOps{}), neon::make_reduce_table(), neon::make_trust_table(TrustOps{})};
   return tables;
 }
 #endif

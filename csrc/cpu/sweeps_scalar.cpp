@@ -10,9 +10,10 @@ template <class T>
 using Vec = Lane<T>;
 #include "sweep.inl"
 #include "reduce.inl"
+#include "trust.inl"
 }  // namespace pygd::cpu::scalar
 
 const pygd::cpu::IsaTables& pygd::cpu::scalar_tables() {
-  static const IsaTables tables{scalar::make_table(AllOps{}), scalar::make_reduce_table()};
+  static const IsaTables tables{scalar::make_table(AllOps{}), scalar::make_reduce_table(), scalar::make_trust_table(TrustOps{})};
   return tables;
 }

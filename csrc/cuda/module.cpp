@@ -97,6 +97,15 @@ void launch_call(const std::string& optimizer, const std::string& dtype, const s
       run<Op>(Op::kName, hparams, sizes, streams, call);
     }
   });
+  // The trust-ratio optimizers (pygd/trust_ratio.h: a per-tensor reduction, then the update) have
+  // no CUDA driver yet: refused by name, so the message says so rather than "unknown".
+  TrustRatioOptimizers::for_each([&](auto op) {
+    using Op = decltype(op);
+    if (!found && optimizer == Op::kName)
+      throw py::value_error(std::string("pygd._cuda has no kernel for ") + Op::kName +
+                            " (a trust-ratio optimizer: its per-tensor norms need a reduction before the "
+                            "update); run it on the CPU");
+  });
   if (!found) throw py::value_error("optimizer must be one of " + names + ", got '" + optimizer + "'");
 }
 

@@ -129,6 +129,14 @@ def _described(streams: tuple[Any, ...]) -> tuple[Any, ...]:
 _QUOTING = (cuda_arrays.Problem.DTYPE, cuda_arrays.Problem.DTYPE_MISMATCH, cuda_arrays.Problem.SHAPE)
 
 
+def _refuse_trust_ratio(optimizer: str) -> None:
+    """The trust-ratio optimizers (LAMB, LARS: a per-tensor reduction, then the update) have no
+    CUDA kernels yet; pygd._cuda refuses them too."""
+    if KERNELS[optimizer].trust_ratio:
+        raise NotImplementedError(f"pygd has no CUDA kernel for {optimizer} yet (its per-tensor trust ratio "
+                                  "needs a reduction before the update); run it on the CPU")
+
+
 def _run(optimizer: str, streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
     params = streams[0]
     if not cuda_arrays.is_gpu_call(params) and (not isinstance(params, (list, tuple)) or params):
@@ -141,6 +149,7 @@ def _run(optimizer: str, streams: tuple[Any, ...], step: int, hparams: tuple[Any
             raise _validate.buffer_error(problem, optimizer, _described(streams))
         return problem
     assert call is not None  # no problem, so a call
+    _refuse_trust_ratio(optimizer)  # after the checks, so that bad arrays are worded as for every kernel
     if not any(call.sizes):
         return None
     device = _device(call, streams, optimizer)
@@ -177,5 +186,7 @@ def launch(optimizer: str, dtype: str, sizes: Sequence[int],
     every array unchanged when *found_inf != 0. stream: a cudaStream_t as an int, 0 for the legacy
     default stream. RuntimeError for a CUDA error, ValueError for a malformed call.
     """
+    if optimizer in KERNELS:
+        _refuse_trust_ratio(optimizer)
     _module().launch(optimizer, dtype, list(sizes), tuple(streams), step, step_ptr, hparams,
                      grad_scale_ptr, found_inf_ptr, stream, device, [])

@@ -15,7 +15,7 @@ import numpy as np
 from .. import _validate
 from .._constants import NormKind
 from .._specs import KERNELS
-from ..numba import cpu_loops, gradients, scalars, tables
+from ..numba import cpu_loops, gradients, scalars, tables, trust_loops
 from . import cuda_arrays
 
 name = "numba"
@@ -83,8 +83,35 @@ def _step(kernel):
     return step
 
 
+def _trust_step(kernel):
+    """The step of a trust-ratio kernel (LAMB, LARS): checked, then trust_loops' two passes over each
+    tensor on the CPU; arrays on a GPU are refused."""
+    make, takes_step = getattr(scalars, f"{kernel}_scalars"), KERNELS[kernel].takes_step
+    tensor_step = trust_loops.TENSOR_STEPS[kernel]
+
+    def step(streams, step, hparams):
+        if _is_gpu_call(streams):
+            raise NotImplementedError(f"backend='numba' runs {kernel} on the CPU only (its per-tensor trust "
+                                      "ratio has no GPU kernel yet)")
+        problem = _validate.check_streams(kernel, streams)
+        if problem is not None:
+            return problem
+        lists = [None if s is None else _validate._as_list(s) for s in streams]
+        if not lists[0]:
+            return None
+        dtype = np.dtype(lists[0][0].dtype).type
+        named = KERNELS[kernel].named(hparams)
+        s = make(dtype, step, **named) if takes_step else make(dtype, **named)
+        for j, param in enumerate(lists[0]):
+            flat = [param.reshape(-1) if arrays is None else arrays[j].reshape(-1) for arrays in lists]
+            tensor_step(*flat, s)
+        return None
+    step.__name__ = kernel
+    return step
+
+
 # Each kernel's step, by kernel name (the backends' common interface, see _backends/__init__.py).
-steps = {kernel: _step(kernel) for kernel in KERNELS}
+steps = {kernel: _trust_step(kernel) if spec.trust_ratio else _step(kernel) for kernel, spec in KERNELS.items()}
 
 
 # ----------------------------------------------------------------------------- gradient tools

@@ -279,6 +279,37 @@ def nadam(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Opti
     return None
 
 
+def _trust_ratio(param: Any, update: Any, trust_coefficient: float, eps: float) -> float:
+    """optax's scale_by_trust_ratio: trust_coefficient * |param| / (|update| + eps), 1 where either
+    norm is 0; the norms summed in float64."""
+    param_norm = math.sqrt(float(np.sum(np.square(param, dtype=np.float64))))
+    update_norm = math.sqrt(float(np.sum(np.square(update, dtype=np.float64))))
+    if param_norm == 0.0 or update_norm == 0.0:
+        return 1.0
+    return trust_coefficient * param_norm / (update_norm + eps)
+
+
+def lamb(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
+    problem = _validate.check_streams("lamb", streams)
+    if problem is not None:
+        return problem
+    h = _hyperparameters("lamb", hparams)
+    bias_correction1 = 1 - h.beta1 ** step
+    bias_correction2 = 1 - h.beta2 ** step
+    with np.errstate(all="ignore"):
+        for param, grad, exp_avg, exp_avg_sq in _tensors(streams):
+            g = -grad if h.maximize else grad
+            _lerp_(exp_avg, g, 1 - h.beta1)
+            exp_avg_sq *= h.beta2
+            exp_avg_sq += (1 - h.beta2) * g * g
+            update = (exp_avg / bias_correction1) / (np.sqrt(exp_avg_sq / bias_correction2) + h.eps)
+            if h.weight_decay != 0:
+                update = update + h.weight_decay * param
+            ratio = _trust_ratio(param, update, 1.0, 0.0) if h.trust_ratio else 1.0
+            param -= (h.lr * ratio) * update
+    return None
+
+
 # The update does not use the step.
 def asgd(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
     problem = _validate.check_streams("asgd", streams)
@@ -296,6 +327,26 @@ def asgd(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optio
                 ax[...] = param
             else:
                 ax += (param - ax) * h.mu
+    return None
+
+
+def lars(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
+    problem = _validate.check_streams("lars", streams)
+    if problem is not None:
+        return problem
+    h = _hyperparameters("lars", hparams)
+    with np.errstate(all="ignore"):
+        for param, grad, buf in _tensors(streams):
+            update = -grad if h.maximize else grad
+            if h.weight_decay != 0:
+                update = update + h.weight_decay * param
+            ratio = _trust_ratio(param, update, h.trust_coefficient, h.eps) if h.trust_ratio else 1.0
+            update = -(h.lr * ratio) * update
+            if h.momentum != 0:
+                buf *= h.momentum
+                buf += update
+                update = update + h.momentum * buf if h.nesterov else buf
+            param += update
     return None
 
 

@@ -118,6 +118,32 @@ def lion(p: Any, g: Any, m: Any, t: int, *, lr: float, betas: tuple[float, float
     m += (1 - beta2) * g
 
 
+def _ratio(p: Any, u: Any, trust_coefficient: float) -> float:
+    param_norm, update_norm = float(np.linalg.norm(p)), float(np.linalg.norm(u))
+    return trust_coefficient * param_norm / update_norm if param_norm and update_norm else 1.0
+
+
+def lamb(p: Any, g: Any, m: Any, v: Any, t: int, *, lr: float, betas: tuple[float, float], eps: float,
+         weight_decay: float) -> None:
+    """LAMB written the obvious way in NumPy (a comparator), in place."""
+    beta1, beta2 = betas
+    m *= beta1
+    m += (1 - beta1) * g
+    v *= beta2
+    v += (1 - beta2) * g * g
+    u = m / (1 - beta1 ** t) / (np.sqrt(v / (1 - beta2 ** t)) + eps) + weight_decay * p
+    p -= lr * _ratio(p, u, 1.0) * u
+
+
+def lars(p: Any, g: Any, buf: Any, t: int, *, lr: float, momentum: float, weight_decay: float,
+         trust_coefficient: float) -> None:
+    """LARS written the obvious way in NumPy (a comparator), in place."""
+    u = g + weight_decay * p
+    buf *= momentum
+    buf -= lr * _ratio(p, u, trust_coefficient) * u
+    p += buf
+
+
 def nadam(p: Any, g: Any, m: Any, v: Any, t: int, *, lr: float, betas: tuple[float, float],
           eps: float) -> None:
     """NAdam written the obvious way in NumPy (a comparator), in place (momentum_decay 4e-3)."""

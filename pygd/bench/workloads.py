@@ -40,9 +40,16 @@ class Optimizer:
     torch_class: Optional[str]  # torch.optim.<torch_class> (None: torch has none)
     states: int            # state arrays beside params and grads
     hparams: dict[str, Any] = field(default_factory=dict)  # accepted alike by pygd_step and torch_class
+    # Arrays moved per param where the update cannot be one fused pass (None: the fused count). The
+    # trust-ratio optimizers read each tensor twice (docs/roofline.md): LAMB 10 (pass 1 reads p, g,
+    # m, v and writes m, v; pass 2 reads p, m, v and writes p), LARS 7 (p, g; then p, g, buf and
+    # writes p, buf).
+    passes_traffic: Optional[int] = None
 
     def bytes_per_param(self, itemsize: int) -> int:
-        """Bytes an ideal fused step moves per parameter at this itemsize."""
+        """Bytes an ideal step moves per parameter at this itemsize (fused, or its two passes)."""
+        if self.passes_traffic is not None:
+            return self.passes_traffic * itemsize
         return update_bytes_per_param(self.states, itemsize)
 
 
@@ -70,6 +77,10 @@ OPTIMIZERS = {o.key: o for o in (
     Optimizer("asgd", "ASGD", pygd.asgd_, False, numpy_steps.asgd, "ASGD", 1, dict(lambd=1e-4)),
     Optimizer("lion", "Lion", pygd.lion_, False, numpy_steps.lion, None, 1, dict(lr=1e-4, betas=(0.9, 0.99))),
     Optimizer("rprop", "Rprop", pygd.rprop_, False, numpy_steps.rprop, "Rprop", 2, dict(etas=(0.5, 1.2))),
+    Optimizer("lamb", "LAMB", pygd.lamb_, True, numpy_steps.lamb, None, 2,
+              dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.01), passes_traffic=10),
+    Optimizer("lars", "LARS", pygd.lars_, False, numpy_steps.lars, None, 1,
+              dict(lr=1.0, momentum=0.9, weight_decay=1e-4, trust_coefficient=0.001), passes_traffic=7),
 )}
 
 DTYPES = ("float32", "float64")

@@ -8,6 +8,9 @@
 Per optimizer: `<opt>_scalars(dtype, ...)` makes a step's scalars (computed in float64, narrowed to
 dtype); `<opt>_element(values..., s)` returns the updated parameter and states of one element;
 `<opt>_at(i, arrays..., s)` updates element i of arrays in place (None for an unused state).
+The trust-ratio optimizers (LAMB, LARS) have a direction and an element per pass instead
+(`<opt>_reduce_element` or `<opt>_direction`, `<opt>_apply_element`), run per tensor by
+pygd.numba.trust_loops.
 These are what backend="numba" runs: pygd.numba.cpu_loops (parallel CPU loops) and pygd.numba.cuda_kernels
 (CUDA kernels, imported on demand). Needs numba (the `numba` extra): pip install "numba>=0.60".
 
@@ -28,6 +31,11 @@ from .elements import (
     adam_element,
     adamax_element,
     asgd_element,
+    lamb_apply_element,
+    lamb_direction,
+    lamb_reduce_element,
+    lars_apply_element,
+    lars_direction,
     lion_element,
     nadam_element,
     radam_element,
@@ -54,6 +62,8 @@ from .scalars import (
     AdamaxScalars,
     AdamScalars,
     AsgdScalars,
+    LambScalars,
+    LarsScalars,
     LionScalars,
     NadamScalars,
     RadamScalars,
@@ -65,6 +75,8 @@ from .scalars import (
     adam_scalars,
     adamax_scalars,
     asgd_scalars,
+    lamb_scalars,
+    lars_scalars,
     lion_scalars,
     nadam_scalars,
     radam_scalars,
@@ -82,4 +94,7 @@ __all__ = [
     "lion_at", "nadam_at", "asgd_at",
     "SgdScalars", "AdamScalars", "RmspropScalars", "AdagradScalars", "AdamaxScalars", "RadamScalars",
     "AdadeltaScalars", "RpropScalars", "LionScalars", "NadamScalars", "AsgdScalars",
+    # The trust-ratio optimizers: a direction, each pass's element (pygd.numba.trust_loops runs them).
+    "lamb_scalars", "lars_scalars", "LambScalars", "LarsScalars",
+    "lamb_direction", "lamb_reduce_element", "lamb_apply_element", "lars_direction", "lars_apply_element",
 ]

@@ -272,3 +272,50 @@ def asgd_element(param, grad, ax, s):
     if s.mu_is_one:
         return param, param
     return param, ax + (param - ax) * s.mu
+
+
+# The trust-ratio optimizers (csrc/include/pygd/trust_ratio.h): each is a direction, the first
+# pass's element (the state it writes and the direction, whose squares and the param's the loop
+# sums per tensor), and the second pass's, which applies the tensor's scale (-lr * ratio, in the
+# arrays' type) to the direction recomputed from what the first pass stored.
+
+@_element
+def lamb_direction(param, exp_avg, exp_avg_sq, s):
+    """LAMB's u = m_hat / (sqrt(v_hat) + eps) + weight_decay * param (optax's scale_by_adam, then
+    add_decayed_weights). s: LambScalars."""
+    u = (exp_avg * s.inv_bc1) / (math.sqrt(exp_avg_sq * s.inv_bc2) + s.eps)
+    if s.has_weight_decay:
+        u = fmadd(param, s.weight_decay, u)
+    return u
+
+
+@_element
+def lamb_reduce_element(param, grad, exp_avg, exp_avg_sq, s):
+    """LAMB's first pass: returns (exp_avg, exp_avg_sq, u)."""
+    g = -grad if s.maximize else grad
+    exp_avg = lerp(exp_avg, g, s.exp_avg_weight, s.exp_avg_neg_one_minus_weight, s.exp_avg_from_end)
+    exp_avg_sq = fmadd(s.one_minus_beta2 * g, g, exp_avg_sq * s.beta2)
+    return exp_avg, exp_avg_sq, lamb_direction(param, exp_avg, exp_avg_sq, s)
+
+
+@_element
+def lamb_apply_element(param, exp_avg, exp_avg_sq, scale, s):
+    """LAMB's second pass: returns param + scale * u."""
+    return fmadd(scale, lamb_direction(param, exp_avg, exp_avg_sq, s), param)
+
+
+@_element
+def lars_direction(param, grad, s):
+    """LARS's u = grad + weight_decay * param (optax's add_decayed_weights). s: LarsScalars."""
+    g = -grad if s.maximize else grad
+    return fmadd(param, s.weight_decay, g) if s.has_weight_decay else g
+
+
+@_element
+def lars_apply_element(param, grad, momentum_buffer, scale, s):
+    """LARS's second pass: u' = scale * u, then optax's trace. Returns (param, momentum_buffer)."""
+    d = scale * lars_direction(param, grad, s)
+    if s.has_momentum:
+        momentum_buffer = fmadd(momentum_buffer, s.momentum, d)
+        d = fmadd(momentum_buffer, s.momentum, d) if s.nesterov else momentum_buffer
+    return param + d, momentum_buffer

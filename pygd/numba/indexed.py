@@ -129,7 +129,9 @@ def _scalars_type(kernel):
     return type(make(np.float64, 1, **state) if spec.takes_step else make(np.float64, **state))
 
 
-_AT_BY_SCALARS = {_scalars_type(kernel): globals()[f"{kernel}_at"] for kernel in KERNELS}
+# The elementwise kernels' (the trust-ratio ones, LAMB and LARS, run trust_loops.py's two passes).
+_AT_BY_SCALARS = {_scalars_type(kernel): globals()[f"{kernel}_at"] for kernel, spec in KERNELS.items()
+                  if not spec.trust_ratio}
 
 
 @overload(update_at, inline="always")

@@ -94,9 +94,25 @@ AsgdScalars = collections.namedtuple("AsgdScalars", (
     "mu_is_one",  # ax takes the param while mu == 1
     "maximize", "has_weight_decay"))
 
+LambScalars = collections.namedtuple("LambScalars", (
+    "exp_avg_weight", "exp_avg_neg_one_minus_weight", "exp_avg_from_end",  # w = 1 - beta1
+    "beta2", "one_minus_beta2",
+    "inv_bc1", "inv_bc2",  # 1 / (1 - beta^t), multiplied by
+    "eps", "weight_decay",
+    "neg_lr",  # the scale without a trust ratio
+    "lr",      # float64: the tensor's scale -lr * ratio is made in float64
+    "maximize", "has_weight_decay", "trust_ratio"))
+
+LarsScalars = collections.namedtuple("LarsScalars", (
+    "momentum", "weight_decay",
+    "neg_lr",  # the scale without a trust ratio
+    "lr", "trust_coefficient", "eps",  # float64, for the tensor's scale
+    "has_momentum", "nesterov", "maximize", "has_weight_decay", "trust_ratio"))
+
 # Their docstrings, which a namedtuple would otherwise make of its field names.
 for _scalars in (SgdScalars, AdamScalars, RmspropScalars, AdagradScalars, AdamaxScalars, RadamScalars,
-                 AdadeltaScalars, RpropScalars, LionScalars, NadamScalars, AsgdScalars):
+                 AdadeltaScalars, RpropScalars, LionScalars, NadamScalars, AsgdScalars, LambScalars,
+                 LarsScalars):
     _opt = _scalars.__name__[:-len("Scalars")].lower()
     _scalars.__doc__ = (f"The scalars of one {_opt} step, in the arrays' type ({_opt}_scalars makes "
                         f"them, {_opt}_element takes them).")
@@ -238,3 +254,22 @@ def asgd_scalars(dtype, eta, mu, lambd=1e-4, weight_decay=0.0, maximize=False):
     keeps, as they are before this step (its update does not use the step count)."""
     return AsgdScalars(dtype(1.0 - lambd * eta), dtype(-eta), dtype(mu), dtype(weight_decay), mu == 1.0,
                        maximize, weight_decay != 0.0)
+
+
+@register_jitable
+def lamb_scalars(dtype, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-6, weight_decay=0.0, trust_ratio=True,
+                 maximize=False):
+    """The scalars of LAMB's step `step` (1-based) for arrays of `dtype`."""
+    t = float(step)
+    w, w_minus_one, from_end = _lerp_weight(dtype, 1.0 - beta1)
+    return LambScalars(w, w_minus_one, from_end, dtype(beta2), dtype(1.0 - beta2),
+                       dtype(1.0 / (1.0 - math.pow(beta1, t))), dtype(1.0 / (1.0 - math.pow(beta2, t))), dtype(eps),
+                       dtype(weight_decay), dtype(-lr), float(lr), maximize, weight_decay != 0.0, trust_ratio)
+
+
+@register_jitable
+def lars_scalars(dtype, lr=1.0, momentum=0.9, weight_decay=0.0, trust_coefficient=0.001, eps=0.0, nesterov=False,
+                 trust_ratio=True, maximize=False):
+    """The scalars of a LARS step (its update does not use the step count) for arrays of `dtype`."""
+    return LarsScalars(dtype(momentum), dtype(weight_decay), dtype(-lr), float(lr), float(trust_coefficient),
+                       float(eps), momentum != 0.0, nesterov, maximize, weight_decay != 0.0, trust_ratio)

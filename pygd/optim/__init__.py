@@ -26,6 +26,8 @@ without a .grad.
 from ._base import Optimizer
 from ._classes import (
            ASGD,
+           LAMB,
+           LARS,
            SGD,
            Adadelta,
            Adagrad,
@@ -41,4 +43,4 @@ from ._classes import (
 from ._serialization import from_arrays, to_arrays
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Adadelta", "Rprop",
-           "Lion", "NAdam", "ASGD", "to_arrays", "from_arrays"]
+           "Lion", "NAdam", "ASGD", "LAMB", "LARS", "to_arrays", "from_arrays"]

@@ -61,3 +61,17 @@ class ASGD(Optimizer, spec=SPECS["asgd"]):
     """torch.optim.ASGD: SGD with a decaying learning rate and a running average of the params
     (state "ax"), coupled weight decay, maximize. Each param's state keeps "eta" and "mu" (floats,
     advanced after each step as torch's)."""
+
+
+class LAMB(Optimizer, spec=SPECS["lamb"]):
+    """LAMB (You et al. 2019, not in torch.optim), as optax.lamb: Adam's direction plus weight
+    decay, scaled per param by the trust ratio ||param|| / ||update||. A group with
+    trust_ratio=False takes the plain update, one with weight_decay=0.0 no decay (optax's masks);
+    maximize."""
+
+
+class LARS(Optimizer, spec=SPECS["lars"]):
+    """LARS (You et al. 2017, not in torch.optim), as optax.lars: grad plus weight decay, scaled
+    per param by trust_coefficient * ||param|| / (||update|| + eps), then momentum (optax's trace,
+    optionally Nesterov). A group with trust_ratio=False takes the plain update, one with
+    weight_decay=0.0 no decay (optax's masks); maximize."""

@@ -217,3 +217,45 @@ class Lion(Optimizer):
         maximize: bool = False,
         backend: Backend = "auto",
     ) -> None: ...
+
+
+class LAMB(Optimizer):
+    """LAMB (You et al. 2019, not in torch.optim), as optax.lamb: Adam's direction plus weight
+    decay, scaled per param by the trust ratio ||param|| / ||update||. A group with
+    trust_ratio=False takes the plain update, one with weight_decay=0.0 no decay (optax's masks);
+    maximize."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-06,
+        weight_decay: float = 0.0,
+        trust_ratio: bool = True,
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...
+
+
+class LARS(Optimizer):
+    """LARS (You et al. 2017, not in torch.optim), as optax.lars: grad plus weight decay, scaled
+    per param by trust_coefficient * ||param|| / (||update|| + eps), then momentum (optax's trace,
+    optionally Nesterov). A group with trust_ratio=False takes the plain update, one with
+    weight_decay=0.0 no decay (optax's masks); maximize."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 1.0,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        trust_coefficient: float = 0.001,
+        eps: float = 0.0,
+        nesterov: bool = False,
+        trust_ratio: bool = True,
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...

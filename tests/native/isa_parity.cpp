@@ -1,5 +1,6 @@
 // ISA parity: every update the CPU driver knows (each optimizer with every combination of its flags,
-// each optimizer with GradScaler's unscaling fused in, the gradient tools, the bandwidth probe) and
+// each optimizer with GradScaler's unscaling fused in, the gradient tools, the bandwidth probe, the
+// trust-ratio optimizers through their two-pass driver and with a ratio of 1) and
 // every gradient norm, run at every ISA level this build and CPU support, must give the scalar
 // level's bits exactly. No Python and no pybind11: it calls the entry points the bindings call
 // (cpu::run<Op> over a TensorList, cpu::parallel_norm), so it also runs where the extension cannot be
@@ -28,6 +29,7 @@
 #include "cpu/parallel.h"
 #include "cpu/reduce.h"
 #include "cpu/thread_count.h"
+#include "cpu/trust.h"
 #include "pygd/optimizers.h"
 
 namespace {
@@ -148,8 +150,14 @@ std::string name_of();
 template <class Op>
 std::string tool_name(Unscaled<Op>) { return "unscaled_" + name_of<Op>(); }
 template <class Op>
+std::string tool_name(Untrusted<Op>) { return "untrusted_" + name_of<Op>(); }
+template <class Op>
+struct IsUntrusted : std::false_type {};
+template <class Op>
+struct IsUntrusted<Untrusted<Op>> : std::true_type {};
+template <class Op>
 std::string name_of() {
-  if constexpr (HasName<Op>::value) {
+  if constexpr (HasName<Op>::value && !IsUntrusted<Op>::value) {
     return Op::kName;
   } else {
     return tool_name(Op{});
@@ -235,14 +243,23 @@ struct Tally {
   int64_t runs = 0;
 };
 
+// The trust-ratio optimizers (pygd/trust_ratio.h) run through their own driver (cpu/trust.h), on
+// data without NaN or infinities: one of those makes a tensor's norms, and so all of it, NaN, which
+// would leave little but NaN bits to compare (each also runs, ratio 1, as Untrusted<Op> in AllOps).
+template <class Op>
+constexpr bool kTrustRatio = TrustOps::index_of<Op>() >= 0;
+
 // Two steps (step 1, then step 2: SGD's first-step path and the bias corrections move) of Op with
 // `config` on fresh data, at the active ISA and thread count.
 template <class Op, class T>
 Buffers<T> run_steps(const typename Op::Config& config, uint64_t seed, unsigned absent) {
-  Buffers<T> b(Op::kStreams, seed, true);
+  Buffers<T> b(Op::kStreams, seed, !kTrustRatio<Op>);
   const TensorList list = b.list(absent);
   const Dtype dtype = std::is_same_v<T, float> ? Dtype::kFloat32 : Dtype::kFloat64;
-  for (int64_t step = 1; step <= 2; ++step) run<Op>(config, step, dtype, list);
+  for (int64_t step = 1; step <= 2; ++step) {
+    if constexpr (kTrustRatio<Op>) run_trust<Op>(config, step, dtype, list);
+    else run<Op>(config, step, dtype, list);
+  }
   return b;
 }
 
@@ -289,10 +306,10 @@ void check_op(const std::vector<Isa>& isas, std::vector<Tally>& tallies, uint64_
 }
 
 template <class... Ops>
-void check_all_ops(OpList<Ops...>, const std::vector<Isa>& isas, std::vector<Tally>& tallies, int& ops) {
-  uint64_t seed = 0;
+void check_all_ops(OpList<Ops...>, const std::vector<Isa>& isas, std::vector<Tally>& tallies, int& ops,
+                   uint64_t seed = 0) {
   ((check_op<Ops, float>(isas, tallies, seed), check_op<Ops, double>(isas, tallies, seed)), ...);
-  ops = int(sizeof...(Ops));
+  ops += int(sizeof...(Ops));
 }
 
 template <class... Ops>
@@ -375,12 +392,13 @@ int main(int argc, char** argv) {
   std::vector<Tally> tallies(isas.size());
   int ops = 0;
   check_all_ops(AllOps{}, isas, tallies, ops);
+  check_all_ops(TrustOps{}, isas, tallies, ops, 1u << 20);
   const int norm_checks = check_norms<float>(isas) + check_norms<double>(isas);
 
   for (size_t i = 0; i < isas.size(); ++i)
     std::printf("isa %-7s %" PRId64 " runs (op x config x dtype x threads) against scalar\n", isa_name(isas[i]),
                 tallies[i].runs);
-  std::printf("ops: %d (%s)\n", ops, op_names(AllOps{}).c_str());
+  std::printf("ops: %d (%s; trust-ratio: %s)\n", ops, op_names(AllOps{}).c_str(), op_names(TrustOps{}).c_str());
   std::printf("%" PRId64 " elements compared, %d norms compared, %d mismatches, %d NaN-bit differences%s\n",
               g_checks, norm_checks, g_failures, g_nan_differences,
               g_strict_nan ? " (strict)" : " (allowed)");

@@ -328,6 +328,69 @@ PYGD_HD AsgdStep<T> make_step(const AsgdConfig& c, int64_t /*step*/) {
           c.weight_decay != 0.0};
 }
 
+// LAMB (You et al. 2019) as optax.lamb: Adam's bias-corrected direction (eps outside the root, as
+// optax's scale_by_adam with eps_root = 0), plus weight_decay * param, scaled per tensor by the
+// trust ratio (trust_ratio.h). trust_ratio = false: the ratio is 1 (optax's masked-out leaves).
+struct LambConfig {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool trust_ratio, maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("lr", c.lr); field("beta1", c.beta1); field("beta2", c.beta2); field("eps", c.eps);
+    field("weight_decay", c.weight_decay); field("trust_ratio", c.trust_ratio); field("maximize", c.maximize);
+  }
+};
+
+template <class T>
+struct LambStep {
+  LerpWeight<T> exp_avg_weight;  // 1 - beta1
+  T beta2, one_minus_beta2;
+  T inv_bc1, inv_bc2;  // 1 / (1 - beta^t): the bias corrections, multiplied by (made in double;
+                       // a division each would cost more than the update's memory traffic)
+  T eps, weight_decay;
+  T neg_lr;        // the update's scale without a trust ratio
+  double lr;       // the per-tensor scale -lr * ratio is made in double, then rounded once
+  bool maximize, has_weight_decay, trust_ratio;
+};
+
+template <class T>
+PYGD_HD LambStep<T> make_step(const LambConfig& c, int64_t step) {
+  const double t = double(step);
+  return {make_lerp_weight<T>(1.0 - c.beta1), T(c.beta2), T(1.0 - c.beta2),
+          T(1.0 / (1.0 - std::pow(c.beta1, t))), T(1.0 / (1.0 - std::pow(c.beta2, t))), T(c.eps), T(c.weight_decay),
+          T(-c.lr), c.lr, c.maximize, c.weight_decay != 0.0, c.trust_ratio};
+}
+
+// LARS (You et al. 2017) as optax.lars: u = grad + weight_decay * param, scaled per tensor by
+// trust_coefficient * |param| / (|u| + eps) (trust_ratio.h), by -lr, then optax's trace:
+// buf = momentum * buf + u', the update buf (or u' + momentum * buf with nesterov).
+struct LarsConfig {
+  double lr, momentum, weight_decay, trust_coefficient, eps;
+  bool nesterov, trust_ratio, maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("lr", c.lr); field("momentum", c.momentum); field("weight_decay", c.weight_decay);
+    field("trust_coefficient", c.trust_coefficient); field("eps", c.eps); field("nesterov", c.nesterov);
+    field("trust_ratio", c.trust_ratio); field("maximize", c.maximize);
+  }
+};
+
+template <class T>
+struct LarsStep {
+  T momentum, weight_decay;
+  T neg_lr;                           // the update's scale without a trust ratio
+  double lr, trust_coefficient, eps;  // the per-tensor scale, made in double
+  bool has_momentum, nesterov, maximize, has_weight_decay, trust_ratio;
+};
+
+template <class T>
+PYGD_HD LarsStep<T> make_step(const LarsConfig& c, int64_t /*step*/) {
+  return {T(c.momentum), T(c.weight_decay), T(-c.lr), c.lr, c.trust_coefficient, c.eps,
+          c.momentum != 0.0, c.nesterov, c.maximize, c.weight_decay != 0.0, c.trust_ratio};
+}
+
 // The bandwidth probe: the memory traffic of an update with trivial arithmetic.
 struct ProbeConfig {
   double scale;

@@ -1,5 +1,7 @@
 // Every update the drivers know, and the gradient reductions. `Optimizers` is the one list of the
-// optimizers: the bindings, the CPU sweep tables and the CUDA module register each of its members.
+// elementwise optimizers: the bindings, the CPU sweep tables and the CUDA module register each of its
+// members. `TrustRatioOptimizers` lists those that scale each tensor's update by a ratio of norms
+// (trust_ratio.h): the bindings and the CPU trust tables register them (the CUDA module refuses them).
 #pragma once
 #include "adadelta.h"
 #include "adagrad.h"
@@ -9,6 +11,8 @@
 #include "asgd.h"
 #include "grad_norms.h"
 #include "grad_ops.h"
+#include "lamb.h"
+#include "lars.h"
 #include "lion.h"
 #include "nadam.h"
 #include "probe.h"
@@ -30,5 +34,6 @@ struct TypeList {
 };
 
 using Optimizers = TypeList<Sgd, Adam, Rmsprop, Adagrad, Adamax, Radam, Adadelta, Rprop, Lion, Nadam, Asgd>;
+using TrustRatioOptimizers = TypeList<Lamb, Lars>;
 
 }  // namespace pygd
