@@ -1,0 +1,216 @@
+"""cffi bindings of pygd's C ABI (libpygd, csrc/capi/pygd.h), and a thin layer over NumPy arrays.
+
+    import pygd.capi
+    pygd.capi.adam_(params, grads, exp_avgs, exp_avg_sqs, step=1, lr=1e-3)
+
+`ffi` and `lib` are cffi's, in ABI mode over the shipped library (pygd.get_library()), declared
+from the shipped header (pygd.get_include()): nothing is compiled at import. `lib.pygd_adam_step`
+etc. are the C functions themselves, which Numba can also call from nopython code (see
+examples/numba_capi.py). The `<name>_` functions here take what the functional API takes (pygd.adam_
+etc., without `backend`) and call the C ABI: the C library checks the hyperparameters, the step,
+the states they need, alignment and overlaps, and words its errors as the functional API does;
+what only Python objects can get wrong (types, contiguity, read-only arrays, shapes, list lengths)
+is checked here by the functional API's own checker, pygd._validate. Nothing is written on error.
+
+Needs cffi (`pip install pygd[capi]`) and a pygd built with its native code; else importing this
+module raises ImportError.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import _paths, _steps, _validate
+from ._constants import BufferProblem
+from ._specs import SPECS, OptimizerSpec
+
+try:
+    import cffi
+except ImportError as error:  # pragma: no cover - depends on the environment
+    raise ImportError("pygd.capi needs cffi: pip install 'pygd[capi]' (or cffi>=1.15)") from error
+
+try:
+    LIBRARY = _paths.get_library()
+    INCLUDE = _paths.get_include()
+except FileNotFoundError as error:
+    raise ImportError(f"pygd.capi needs libpygd, pygd's C ABI library: {error}") from None
+
+_CDEF = re.compile(r"/\* PYGD_CDEF_BEGIN.*?\*/(.*)/\* PYGD_CDEF_END \*/", re.S)
+
+
+def cdef_source(header: str) -> str:
+    """The declarations of pygd.h as cffi's cdef takes them: the region between its CDEF markers,
+    without PYGD_API and the string macros (cffi's cdef takes integer macros only)."""
+    match = _CDEF.search(header)
+    if match is None:
+        raise ImportError("pygd.h has no PYGD_CDEF_BEGIN/PYGD_CDEF_END region")
+    lines = [line for line in match.group(1).splitlines()
+             if not re.match(r'\s*#define\s+\w+\s+"', line)]
+    return "\n".join(lines).replace("PYGD_API ", "")
+
+
+def _load() -> tuple[Any, Any]:
+    with open(f"{INCLUDE}/pygd.h", encoding="utf-8") as f:
+        header = f.read()
+    ffi = cffi.FFI()
+    ffi.cdef(cdef_source(header))
+    lib = ffi.dlopen(LIBRARY)
+    if lib.pygd_check_abi(lib.PYGD_ABI_VERSION) != lib.PYGD_OK:
+        raise ImportError(f"{LIBRARY}: {ffi.string(lib.pygd_last_error()).decode()}")
+    return ffi, lib
+
+
+ffi, lib = _load()
+_EXCEPTIONS: dict[int, type[Exception]] = {lib.PYGD_ERROR_VALUE: ValueError, lib.PYGD_ERROR_TYPE: TypeError}
+_DTYPES = {np.dtype(np.float32): lib.PYGD_FLOAT32, np.dtype(np.float64): lib.PYGD_FLOAT64}
+# Problems of Python objects, which cannot cross the C ABI: checked here (pygd._validate).
+_PYTHON_ONLY = frozenset(BufferProblem) - {BufferProblem.MISALIGNED, BufferProblem.OVERLAP}
+_INT64 = (-(2**63), 2**63)
+
+
+def last_error() -> str:
+    """The message of this thread's last failed C call."""
+    message: bytes = ffi.string(lib.pygd_last_error())
+    return message.decode()
+
+
+def error(code: int, bare: tuple[str, ...] = ()) -> Exception:
+    """The exception for a C call's return code: TypeError or ValueError as the functional API
+    raises them (RuntimeError for the others). `bare`: streams passed as one array, not a list,
+    which the functional API names without an index ("params", not "params[0]")."""
+    message = last_error()
+    for name in bare:
+        message = re.sub(rf"\b{name}\[0\]", name, message)
+    return _EXCEPTIONS.get(code, RuntimeError)(message)
+
+
+def version() -> str:
+    """pygd's version, as the library says it."""
+    text: bytes = ffi.string(lib.pygd_version())
+    return text.decode()
+
+
+def abi_version() -> int:
+    """The library's ABI version (PYGD_ABI_VERSION)."""
+    return int(lib.pygd_abi_version())
+
+
+def isa() -> str:
+    """The instruction-set level the library's calls use."""
+    text: bytes = ffi.string(lib.pygd_isa())
+    return text.decode()
+
+
+def set_isa(name: str) -> None:
+    """Selects an instruction-set level for the library's calls (ValueError if it cannot run)."""
+    code = lib.pygd_set_isa(name.encode())
+    if code:
+        raise error(code)
+
+
+def get_num_threads() -> int:
+    """The threads a library call made now on this thread uses."""
+    return int(lib.pygd_get_num_threads())
+
+
+def set_num_threads(n: int) -> None:
+    """Sets the library's thread count (n <= 0: the environment decides again)."""
+    code = lib.pygd_set_num_threads(n)
+    if code:
+        raise error(code)
+
+
+def _address(a: object) -> int:
+    if isinstance(a, np.ndarray):
+        address: int = a.__array_interface__["data"][0]
+        return address
+    return 0  # not an array: a problem found before it is reached in the C checks
+
+
+def _call(spec: OptimizerSpec, values: dict[str, Any]) -> None:
+    """One call of `spec`'s C step with the functional API's arguments `values`."""
+    name = spec.name
+    step = 1
+    if spec.takes_step:
+        step = values["step"]
+        if type(step) is not int or not _INT64[0] <= step < _INT64[1]:
+            step = _validate.step_count(step)  # the type (and an out-of-range int): raises
+    hparams = ffi.new(f"pygd_{name}_hparams*")
+    getattr(lib, f"pygd_{name}_hparams_init")(hparams, ffi.sizeof(hparams[0]))
+    options: dict[str, Any] = {}
+    for o in spec.options:
+        if not o.functional:
+            continue
+        value = values[o.name]
+        if o.check == "flag":
+            options[o.name] = bool(value)
+            setattr(hparams, o.sets[0], options[o.name])
+        elif o.check == "betas":
+            try:
+                beta1, beta2 = value
+            except (TypeError, ValueError):
+                _validate.betas(value)  # raises its TypeError
+            setattr(hparams, o.sets[0], _validate.real("betas[0]", beta1))
+            setattr(hparams, o.sets[1], _validate.real("betas[1]", beta2))
+        else:
+            options[o.name] = _validate.real(o.name, value)
+            setattr(hparams, o.sets[0], options[o.name])
+    streams = tuple(values[s.name] if s.needed is None or _needed(s.needed, options, s.option) else None
+                    for s in spec.streams)
+    bare = tuple(s.name for s, a in zip(spec.streams, streams) if isinstance(a, np.ndarray))
+    lists = [None if a is None else [a] if isinstance(a, np.ndarray) else a for a in streams]
+    problem, _ = _validate.check_arrays(spec.kernel, streams)
+    function = getattr(lib, f"pygd_{name}_step")
+    tail = (step, hparams, 1.0) if spec.takes_step else (hparams, 1.0)
+    if problem is not None and problem[0] in _PYTHON_ONLY:
+        # The options, step and needed states are checked before the arrays, as the functional
+        # API does: the C checks alone, over no tensors.
+        dummy = ffi.new("void*[1]")
+        code = function(lib.PYGD_FLOAT32, 0, ffi.NULL,
+                        *(ffi.NULL if a is None else dummy for a in streams), *tail)
+        if code:
+            raise error(code, bare)
+        raise _validate.buffer_error(problem, spec.kernel, streams)
+    params = lists[0]
+    first = params[0] if isinstance(params, (list, tuple)) and params else None
+    dtype = _DTYPES.get(first.dtype, lib.PYGD_FLOAT32) if isinstance(first, np.ndarray) else lib.PYGD_FLOAT32
+    count = len(params) if isinstance(params, (list, tuple)) else 0
+    sizes = ffi.new("int64_t[]", [a.size if isinstance(a, np.ndarray) else 0 for a in params] if count else 1)
+    tables = [ffi.NULL if arrays is None else ffi.new("void*[]", [ffi.cast("void*", _address(a)) for a in arrays]
+                                                           or [ffi.NULL])
+              for arrays in lists]
+    code = function(dtype, count, sizes, *tables, *tail)
+    if code:
+        raise error(code, bare)
+
+
+def _needed(needed: Callable[[Any], bool], options: dict[str, Any], option: str) -> bool:
+    return bool(needed(options[option])) if option in options else True
+
+
+def _step_function(spec: OptimizerSpec) -> Callable[..., None]:
+    """pygd.capi.<name>_: the functional step's parameters (without backend), over the C ABI."""
+    positional, keywords = _steps.functional_parameters(spec)
+    keywords = [p for p in keywords if p.name != "backend"]
+    names = [p.name for p in (*positional, *keywords)]
+    source = "\n".join([f"def {spec.name}_({_steps.render_parameters(positional, keywords)}):",
+                        f'    """{spec.doc}"""',
+                        "    _call(_spec, {" + ", ".join(f'"{n}": {n}' for n in names) + "})", ""])
+    namespace = {"_call": _call, "_spec": spec, "_defaults": spec.defaults}
+    function = _steps._compile(source, f"{spec.name}_", namespace)
+    function.__module__ = __name__
+    return function
+
+
+STEPS: dict[str, Callable[..., None]] = {name: _step_function(spec) for name, spec in SPECS.items()}
+globals().update({f"{name}_": fn for name, fn in STEPS.items()})
+
+
+def __getattr__(name: str) -> Callable[..., None]:  # the steps, for a type checker
+    if name.endswith("_") and name[:-1] in STEPS:
+        return STEPS[name[:-1]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
