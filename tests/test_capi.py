@@ -15,6 +15,8 @@ import pytest
 
 pytest.importorskip("cffi")
 
+from test_validate import BAD_ARRAYS, BAD_HYPERPARAMETERS, _arrays  # noqa: E402
+
 import pygd  # noqa: E402
 from cases import (  # noqa: E402
     CASES,
@@ -28,7 +30,6 @@ from cases import (  # noqa: E402
     initial_params,
     reference,
 )
-from test_validate import BAD_ARRAYS, BAD_HYPERPARAMETERS, _arrays  # noqa: E402
 
 if not NATIVE:
     with pytest.raises(ImportError, match="libpygd"):
