@@ -80,8 +80,8 @@ def _c_expr(source: str, flags: set[str]) -> str:
         if isinstance(node, ast.Compare):
             ops = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
             parts, left = [], node.left
-            for op, right in zip(node.ops, node.comparators):
-                parts.append(f"{emit(left)} {ops[type(op)]} {emit(right)}")
+            for cmp, right in zip(node.ops, node.comparators):
+                parts.append(f"{emit(left)} {ops[type(cmp)]} {emit(right)}")
                 left = right
             return "(" + " && ".join(parts) + ")"
         if isinstance(node, ast.Name):

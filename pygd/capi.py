@@ -30,14 +30,14 @@ from ._specs import SPECS, OptimizerSpec
 
 try:
     import cffi
-except ImportError as error:  # pragma: no cover - depends on the environment
-    raise ImportError("pygd.capi needs cffi: pip install 'pygd[capi]' (or cffi>=1.15)") from error
+except ImportError as missing:  # pragma: no cover - depends on the environment
+    raise ImportError("pygd.capi needs cffi: pip install 'pygd[capi]' (or cffi>=1.15)") from missing
 
 try:
     LIBRARY = _paths.get_library()
     INCLUDE = _paths.get_include()
-except FileNotFoundError as error:
-    raise ImportError(f"pygd.capi needs libpygd, pygd's C ABI library: {error}") from None
+except FileNotFoundError as absent:
+    raise ImportError(f"pygd.capi needs libpygd, pygd's C ABI library: {absent}") from None
 
 _CDEF = re.compile(r"/\* PYGD_CDEF_BEGIN.*?\*/(.*)/\* PYGD_CDEF_END \*/", re.S)
 
@@ -53,11 +53,14 @@ def cdef_source(header: str) -> str:
     return "\n".join(lines).replace("PYGD_API ", "")
 
 
-def _load() -> tuple[Any, Any]:
+def _header() -> str:
     with open(f"{INCLUDE}/pygd.h", encoding="utf-8") as f:
-        header = f.read()
+        return f.read()
+
+
+def _load() -> tuple[Any, Any]:
     ffi = cffi.FFI()
-    ffi.cdef(cdef_source(header))
+    ffi.cdef(cdef_source(_header()))
     lib = ffi.dlopen(LIBRARY)
     if lib.pygd_check_abi(lib.PYGD_ABI_VERSION) != lib.PYGD_OK:
         raise ImportError(f"{LIBRARY}: {ffi.string(lib.pygd_last_error()).decode()}")
@@ -70,6 +73,34 @@ _DTYPES = {np.dtype(np.float32): lib.PYGD_FLOAT32, np.dtype(np.float64): lib.PYG
 # Problems of Python objects, which cannot cross the C ABI: checked here (pygd._validate).
 _PYTHON_ONLY = frozenset(BufferProblem) - {BufferProblem.MISALIGNED, BufferProblem.OVERLAP}
 _INT64 = (-(2**63), 2**63)
+
+
+_NOPYTHON: list[tuple[Any, Any]] = []
+
+
+def nopython() -> tuple[Any, Any]:
+    """(ffi, lib) of the same library, declared so that Numba's nopython mode can call it: each
+    pointer table as `uint64_t*` (an array of addresses, np.uint64) and each hyperparameter struct
+    as `const uint8_t*` (its bytes, e.g. np.frombuffer(ffi.buffer(hparams(...)), np.uint8)):
+    Numba types neither `void* const*` nor structs. The same functions, on 64-bit platforms."""
+    if not _NOPYTHON:
+        source = cdef_source(_header())
+        source = re.sub(r"void\* const\* ", "uint64_t* ", source)
+        source = re.sub(r"const pygd_\w+_hparams\* hparams", "const uint8_t* hparams", source)
+        ffi = cffi.FFI()
+        ffi.cdef(source)
+        _NOPYTHON.append((ffi, ffi.dlopen(LIBRARY)))
+    return _NOPYTHON[0]
+
+
+def hparams(name: str, **options: Any) -> Any:
+    """A `pygd_<name>_hparams` struct (cffi) at torch's defaults, then `options` set by field name
+    (betas as beta1, beta2; flags as 0/1). The step function checks the values."""
+    struct = ffi.new(f"pygd_{name}_hparams*")
+    getattr(lib, f"pygd_{name}_hparams_init")(struct, ffi.sizeof(struct[0]))
+    for field, value in options.items():
+        setattr(struct, field, value)
+    return struct
 
 
 def last_error() -> str:
@@ -175,7 +206,7 @@ def _call(spec: OptimizerSpec, values: dict[str, Any]) -> None:
         if code:
             raise error(code, bare)
         raise _validate.buffer_error(problem, spec.kernel, streams)
-    params = lists[0]
+    params: Any = lists[0]
     first = params[0] if isinstance(params, (list, tuple)) and params else None
     dtype = _DTYPES.get(first.dtype, lib.PYGD_FLOAT32) if isinstance(first, np.ndarray) else lib.PYGD_FLOAT32
     count = len(params) if isinstance(params, (list, tuple)) else 0
