@@ -172,12 +172,19 @@ def test_bad_input_from_c_is_a_code_and_a_message_never_a_crash(tmp_path):
 
 @needs_cc
 @pytest.mark.skipif(shutil.which("pkg-config") is None, reason="no pkg-config")
-def test_pkg_config_file_builds_a_program(tmp_path):
-    pc = tmp_path / "pygd.pc"
-    env = dict(os.environ, PKG_CONFIG_PATH=str(tmp_path))
-    out = subprocess.run([sys.executable, "-m", "pygd", "--pkg-config"], capture_output=True, text=True,
-                         check=True).stdout
-    pc.write_text(out)
+@pytest.mark.parametrize("source", ["installed", "cli"])
+def test_pkg_config_file_builds_a_program(tmp_path, source):
+    """The pygd.pc installed beside libpygd (pygd/lib/pkgconfig/), and the one `pygd --pkg-config`
+    writes."""
+    if source == "installed":
+        directory = Path(pygd.get_library()).parent / "pkgconfig"
+        assert (directory / "pygd.pc").is_file()
+    else:
+        directory = tmp_path
+        out = subprocess.run([sys.executable, "-m", "pygd", "--pkg-config"], capture_output=True, text=True,
+                             check=True).stdout
+        (directory / "pygd.pc").write_text(out)
+    env = dict(os.environ, PKG_CONFIG_PATH=str(directory))
     flags = subprocess.run(["pkg-config", "--cflags", "--libs", "pygd"], capture_output=True, text=True, env=env,
                            check=True).stdout.split()
     exe = build(ROOT / "tests" / "capi" / "adam_from_header.c", tmp_path, flags)
