@@ -191,6 +191,15 @@ def test_pkg_config_file_builds_a_program(tmp_path, source):
     assert "unchanged 1" in run(exe, "errors")
 
 
+# ----------------------------------------------------------------------------- ctypes (README)
+
+def test_the_readmes_ctypes_snippet_runs():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- ctypes-snippet -->\n```python\n", 1)[1].split("\n```\n", 1)[0]
+    out = run(sys.executable, "-c", block)
+    assert out == "1 lr must be >= 0, got -1.0\n"
+
+
 # ----------------------------------------------------------------------------- Numba over cffi
 
 def test_the_numba_loop_over_the_c_abi_matches_pygd_adam():
