@@ -26,7 +26,8 @@ import ast
 import os
 import string
 import sys
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Callable, Sequence
 from typing import Optional
 
 from ._specs import SPECS, OptimizerSpec, Option
@@ -109,17 +110,23 @@ def _message(template: str, flags: set[str]) -> list[str]:
     return lines
 
 
+def _comment(text: str) -> str:
+    """A C comment of `text`, wrapped at 100 columns."""
+    lines = textwrap.wrap(text, 94)
+    return "/* " + "\n * ".join(lines) + " */\n"
+
+
 def _stream_params(spec: OptimizerSpec) -> list[str]:
     return [f"void* const* {s.name}" for s in spec.streams]
 
 
-def _prototype(spec: OptimizerSpec, indent: str) -> str:
+def _prototype(spec: OptimizerSpec, indent: str, prefix: str = "") -> str:
     struct = f"pygd_{spec.name}_hparams"
     params = ["int32_t dtype", "int64_t count", "const int64_t* sizes", *_stream_params(spec)]
     if spec.takes_step:
         params.append("int64_t step")
     params += [f"const {struct}* hparams", "double grad_scale"]
-    lines, line = [], f"int32_t pygd_{spec.name}_step("
+    lines, line = [], f"{prefix}int32_t pygd_{spec.name}_step("
     for k, p in enumerate(params):
         piece = p + (", " if k < len(params) - 1 else ")")
         if len(line) + len(piece) > 98:
@@ -141,7 +148,7 @@ def header_part() -> str:
         optional = [f"{s.name} (needed when {s.needed_when}, else it may be NULL)"
                     for s in spec.streams if s.needed_if]
         first = (spec.doc.strip().splitlines() or [""])[0]
-        out.append(f"\n/* ---- {spec.name}: torch.optim.{spec.torch_class}; pygd.{spec.name}_. {first} */\n")
+        out.append("\n" + _comment(f"---- {spec.name}: torch.optim.{spec.torch_class}, pygd.{spec.name}_. {first}"))
         out.append(f"typedef struct {struct} {{\n")
         out.append(f"  uint32_t size; /* sizeof({struct}): set by pygd_{spec.name}_hparams_init */\n")
         for name, flag in fields:
@@ -150,29 +157,27 @@ def header_part() -> str:
         out.append(f"}} {struct};\n")
         out.append(f"/* Sets torch's defaults; `size` is sizeof *hparams. */\n"
                    f"PYGD_API void pygd_{spec.name}_hparams_init({struct}* hparams, uint32_t size);\n")
-        note = f"/* Streams: {streams}; grads are read (and stored back divided by grad_scale when it is\n" \
-               " * not 1: GradScaler's loss scale), the others updated in place."
+        note = (f"Streams: {streams}. The grads are read (and stored back divided by grad_scale when it "
+                "is not 1: GradScaler's loss scale), the others updated in place.")
         if optional:
-            note += "\n * " + "; ".join(optional) + "."
-        if spec.takes_step:
-            note += " step: the 1-based step count."
-        else:
-            note += " (No step count: the update does not depend on it.)"
-        out.append(note + " */\n")
-        out.append("PYGD_API " + _prototype(spec, "    ") + ";\n")
+            note += " " + "; ".join(optional) + "."
+        note += (" step: the 1-based step count." if spec.takes_step
+                 else " No step count: the update does not depend on it.")
+        out.append(_comment(note))
+        out.append(_prototype(spec, "    ", "PYGD_API ") + ";\n")
     return "".join(out)
 
 
-def header() -> str:
+def header(capi_dir: str = CAPI_DIR) -> str:
     """pygd.h with its generated region current."""
-    path = os.path.join(CAPI_DIR, "pygd.h")
+    path = os.path.join(capi_dir, "pygd.h")
     with open(path, encoding="utf-8") as f:
         text = f.read()
     begin, end = text.index(_BEGIN) + len(_BEGIN), text.index(_END)
     return text[:begin] + header_part() + text[end:]
 
 
-def specs_inc() -> str:
+def specs_inc(capi_dir: str = CAPI_DIR) -> str:
     """csrc/capi/specs.inc."""
     out = [_INC_HEADER]
     for spec in SPECS.values():
@@ -231,27 +236,30 @@ def specs_inc() -> str:
                    f"  init_hparams(k_{name}, hparams, size);\n}}\n\n")
         args = ", ".join(s.name for s in spec.streams)
         step = "step" if spec.takes_step else "1"
-        out.append(f"extern \"C\" PYGD_API {_prototype(spec, '    ')} {{\n"
+        definition = _prototype(spec, "    ", 'extern "C" PYGD_API ')
+        out.append(f"{definition} {{\n"
                    f"  void* const* streams[] = {{{args}}};\n"
                    f"  return run(k_{name}, dtype, count, sizes, streams, {step}, hparams, grad_scale);\n}}\n")
     return "".join(out)
 
 
-FILES = {"pygd.h": header, "specs.inc": specs_inc}
+FILES: dict[str, Callable[[str], str]] = {"pygd.h": header, "specs.inc": specs_inc}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Writes the files (or, with --check, reports those that differ); returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m pygd._capigen", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is stale")
+    parser.add_argument("--root", default=_ROOT, help="the source tree (default: the one above this module)")
     args = parser.parse_args(argv)
-    if not os.path.isdir(CAPI_DIR):
-        print(f"pygd._capigen: no {CAPI_DIR} (run it in a source checkout)", file=sys.stderr)
+    capi_dir = os.path.join(args.root, "csrc", "capi")
+    if not os.path.isdir(capi_dir):
+        print(f"pygd._capigen: no {capi_dir} (run it in a source checkout)", file=sys.stderr)
         return 2
     stale = []
     for relative, render in FILES.items():
-        path = os.path.join(CAPI_DIR, relative)
-        text = render()
+        path = os.path.join(capi_dir, relative)
+        text = render(capi_dir)
         try:
             with open(path, encoding="utf-8") as f:
                 current: Optional[str] = f.read()

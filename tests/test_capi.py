@@ -70,10 +70,23 @@ def run_python(case, shapes, dtype, steps):
     return params, states
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def test_generated_parts_are_current():
-    if not os.path.isdir(_capigen.CAPI_DIR):
-        pytest.skip("not a source checkout")
-    assert _capigen.main(["--check"]) == 0, "run python -m pygd._capigen and commit csrc/capi/"
+    """csrc/capi/pygd.h's generated region and specs.inc say what the specs say (of the source tree
+    above these tests, whichever pygd is imported)."""
+    if not os.path.isdir(os.path.join(ROOT, "csrc", "capi")):
+        pytest.skip("no source tree above the tests")
+    assert _capigen.main(["--check", "--root", ROOT]) == 0, "run python -m pygd._capigen and commit csrc/capi/"
+
+
+def test_the_installed_header_is_the_source_trees():
+    source = os.path.join(ROOT, "csrc", "capi", "pygd.h")
+    if not os.path.isfile(source):
+        pytest.skip("no source tree above the tests")
+    with open(source) as a, open(os.path.join(pygd.get_include(), "pygd.h")) as b:
+        assert a.read() == b.read(), "the installed pygd.h is not this tree's: rebuild pygd"
 
 
 def test_every_spec_has_its_functions():
@@ -312,6 +325,17 @@ def test_init_writes_no_more_than_the_size_it_is_given():
     lib.pygd_adam_hparams_init(ffi.cast("pygd_adam_hparams*", buf), 12)
     assert bytes(ffi.buffer(buf))[12:] == b"\x7f" * (len(buf) - 12)
     assert ffi.cast("pygd_adam_hparams*", buf).size == 12
+
+
+@pytest.mark.parametrize("case", HEAVY, ids=lambda c: c.id)
+@pytest.mark.parametrize("empty", ["list", "array"])
+def test_empty_is_a_no_op(case, empty):
+    fn = capi.STEPS[case.optimizer]
+    shapes = [] if empty == "list" else [(0,)]
+    params = [np.zeros(s, np.float32) for s in shapes]
+    states = case.new_states(shapes, np.float32)
+    kwargs = dict(case.options, **states, **({"step": 1} if case.opt.takes_step else {}))
+    fn(params, [np.zeros(s, np.float32) for s in shapes], **kwargs)
 
 
 def test_versions_and_abi_check():

@@ -7,8 +7,8 @@
  *     hp.lr = 1e-2;
  *     void* params[] = {w};  void* grads[] = {g};  void* m[] = {m1};  void* v[] = {v1};
  *     int64_t sizes[] = {n};
- *     if (pygd_adam_step(PYGD_FLOAT32, 1, sizes, params, grads, m, v, NULL, t, &hp, 1.0) != PYGD_OK)
- *         fprintf(stderr, "%s\n", pygd_last_error());
+ *     int32_t code = pygd_adam_step(PYGD_FLOAT32, 1, sizes, params, grads, m, v, NULL, t, &hp, 1.0);
+ *     if (code != PYGD_OK) fprintf(stderr, "%s\n", pygd_last_error());
  *
  * Build: cc prog.c $(pygd --cflags) $(pygd --libs)   (or pkg-config, see docs/c-abi.md).
  *
@@ -84,7 +84,8 @@ PYGD_API int32_t pygd_set_isa(const char* name);
 /* BEGIN GENERATED (python -m pygd._capigen, from pygd/_specs.py): do not edit by hand. */
 #define PYGD_VERSION_STRING "0.1.0"
 
-/* ---- sgd: torch.optim.SGD; pygd.sgd_. SGD, with optional momentum, dampening, Nesterov momentum and (coupled) weight decay. */
+/* ---- sgd: torch.optim.SGD, pygd.sgd_. SGD, with optional momentum, dampening, Nesterov
+ * momentum and (coupled) weight decay. */
 typedef struct pygd_sgd_hparams {
   uint32_t size; /* sizeof(pygd_sgd_hparams): set by pygd_sgd_hparams_init */
   double lr; /* default 0.001 */
@@ -96,14 +97,16 @@ typedef struct pygd_sgd_hparams {
 } pygd_sgd_hparams;
 /* Sets torch's defaults; `size` is sizeof *hparams. */
 PYGD_API void pygd_sgd_hparams_init(pygd_sgd_hparams* hparams, uint32_t size);
-/* Streams: params, grads, momentum_buffers; grads are read (and stored back divided by grad_scale when it is
- * not 1: GradScaler's loss scale), the others updated in place.
- * momentum_buffers (needed when momentum != 0, else it may be NULL). step: the 1-based step count. */
-PYGD_API int32_t pygd_sgd_step(int32_t dtype, int64_t count, const int64_t* sizes, void* const* params,
-    void* const* grads, void* const* momentum_buffers, int64_t step,
+/* Streams: params, grads, momentum_buffers. The grads are read (and stored back divided by
+ * grad_scale when it is not 1: GradScaler's loss scale), the others updated in place.
+ * momentum_buffers (needed when momentum != 0, else it may be NULL). step: the 1-based step
+ * count. */
+PYGD_API int32_t pygd_sgd_step(int32_t dtype, int64_t count, const int64_t* sizes,
+    void* const* params, void* const* grads, void* const* momentum_buffers, int64_t step,
     const pygd_sgd_hparams* hparams, double grad_scale);
 
-/* ---- adam: torch.optim.Adam; pygd.adam_. Adam, with coupled (L2) weight decay and optional AMSGrad. */
+/* ---- adam: torch.optim.Adam, pygd.adam_. Adam, with coupled (L2) weight decay and optional
+ * AMSGrad. */
 typedef struct pygd_adam_hparams {
   uint32_t size; /* sizeof(pygd_adam_hparams): set by pygd_adam_hparams_init */
   double lr; /* default 0.001 */
@@ -116,15 +119,17 @@ typedef struct pygd_adam_hparams {
 } pygd_adam_hparams;
 /* Sets torch's defaults; `size` is sizeof *hparams. */
 PYGD_API void pygd_adam_hparams_init(pygd_adam_hparams* hparams, uint32_t size);
-/* Streams: params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs; grads are read (and stored back divided by grad_scale when it is
- * not 1: GradScaler's loss scale), the others updated in place.
- * max_exp_avg_sqs (needed when amsgrad=True, else it may be NULL). step: the 1-based step count. */
-PYGD_API int32_t pygd_adam_step(int32_t dtype, int64_t count, const int64_t* sizes, void* const* params,
-    void* const* grads, void* const* exp_avgs, void* const* exp_avg_sqs,
+/* Streams: params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs. The grads are read (and stored
+ * back divided by grad_scale when it is not 1: GradScaler's loss scale), the others updated in
+ * place. max_exp_avg_sqs (needed when amsgrad=True, else it may be NULL). step: the 1-based step
+ * count. */
+PYGD_API int32_t pygd_adam_step(int32_t dtype, int64_t count, const int64_t* sizes,
+    void* const* params, void* const* grads, void* const* exp_avgs, void* const* exp_avg_sqs,
     void* const* max_exp_avg_sqs, int64_t step, const pygd_adam_hparams* hparams,
     double grad_scale);
 
-/* ---- adamw: torch.optim.AdamW; pygd.adamw_. AdamW: Adam with decoupled weight decay, param *= 1 - lr * weight_decay before the update. */
+/* ---- adamw: torch.optim.AdamW, pygd.adamw_. AdamW: Adam with decoupled weight decay, param *=
+ * 1 - lr * weight_decay before the update. */
 typedef struct pygd_adamw_hparams {
   uint32_t size; /* sizeof(pygd_adamw_hparams): set by pygd_adamw_hparams_init */
   double lr; /* default 0.001 */
@@ -137,15 +142,17 @@ typedef struct pygd_adamw_hparams {
 } pygd_adamw_hparams;
 /* Sets torch's defaults; `size` is sizeof *hparams. */
 PYGD_API void pygd_adamw_hparams_init(pygd_adamw_hparams* hparams, uint32_t size);
-/* Streams: params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs; grads are read (and stored back divided by grad_scale when it is
- * not 1: GradScaler's loss scale), the others updated in place.
- * max_exp_avg_sqs (needed when amsgrad=True, else it may be NULL). step: the 1-based step count. */
-PYGD_API int32_t pygd_adamw_step(int32_t dtype, int64_t count, const int64_t* sizes, void* const* params,
-    void* const* grads, void* const* exp_avgs, void* const* exp_avg_sqs,
+/* Streams: params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs. The grads are read (and stored
+ * back divided by grad_scale when it is not 1: GradScaler's loss scale), the others updated in
+ * place. max_exp_avg_sqs (needed when amsgrad=True, else it may be NULL). step: the 1-based step
+ * count. */
+PYGD_API int32_t pygd_adamw_step(int32_t dtype, int64_t count, const int64_t* sizes,
+    void* const* params, void* const* grads, void* const* exp_avgs, void* const* exp_avg_sqs,
     void* const* max_exp_avg_sqs, int64_t step, const pygd_adamw_hparams* hparams,
     double grad_scale);
 
-/* ---- rmsprop: torch.optim.RMSprop; pygd.rmsprop_. RMSprop, optionally centered and with momentum. */
+/* ---- rmsprop: torch.optim.RMSprop, pygd.rmsprop_. RMSprop, optionally centered and with
+ * momentum. */
 typedef struct pygd_rmsprop_hparams {
   uint32_t size; /* sizeof(pygd_rmsprop_hparams): set by pygd_rmsprop_hparams_init */
   double lr; /* default 0.01 */
@@ -158,15 +165,18 @@ typedef struct pygd_rmsprop_hparams {
 } pygd_rmsprop_hparams;
 /* Sets torch's defaults; `size` is sizeof *hparams. */
 PYGD_API void pygd_rmsprop_hparams_init(pygd_rmsprop_hparams* hparams, uint32_t size);
-/* Streams: params, grads, square_avgs, momentum_buffers, grad_avgs; grads are read (and stored back divided by grad_scale when it is
- * not 1: GradScaler's loss scale), the others updated in place.
- * momentum_buffers (needed when momentum > 0, else it may be NULL); grad_avgs (needed when centered=True, else it may be NULL). (No step count: the update does not depend on it.) */
+/* Streams: params, grads, square_avgs, momentum_buffers, grad_avgs. The grads are read (and
+ * stored back divided by grad_scale when it is not 1: GradScaler's loss scale), the others
+ * updated in place. momentum_buffers (needed when momentum > 0, else it may be NULL); grad_avgs
+ * (needed when centered=True, else it may be NULL). No step count: the update does not depend on
+ * it. */
 PYGD_API int32_t pygd_rmsprop_step(int32_t dtype, int64_t count, const int64_t* sizes,
     void* const* params, void* const* grads, void* const* square_avgs,
     void* const* momentum_buffers, void* const* grad_avgs, const pygd_rmsprop_hparams* hparams,
     double grad_scale);
 
-/* ---- adagrad: torch.optim.Adagrad; pygd.adagrad_. Adagrad with learning-rate decay lr / (1 + (step - 1) * lr_decay). */
+/* ---- adagrad: torch.optim.Adagrad, pygd.adagrad_. Adagrad with learning-rate decay lr / (1 +
+ * (step - 1) * lr_decay). */
 typedef struct pygd_adagrad_hparams {
   uint32_t size; /* sizeof(pygd_adagrad_hparams): set by pygd_adagrad_hparams_init */
   double lr; /* default 0.01 */
@@ -177,13 +187,15 @@ typedef struct pygd_adagrad_hparams {
 } pygd_adagrad_hparams;
 /* Sets torch's defaults; `size` is sizeof *hparams. */
 PYGD_API void pygd_adagrad_hparams_init(pygd_adagrad_hparams* hparams, uint32_t size);
-/* Streams: params, grads, state_sums; grads are read (and stored back divided by grad_scale when it is
- * not 1: GradScaler's loss scale), the others updated in place. step: the 1-based step count. */
+/* Streams: params, grads, state_sums. The grads are read (and stored back divided by grad_scale
+ * when it is not 1: GradScaler's loss scale), the others updated in place. step: the 1-based
+ * step count. */
 PYGD_API int32_t pygd_adagrad_step(int32_t dtype, int64_t count, const int64_t* sizes,
     void* const* params, void* const* grads, void* const* state_sums, int64_t step,
     const pygd_adagrad_hparams* hparams, double grad_scale);
 
-/* ---- adamax: torch.optim.Adamax; pygd.adamax_. Adamax: Adam's bias-corrected first moment over an exponentially weighted infinity norm, */
+/* ---- adamax: torch.optim.Adamax, pygd.adamax_. Adamax: Adam's bias-corrected first moment over
+ * an exponentially weighted infinity norm, */
 typedef struct pygd_adamax_hparams {
   uint32_t size; /* sizeof(pygd_adamax_hparams): set by pygd_adamax_hparams_init */
   double lr; /* default 0.002 */
@@ -195,11 +207,12 @@ typedef struct pygd_adamax_hparams {
 } pygd_adamax_hparams;
 /* Sets torch's defaults; `size` is sizeof *hparams. */
 PYGD_API void pygd_adamax_hparams_init(pygd_adamax_hparams* hparams, uint32_t size);
-/* Streams: params, grads, exp_avgs, exp_infs; grads are read (and stored back divided by grad_scale when it is
- * not 1: GradScaler's loss scale), the others updated in place. step: the 1-based step count. */
-PYGD_API int32_t pygd_adamax_step(int32_t dtype, int64_t count, const int64_t* sizes, void* const* params,
-    void* const* grads, void* const* exp_avgs, void* const* exp_infs, int64_t step,
-    const pygd_adamax_hparams* hparams, double grad_scale);
+/* Streams: params, grads, exp_avgs, exp_infs. The grads are read (and stored back divided by
+ * grad_scale when it is not 1: GradScaler's loss scale), the others updated in place. step: the
+ * 1-based step count. */
+PYGD_API int32_t pygd_adamax_step(int32_t dtype, int64_t count, const int64_t* sizes,
+    void* const* params, void* const* grads, void* const* exp_avgs, void* const* exp_infs,
+    int64_t step, const pygd_adamax_hparams* hparams, double grad_scale);
 /* END GENERATED */
 
 /* PYGD_CDEF_END */
