@@ -53,10 +53,10 @@ def python_figures(elements, rounds, calls):
     hp_bytes = np.frombuffer(ffi.buffer(hp), np.uint8).copy()
 
     @numba.njit
-    def numba_calls(tables, sizes, hp_bytes, first, n):
+    def numba_calls(tables, sizes, hp_bytes, first, n, count):
         code = 0
         for t in range(first, first + n):
-            code |= step_fn(0, 1, nffi.from_buffer(sizes), nffi.from_buffer(tables[0]), nffi.from_buffer(tables[1]),
+            code |= step_fn(0, count, nffi.from_buffer(sizes), nffi.from_buffer(tables[0]), nffi.from_buffer(tables[1]),
                             nffi.from_buffer(tables[2]), nffi.from_buffer(tables[3]), nffi.from_buffer(tables[4]),
                             t, nffi.from_buffer(hp_bytes), 1.0)
         return code
@@ -66,28 +66,31 @@ def python_figures(elements, rounds, calls):
     c_step = lib.pygd_adam_step
     null = ffi.NULL
 
-    def cffi_calls(first, n):
+    def cffi_calls(first, n, count):
         for t in range(first, first + n):
-            c_step(0, 1, c_sizes, *c_tables, null, t, hp, 1.0)
+            c_step(0, count, c_sizes, *c_tables, null, t, hp, 1.0)
 
     def functional_calls(fn, first, n):
         for t in range(first, first + n):
             fn(p, g, m, v, step=t)
 
-    assert numba_calls(tables, sizes, hp_bytes, 1, 1) == 0  # compiles
-    timings = {"numba_cffi": [], "python_cffi": [], "pygd.adam_": [], "pygd.capi.adam_": []}
+    assert numba_calls(tables, sizes, hp_bytes, 1, 1, 1) == 0  # compiles
+    # *_empty: the same call over no tensors (its fixed cost; C's is capi_empty)
+    timings = {"numba_cffi": [], "numba_cffi_empty": [], "python_cffi": [], "python_cffi_empty": [],
+               "pygd.adam_": [], "pygd.capi.adam_": []}
+    raw = ("numba_cffi", "numba_cffi_empty", "python_cffi", "python_cffi_empty")
     step = 1
     for _ in range(rounds):
         for name in timings:
             t0 = time.perf_counter_ns()
-            if name == "numba_cffi":
-                numba_calls(tables, sizes, hp_bytes, step, calls)
-            elif name == "python_cffi":
-                cffi_calls(step, calls)
+            if name.startswith("numba_cffi"):
+                numba_calls(tables, sizes, hp_bytes, step, calls, 0 if name.endswith("empty") else 1)
+            elif name.startswith("python_cffi"):
+                cffi_calls(step, calls, 0 if name.endswith("empty") else 1)
             else:
                 functional_calls(pygd.adam_ if name == "pygd.adam_" else pygd.capi.adam_, step, calls // 10)
             elapsed = time.perf_counter_ns() - t0
-            timings[name].append(elapsed / (calls if name in ("numba_cffi", "python_cffi") else calls // 10))
+            timings[name].append(elapsed / (calls if name in raw else calls // 10))
             step += calls
             if step > 10**6:
                 step = 1
@@ -115,14 +118,16 @@ def main(argv=None):
     c, isa = c_figures(args.elements, args.rounds, args.calls)
     py = python_figures(args.elements, max(args.rounds // 3, 20), args.calls)
     doc = {"machine": machine(), "isa": isa, "elements": args.elements, "c_ns": c, "python_ns": py,
-           "numba_minus_c_ns": py["numba_cffi"] - c["capi"]}
+           "numba_minus_c_empty_ns": py["numba_cffi_empty"] - c["capi_empty"]}
     m = doc["machine"]
     print(f"# {m['cpu']}, {m['usable_cpus']} usable CPUs, load {m['load'][0]:.2f}; ISA {isa}; "
           f"one {args.elements}-element float32 Adam step per call; median ns per call")
     print(f"C:      driver alone {c['kernel']:8.0f}   pygd_adam_step {c['capi']:8.0f}   "
           f"overhead {c['overhead']:6.0f}   (pygd_adam_step over no tensors: {c['capi_empty']:.0f})")
-    print(f"Numba:  pygd_adam_step via cffi {py['numba_cffi']:8.0f}   above C's call: {doc['numba_minus_c_ns']:6.0f}")
-    print(f"Python: lib.pygd_adam_step via cffi {py['python_cffi']:8.0f}   pygd.adam_ {py['pygd.adam_']:8.0f}   "
+    print(f"Numba:  pygd_adam_step via cffi {py['numba_cffi']:8.0f}   over no tensors {py['numba_cffi_empty']:6.0f}"
+          f"   (the cffi call's cost above C's: {doc['numba_minus_c_empty_ns']:.0f})")
+    print(f"Python: lib.pygd_adam_step via cffi {py['python_cffi']:8.0f}   over no tensors "
+          f"{py['python_cffi_empty']:6.0f}   pygd.adam_ {py['pygd.adam_']:8.0f}   "
           f"pygd.capi.adam_ {py['pygd.capi.adam_']:8.0f}")
     if args.json:
         with open(args.json, "w") as f:

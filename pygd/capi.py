@@ -70,6 +70,7 @@ def _load() -> tuple[Any, Any]:
 ffi, lib = _load()
 _EXCEPTIONS: dict[int, type[Exception]] = {lib.PYGD_ERROR_VALUE: ValueError, lib.PYGD_ERROR_TYPE: TypeError}
 _DTYPES = {np.dtype(np.float32): lib.PYGD_FLOAT32, np.dtype(np.float64): lib.PYGD_FLOAT64}
+_DTYPE_NAMES = {"float32": lib.PYGD_FLOAT32, "float64": lib.PYGD_FLOAT64}
 # Problems of Python objects, which cannot cross the C ABI: checked here (pygd._validate).
 _PYTHON_ONLY = frozenset(BufferProblem) - {BufferProblem.MISALIGNED, BufferProblem.OVERLAP}
 _INT64 = (-(2**63), 2**63)
@@ -162,65 +163,82 @@ def _address(a: object) -> int:
     return 0  # not an array: a problem found before it is reached in the C checks
 
 
-def _call(spec: OptimizerSpec, values: dict[str, Any]) -> None:
-    """One call of `spec`'s C step with the functional API's arguments `values`."""
-    name = spec.name
+class _Plan:
+    """What a call of one spec's C step needs, looked up once: its C functions and struct type,
+    its options as (name, check, kernel names), its streams as (name, needed, option)."""
+
+    def __init__(self, spec: OptimizerSpec) -> None:
+        self.spec = spec
+        self.struct = ffi.typeof(f"pygd_{spec.name}_hparams*")
+        self.size = ffi.sizeof(f"pygd_{spec.name}_hparams")
+        self.init = getattr(lib, f"pygd_{spec.name}_hparams_init")
+        self.step = getattr(lib, f"pygd_{spec.name}_step")
+        self.options = [(o.name, o.check, o.sets) for o in spec.options if o.functional]
+        self.streams = [(s.name, s.needed, s.option if s.needed else None) for s in spec.streams]
+
+
+_VOIDP = ffi.typeof("void*")
+_TABLE = ffi.typeof("void*[]")
+_SIZES = ffi.typeof("int64_t[]")
+
+
+def _call(plan: _Plan, values: dict[str, Any]) -> None:
+    """One call of a spec's C step with the functional API's arguments `values`."""
+    spec = plan.spec
     step = 1
     if spec.takes_step:
         step = values["step"]
         if type(step) is not int or not _INT64[0] <= step < _INT64[1]:
             step = _validate.step_count(step)  # the type (and an out-of-range int): raises
-    hparams = ffi.new(f"pygd_{name}_hparams*")
-    getattr(lib, f"pygd_{name}_hparams_init")(hparams, ffi.sizeof(hparams[0]))
+    hparams = ffi.new(plan.struct)
+    plan.init(hparams, plan.size)
     options: dict[str, Any] = {}
-    for o in spec.options:
-        if not o.functional:
-            continue
-        value = values[o.name]
-        if o.check == "flag":
-            options[o.name] = bool(value)
-            setattr(hparams, o.sets[0], options[o.name])
-        elif o.check == "betas":
+    for name, check, sets in plan.options:
+        value = values[name]
+        if check == "flag":
+            options[name] = bool(value)
+            setattr(hparams, sets[0], options[name])
+        elif check == "betas":
             try:
                 beta1, beta2 = value
             except (TypeError, ValueError):
                 _validate.betas(value)  # raises its TypeError
-            setattr(hparams, o.sets[0], _validate.real("betas[0]", beta1))
-            setattr(hparams, o.sets[1], _validate.real("betas[1]", beta2))
+            setattr(hparams, sets[0], _validate.real("betas[0]", beta1))
+            setattr(hparams, sets[1], _validate.real("betas[1]", beta2))
         else:
-            options[o.name] = _validate.real(o.name, value)
-            setattr(hparams, o.sets[0], options[o.name])
-    streams = tuple(values[s.name] if s.needed is None or _needed(s.needed, options, s.option) else None
-                    for s in spec.streams)
-    bare = tuple(s.name for s, a in zip(spec.streams, streams) if isinstance(a, np.ndarray))
-    lists = [None if a is None else [a] if isinstance(a, np.ndarray) else a for a in streams]
-    problem, _ = _validate.check_arrays(spec.kernel, streams)
-    function = getattr(lib, f"pygd_{name}_step")
+            options[name] = value if type(value) is float else _validate.real(name, value)
+            setattr(hparams, sets[0], options[name])
+    # An optional state the options do not need is not the call's (as in the functional API).
+    streams = tuple(values[name] if needed is None or option not in options or needed(options[option]) else None
+                    for name, needed, option in plan.streams)
+    bare = tuple(s[0] for s, a in zip(plan.streams, streams) if isinstance(a, np.ndarray))
+    problem, checked = _validate.check_arrays(spec.kernel, streams)
     tail = (step, hparams, 1.0) if spec.takes_step else (hparams, 1.0)
     if problem is not None and problem[0] in _PYTHON_ONLY:
         # The options, step and needed states are checked before the arrays, as the functional
         # API does: the C checks alone, over no tensors.
         dummy = ffi.new("void*[1]")
-        code = function(lib.PYGD_FLOAT32, 0, ffi.NULL,
-                        *(ffi.NULL if a is None else dummy for a in streams), *tail)
+        code = plan.step(lib.PYGD_FLOAT32, 0, ffi.NULL, *(ffi.NULL if a is None else dummy for a in streams), *tail)
         if code:
             raise error(code, bare)
         raise _validate.buffer_error(problem, spec.kernel, streams)
-    params: Any = lists[0]
-    first = params[0] if isinstance(params, (list, tuple)) and params else None
-    dtype = _DTYPES.get(first.dtype, lib.PYGD_FLOAT32) if isinstance(first, np.ndarray) else lib.PYGD_FLOAT32
-    count = len(params) if isinstance(params, (list, tuple)) else 0
-    sizes = ffi.new("int64_t[]", [a.size if isinstance(a, np.ndarray) else 0 for a in params] if count else 1)
-    tables = [ffi.NULL if arrays is None else ffi.new("void*[]", [ffi.cast("void*", _address(a)) for a in arrays]
-                                                           or [ffi.NULL])
-              for arrays in lists]
-    code = function(dtype, count, sizes, *tables, *tail)
+    if checked is not None:  # every array passed: the checker's addresses and sizes
+        dtype = _DTYPE_NAMES.get(checked.dtype, lib.PYGD_FLOAT32)
+        count, addresses = len(checked.sizes), checked.addresses
+        sizes = ffi.new(_SIZES, checked.sizes or 1)
+    else:  # misaligned or overlapping arrays, which the C checks report: up to the first one
+        lists = [None if a is None else [a] if isinstance(a, np.ndarray) else a for a in streams]
+        params: Any = lists[0]
+        count = len(params)
+        first = params[0] if count else None
+        dtype = _DTYPES.get(first.dtype, lib.PYGD_FLOAT32) if isinstance(first, np.ndarray) else lib.PYGD_FLOAT32
+        sizes = ffi.new(_SIZES, [a.size if isinstance(a, np.ndarray) else 0 for a in params] or 1)
+        addresses = [None if arrays is None else [_address(a) for a in arrays] for arrays in lists]
+    tables = [ffi.NULL if row is None else ffi.new(_TABLE, [ffi.cast(_VOIDP, a) for a in row] or 1)
+              for row in addresses]
+    code = plan.step(dtype, count, sizes, *tables, *tail)
     if code:
         raise error(code, bare)
-
-
-def _needed(needed: Callable[[Any], bool], options: dict[str, Any], option: str) -> bool:
-    return bool(needed(options[option])) if option in options else True
 
 
 def _step_function(spec: OptimizerSpec) -> Callable[..., None]:
@@ -231,7 +249,7 @@ def _step_function(spec: OptimizerSpec) -> Callable[..., None]:
     source = "\n".join([f"def {spec.name}_({_steps.render_parameters(positional, keywords)}):",
                         f'    """{spec.doc}"""',
                         "    _call(_spec, {" + ", ".join(f'"{n}": {n}' for n in names) + "})", ""])
-    namespace = {"_call": _call, "_spec": spec, "_defaults": spec.defaults}
+    namespace = {"_call": _call, "_spec": _Plan(spec), "_defaults": spec.defaults}
     function = _steps._compile(source, f"{spec.name}_", namespace)
     function.__module__ = __name__
     return function
