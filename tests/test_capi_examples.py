@@ -15,7 +15,7 @@ import pytest
 
 import float64_reference
 import pygd
-from cases import NATIVE, assert_close
+from cases import NATIVE, assert_close, subprocess_env
 
 ROOT = Path(__file__).resolve().parent.parent
 CC = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
@@ -36,8 +36,12 @@ def build(source, out, flags=None):
     return exe
 
 
-def run(*cmd):
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+def run(*cmd, env=None):
+    """Runs a program (a Python child imports the pygd these tests import: cases.subprocess_env)."""
+    cwd = None
+    if env is None and cmd[0] == sys.executable:
+        env, cwd = subprocess_env()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, cwd=cwd)
     assert done.returncode == 0, f"{cmd} exited {done.returncode}: {done.stderr}"
     return done.stdout
 
@@ -181,8 +185,7 @@ def test_pkg_config_file_builds_a_program(tmp_path, source):
         assert (directory / "pygd.pc").is_file()
     else:
         directory = tmp_path
-        out = subprocess.run([sys.executable, "-m", "pygd", "--pkg-config"], capture_output=True, text=True,
-                             check=True).stdout
+        out = run(sys.executable, "-m", "pygd", "--pkg-config")
         (directory / "pygd.pc").write_text(out)
     env = dict(os.environ, PKG_CONFIG_PATH=str(directory))
     flags = subprocess.run(["pkg-config", "--cflags", "--libs", "pygd"], capture_output=True, text=True, env=env,
