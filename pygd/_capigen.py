@@ -212,6 +212,10 @@ def specs_inc(capi_dir: str = CAPI_DIR) -> str:
                 for k, n in enumerate(o.sets):
                     checks.append(f"      {{Check::kBetas, \"{o.name}[{k}]\", offsetof({struct}, {n})}}")
             else:
+                if o.check not in _CHECK_ENUM:
+                    raise ValueError(f"pygd._capigen: {spec.name}'s option {o.name} has check {o.check!r}, "
+                                     "which the C ABI lacks: add it to _CHECK_ENUM here and to Check in "
+                                     "csrc/capi/capi.cpp (with pygd/_validate.py's words)")
                 checks.append(f"      {{Check::{_CHECK_ENUM[o.check]}, {_c_string(o.name)}, "
                               f"offsetof({struct}, {o.sets[0]})}}")
         out.append("    {\n" + ",\n".join(checks) + "},\n")

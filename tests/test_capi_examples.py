@@ -194,6 +194,20 @@ def test_pkg_config_file_builds_a_program(tmp_path, source):
     assert "unchanged 1" in run(exe, "errors")
 
 
+@pytest.mark.skipif(shutil.which("c++") is None, reason="no C++ compiler")
+def test_the_header_is_also_cpp(tmp_path):
+    source = tmp_path / "uses_pygd.cpp"
+    source.write_text("#include <pygd.h>\n"
+                      "int main() { pygd_adam_hparams h; pygd_adam_hparams_init(&h, sizeof h);\n"
+                      "  return pygd_check_abi(PYGD_ABI_VERSION) == PYGD_OK && h.lr == 1e-3 ? 0 : 1; }\n")
+    from pygd import _paths
+    exe = str(tmp_path / "uses_pygd")
+    done = subprocess.run([shutil.which("c++"), "-std=c++11", "-Wall", "-Wextra", "-Werror", "-pedantic", str(source),
+                           *_paths.cflags().split(), *_paths.libs().split(), "-o", exe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    run(exe)
+
+
 # ----------------------------------------------------------------------------- ctypes (README)
 
 def test_the_readmes_ctypes_snippet_runs():
