@@ -71,7 +71,9 @@ PYGD_API int32_t pygd_check_abi(uint32_t header_abi_version);
 PYGD_API const char* pygd_last_error(void);
 
 /* Threads: the count a step made now on this thread uses; set one (n <= 0: let the environment
- * decide again: OMP_NUM_THREADS, CPU affinity, cgroup quota). */
+ * decide again: OMP_NUM_THREADS, CPU affinity, cgroup quota). libpygd has its own thread pool and
+ * count, apart from those of pygd's Python module in the same process. Results do not depend on
+ * the count. */
 PYGD_API int32_t pygd_get_num_threads(void);
 PYGD_API int32_t pygd_set_num_threads(int32_t n);
 
