@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _paths, _steps, _validate
+from . import _dlpack, _paths, _steps, _validate
 from ._constants import BufferProblem
 from ._specs import SPECS, OptimizerSpec
 
@@ -211,8 +211,15 @@ def _call(plan: _Plan, values: dict[str, Any]) -> None:
     # An optional state the options do not need is not the call's (as in the functional API).
     streams = tuple(values[name] if needed is None or option not in options or needed(options[option]) else None
                     for name, needed, option in plan.streams)
-    bare = tuple(s[0] for s, a in zip(plan.streams, streams) if isinstance(a, np.ndarray))
     problem, checked = _validate.check_arrays(spec.kernel, streams)
+    if problem is not None:
+        # Host arrays that speak DLPack (torch CPU tensors, JAX arrays), as NumPy views: as the
+        # functional API takes them.
+        viewed = _dlpack.host_views(problem, streams)
+        if viewed is not None:
+            streams = viewed
+            problem, checked = _validate.check_arrays(spec.kernel, streams)
+    bare = tuple(s[0] for s, a in zip(plan.streams, streams) if isinstance(a, np.ndarray))
     tail = (step, hparams, 1.0) if spec.takes_step else (hparams, 1.0)
     if problem is not None and problem[0] in _PYTHON_ONLY:
         # The options, step and needed states are checked before the arrays, as the functional

@@ -327,6 +327,15 @@ def test_init_writes_no_more_than_the_size_it_is_given():
     assert ffi.cast("pygd_adam_hparams*", buf).size == 12
 
 
+def test_torch_cpu_tensors_are_taken_as_the_functional_api_takes_them():
+    torch = pytest.importorskip("torch")
+    p, g, m, v = (torch.full((5,), x) for x in (1.0, 0.5, 0.0, 0.0))
+    ref = [t.numpy().copy() for t in (p, g, m, v)]
+    capi.adam_([p], [g], [m], [v], step=1, lr=0.1)
+    pygd.adam_([ref[0]], [ref[1]], [ref[2]], [ref[3]], step=1, lr=0.1)
+    assert p.numpy().tobytes() == ref[0].tobytes()
+
+
 @pytest.mark.parametrize("case", HEAVY, ids=lambda c: c.id)
 @pytest.mark.parametrize("empty", ["list", "array"])
 def test_empty_is_a_no_op(case, empty):
