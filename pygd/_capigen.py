@@ -39,8 +39,16 @@ _BEGIN = "/* BEGIN GENERATED (python -m pygd._capigen, from pygd/_specs.py): do 
 _END = "/* END GENERATED */\n"
 _INC_HEADER = ("// Generated from pygd/_specs.py by `python -m pygd._capigen`: edit the specs (or\n"
                "// pygd/_capigen.py), not this file. Included by csrc/capi/capi.cpp.\n")
-# The check kinds (_specs.CHECKS) as capi.cpp's Check enum names them.
+# The check kinds (_specs.CHECKS) as capi.cpp's Check enum names them: of one field; of a pair
+# checked element by element (betas: "betas[0]", "betas[1]"); of a pair checked as one (etas).
 _CHECK_ENUM = {"non_negative": "kNonNegative", "not_nan": "kNotNan", "unit_interval": "kUnitInterval"}
+_PAIR_EACH = {"betas": "kBetas"}
+_PAIR_WHOLE = {"etas": "kEtas", "step_sizes": "kStepSizes"}
+
+
+def takes(o: Option) -> bool:
+    """Whether the functional step takes the option (as itself, or split into its two names)."""
+    return o.functional or bool(getattr(o, "functional_split", False))
 
 
 def _option_of(spec: OptimizerSpec) -> dict[str, Option]:
@@ -52,14 +60,14 @@ def struct_fields(spec: OptimizerSpec) -> list[tuple[str, bool]]:
     """(name, is_flag) of the struct's fields: the kernel hyperparameters the functional step's
     options set, in the kernel's order."""
     by = _option_of(spec)
-    return [(n, by[n].check == "flag") for n in spec.hyperparameters if by[n].functional]
+    return [(n, by[n].check == "flag") for n in spec.hyperparameters if takes(by[n])]
 
 
 def _defaults(spec: OptimizerSpec) -> dict[str, object]:
     """{kernel hyperparameter: its default}, betas split in two."""
     out: dict[str, object] = {}
     for o in spec.options:
-        values = tuple(o.default) if o.check == "betas" else (o.default,)  # type: ignore[arg-type]
+        values = tuple(o.default) if len(o.sets) == 2 else (o.default,)  # type: ignore[arg-type]
         out.update(zip(o.sets, values))
     return out
 
@@ -206,11 +214,15 @@ def specs_inc(capi_dir: str = CAPI_DIR) -> str:
         out.append("    {\n" + ",\n".join(items) + "},\n")
         checks = []
         for o in spec.options:
-            if not o.functional or o.check == "flag":
+            if not takes(o) or o.check == "flag":
                 continue
-            if o.check == "betas":
+            if o.check in _PAIR_EACH:
                 for k, n in enumerate(o.sets):
-                    checks.append(f"      {{Check::kBetas, \"{o.name}[{k}]\", offsetof({struct}, {n})}}")
+                    checks.append(f"      {{Check::{_PAIR_EACH[o.check]}, \"{o.name}[{k}]\", offsetof({struct}, {n})}}")
+            elif o.check in _PAIR_WHOLE:
+                a, b = o.sets
+                checks.append(f"      {{Check::{_PAIR_WHOLE[o.check]}, {_c_string(o.name)}, offsetof({struct}, {a}), "
+                              f"offsetof({struct}, {b})}}")
             else:
                 if o.check not in _CHECK_ENUM:
                     raise ValueError(f"pygd._capigen: {spec.name}'s option {o.name} has check {o.check!r}, "

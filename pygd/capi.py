@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _dlpack, _paths, _steps, _validate
+from . import _capigen, _dlpack, _paths, _steps, _validate
 from ._constants import BufferProblem
 from ._specs import SPECS, OptimizerSpec
 
@@ -173,10 +173,18 @@ class _Plan:
         self.size = ffi.sizeof(f"pygd_{spec.name}_hparams")
         self.init = getattr(lib, f"pygd_{spec.name}_hparams_init")
         self.step = getattr(lib, f"pygd_{spec.name}_step")
-        self.options = [(o.name, o.check, o.sets) for o in spec.options if o.functional]
+        # (name, kind, check, kernel names, split): kind "flag", "pair" or "real"; split: a pair the
+        # functional step takes as its two names (_specs.Option.functional_split)
+        self.options = [(o.name, "flag" if o.check == "flag" else "pair" if len(o.sets) == 2 else "real", o.check,
+                         o.sets, bool(getattr(o, "functional_split", False)))
+                        for o in spec.options if _capigen.takes(o) and o.sets]
         self.streams = [(s.name, s.needed, s.option if s.needed else None) for s in spec.streams]
 
 
+# The functional API's checks of one option, by kind (_specs.CHECKS), for values that are not floats.
+_SCALAR_CHECKS: dict[str, Callable[[str, Any], float]] = {
+    "non_negative": _validate.non_negative, "not_nan": _validate.not_nan,
+    "unit_interval": lambda name, value: _validate.in_unit_interval(name, value, include_one=True)}
 _VOIDP = ffi.typeof("void*")
 _TABLE = ffi.typeof("void*[]")
 _SIZES = ffi.typeof("int64_t[]")
@@ -193,20 +201,21 @@ def _call(plan: _Plan, values: dict[str, Any]) -> None:
     hparams = ffi.new(plan.struct)
     plan.init(hparams, plan.size)
     options: dict[str, Any] = {}
-    for name, check, sets in plan.options:
-        value = values[name]
-        if check == "flag":
-            options[name] = bool(value)
+    for name, kind, check, sets, split in plan.options:
+        # A float (a pair of floats) goes to the C checks as it is; anything else gets the
+        # functional API's own check, which says what is wrong with it in its words.
+        if kind == "flag":
+            options[name] = bool(values[name])
             setattr(hparams, sets[0], options[name])
-        elif check == "betas":
-            try:
-                beta1, beta2 = value
-            except (TypeError, ValueError):
-                _validate.betas(value)  # raises its TypeError
-            setattr(hparams, sets[0], _validate.real("betas[0]", beta1))
-            setattr(hparams, sets[1], _validate.real("betas[1]", beta2))
+        elif kind == "pair":
+            pair = (values[sets[0]], values[sets[1]]) if split else values[name]
+            if not (type(pair) is tuple and len(pair) == 2 and type(pair[0]) is float and type(pair[1]) is float):
+                pair = getattr(_validate, check)(pair)
+            setattr(hparams, sets[0], pair[0])
+            setattr(hparams, sets[1], pair[1])
         else:
-            options[name] = value if type(value) is float else _validate.real(name, value)
+            value = values[name]
+            options[name] = value if type(value) is float else _SCALAR_CHECKS.get(check, _validate.real)(name, value)
             setattr(hparams, sets[0], options[name])
     # An optional state the options do not need is not the call's (as in the functional API).
     streams = tuple(values[name] if needed is None or option not in options or needed(options[option]) else None

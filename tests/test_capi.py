@@ -178,6 +178,9 @@ def test_bad_input_gets_the_functional_apis_words_and_writes_nothing(build, exc,
     (dict(lr=-0.00001), "lr must be >= 0, got -1e-05"),
     (dict(lr=float("-inf")), "lr must be >= 0, got -inf"),
     (dict(betas=(0.9, float("inf"))), "betas[1] must be in [0, 1), got inf"),
+    (dict(lr=-1), "lr must be >= 0, got -1"),  # not floats: the functional API's own check
+    (dict(betas=[0.9, 2]), "betas[1] must be in [0, 1), got 2"),
+    (dict(eps=np.float32(-0.5)), "eps must be >= 0, got np.float32(-0.5)"),
 ])
 def test_numbers_are_quoted_as_python_writes_them(kwargs, message):
     for fn in (pygd.adam_, capi.adam_):

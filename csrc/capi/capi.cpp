@@ -72,14 +72,19 @@ std::string py_repr(double x) {
 
 std::string flag_repr(int32_t x) { return x ? "True" : "False"; }
 
-// The kinds of option check (pygd/_specs.py CHECKS, pygd/_validate.py), on a double field.
-enum class Check { kNonNegative, kNotNan, kUnitInterval, kBetas };
+// The kinds of option check (pygd/_specs.py CHECKS, pygd/_validate.py), on double fields: one
+// field, or (kEtas, kStepSizes) a pair, checked together.
+enum class Check { kNonNegative, kNotNan, kUnitInterval, kBetas, kEtas, kStepSizes };
 
 struct OptionCheck {
   Check check;
-  const char* label;  // as the message names it: "lr", "betas[0]"
-  size_t offset;      // of its double in the struct
+  const char* label;     // as the message names it: "lr", "betas[0]", "etas"
+  size_t offset;         // of its double in the struct
+  size_t offset2 = 0;    // a pair's second double
 };
+
+// A pair as Python's repr of a tuple of two floats writes it: "(0.5, 1.2)".
+std::string pair_repr(double a, double b) { return "(" + py_repr(a) + ", " + py_repr(b) + ")"; }
 
 // A kernel hyperparameter (a field of the Op's Config): read from the struct, or fixed (an option
 // the functional step does not take: its default, as that step uses).
@@ -219,8 +224,9 @@ int32_t check_and_run(const Spec& spec, int32_t dtype_code, int64_t count, const
     return fail(PYGD_ERROR_VALUE, "step must be >= 1 and < 2**62 (the 1-based step count), got " +
                                       std::to_string(step));
   for (const OptionCheck& c : spec.checks) {
-    double x;
+    double x, y = 0.0;
     std::memcpy(&x, h + c.offset, sizeof x);
+    if (c.check == Check::kEtas || c.check == Check::kStepSizes) std::memcpy(&y, h + c.offset2, sizeof y);
     switch (c.check) {
       case Check::kNonNegative:
         if (!(x >= 0.0)) return fail(PYGD_ERROR_VALUE, std::string(c.label) + " must be >= 0, got " + py_repr(x));
@@ -235,6 +241,15 @@ int32_t check_and_run(const Spec& spec, int32_t dtype_code, int64_t count, const
       case Check::kBetas:
         if (!(0.0 <= x && x < 1.0))
           return fail(PYGD_ERROR_VALUE, std::string(c.label) + " must be in [0, 1), got " + py_repr(x));
+        break;
+      case Check::kEtas:  // Rprop's (etaminus, etaplus)
+        if (!(0.0 < x && x < 1.0 && 1.0 < y))
+          return fail(PYGD_ERROR_VALUE, "etas must satisfy 0 < etas[0] < 1 < etas[1], got " + pair_repr(x, y));
+        break;
+      case Check::kStepSizes:  // Rprop's (step_size_min, step_size_max)
+        if (!(0.0 <= x && x <= y))
+          return fail(PYGD_ERROR_VALUE, "step sizes must satisfy 0 <= step_size_min <= step_size_max, got " +
+                                            pair_repr(x, y));
         break;
     }
   }
