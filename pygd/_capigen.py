@@ -156,7 +156,8 @@ def header_part() -> str:
         optional = [f"{s.name} (needed when {s.needed_when}, else it may be NULL)"
                     for s in spec.streams if s.needed_if]
         first = (spec.doc.strip().splitlines() or [""])[0]
-        out.append("\n" + _comment(f"---- {spec.name}: torch.optim.{spec.torch_class}, pygd.{spec.name}_. {first}"))
+        mirrors = f"torch.optim.{spec.torch_class}, " if spec.torch_class else ""
+        out.append("\n" + _comment(f"---- {spec.name}: {mirrors}pygd.{spec.name}_. {first}"))
         out.append(f"typedef struct {struct} {{\n")
         out.append(f"  uint32_t size; /* sizeof({struct}): set by pygd_{spec.name}_hparams_init */\n")
         for name, flag in fields:
