@@ -9,17 +9,31 @@ for learning-rate schedules, pygd.data for mini-batching, and pygd.info() for wh
 
 from . import _threadpoolctl, data, optim, schedules
 from ._paths import get_include, get_library
+from ._state_scalars import nadam_momentum
 from ._version import __version__
 from .accumulation import GradientAccumulator, accumulate_
 from .clip import clip_grad_norm_, clip_grad_value_, grad_norm
-from .functional import adagrad_, adam_, adamax_, adamw_, rmsprop_, sgd_
+from .functional import (
+    adadelta_,
+    adagrad_,
+    adam_,
+    adamax_,
+    adamw_,
+    lion_,
+    nadam_,
+    radam_,
+    rmsprop_,
+    rprop_,
+    sgd_,
+)
 from .runtime import get_num_threads, info, set_isa, set_num_threads
 
 _threadpoolctl.register()
 
 __all__ = [
     "__version__",
-    "sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_", "adamax_",
+    "sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_", "adamax_", "radam_", "adadelta_", "rprop_", "lion_",
+    "nadam_", "nadam_momentum",
     "optim", "schedules", "data",
     "clip_grad_norm_", "clip_grad_value_", "grad_norm", "accumulate_", "GradientAccumulator",
     "info", "set_num_threads", "get_num_threads", "set_isa",

@@ -73,6 +73,10 @@ def _defaults(spec: OptimizerSpec) -> dict[str, object]:
 
 
 def _c_number(value: object) -> str:
+    """A default in C. None (an option the caller must give: NAdam's mu_product, state it keeps) is
+    NaN, which every check rejects until the caller sets it."""
+    if value is None:
+        return "std::numeric_limits<double>::quiet_NaN()"
     if isinstance(value, bool):
         return "1" if value else "0"
     return repr(float(value))  # type: ignore[arg-type]
@@ -162,7 +166,8 @@ def header_part() -> str:
         out.append(f"  uint32_t size; /* sizeof({struct}): set by pygd_{spec.name}_hparams_init */\n")
         for name, flag in fields:
             kind = "int32_t" if flag else "double"
-            out.append(f"  {kind} {name}; /* default {_c_number(defaults[name])} */\n")
+            default = "none: NaN until set (required)" if defaults[name] is None else _c_number(defaults[name])
+            out.append(f"  {kind} {name}; /* default {default} */\n")
         out.append(f"}} {struct};\n")
         out.append(f"/* Sets torch's defaults; `size` is sizeof *hparams. */\n"
                    f"PYGD_API void pygd_{spec.name}_hparams_init({struct}* hparams, uint32_t size);\n")

@@ -41,6 +41,9 @@ class Stream:
     needed_if: Optional[str] = None
     # The option whose value a new state starts at (Adagrad's initial_accumulator_value); else 0.
     initial: Optional[str] = None
+    # Where torch.optim reads that option for a state it creates at a param's first step: the
+    # param's group (Rprop's lr), or the optimizer's defaults (Adagrad, for a param added later).
+    initial_from_group: bool = False
     # Whether the functional step takes it positionally (SGD's momentum_buffers, for compatibility);
     # other optional streams are keyword-only.
     positional: bool = False
@@ -63,7 +66,9 @@ class Stream:
 
 
 # How an option is checked (and normalized) before anything is written; _steps.py holds the code.
-CHECKS = ("non_negative", "not_nan", "unit_interval", "betas", "flag")
+CHECKS = ("non_negative", "not_nan", "unit_interval", "betas", "etas", "step_sizes", "flag")
+# The checks of options that are pairs, each setting two kernel hyperparameters.
+PAIR_CHECKS = ("betas", "etas", "step_sizes")
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,13 @@ class Option:
     functional: bool = True   # whether the functional step takes it (else its default is used)
     constructor: bool = True  # whether the optimizer classes take it (else their groups hold the default)
     keyword_only: bool = False  # in the classes' constructors, as in torch.optim's
+    # For a pair: whether the functional step takes its two kernel names as options instead, as
+    # torch.optim's functional API does where the pair's name is a stream's (Rprop's step_sizes).
+    functional_split: bool = False
+    # A scalar the optimizer keeps as per-tensor state (torch's state[state], a 0-dim tensor), not
+    # a hyperparameter: the functional step requires it (no default), the classes keep it beside
+    # the step count and pass each call its value; param groups never hold it. NAdam's mu_product.
+    state: Optional[str] = None
 
     @property
     def sets(self) -> tuple[str, ...]:
@@ -100,7 +112,7 @@ _Layout = tuple[tuple[Optional[str], ...], tuple[str, ...]]
 class OptimizerSpec:
     name: str                 # the functional step is `<name>_`
     kernel: str               # the kernel that runs it (AdamW runs Adam's, decoupled)
-    torch_class: str          # the torch.optim class it mirrors
+    torch_class: Optional[str]  # the torch.optim class it mirrors (None: torch has none, as Lion)
     takes_step: bool          # whether the step count is an argument
     streams: tuple[Stream, ...]   # in the kernel's stream order
     options: tuple[Option, ...]   # in the order of torch.optim's constructor
@@ -133,8 +145,14 @@ class OptimizerSpec:
 
     @property
     def defaults(self) -> dict[str, object]:
-        """{option: default}, as torch.optim's `defaults` (before its flags such as foreach)."""
-        return {o.name: o.default for o in self.options}
+        """{option: default}, as torch.optim's `defaults` (before its flags such as foreach); the
+        state scalars are not options of a group."""
+        return {o.name: o.default for o in self.options if o.state is None}
+
+    @property
+    def state_scalars(self) -> tuple[Option, ...]:
+        """The options that are per-tensor state (Option.state), in declaration order."""
+        return tuple(o for o in self.options if o.state is not None)
 
     def named(self, hparams: tuple[Any, ...]) -> dict[str, Any]:
         """A hyperparameter tuple built by pack, as {name: value}."""
@@ -235,6 +253,72 @@ _DECLARED = (
 
     States start as zeros.
     """),
+    OptimizerSpec(
+        "radam", "radam", "RAdam", True,
+        (_P, _G, Stream("exp_avgs", "exp_avg"), Stream("exp_avg_sqs", "exp_avg_sq")),
+        (_LR, Option("betas", (0.9, 0.999), "betas", kernel=("beta1", "beta2")),
+         Option("eps", 1e-8, "non_negative"), _WEIGHT_DECAY,
+         Option("decoupled_weight_decay", False, "flag", kernel=("decoupled",)), _MAXIMIZE),
+        doc="""RAdam: Adam with its adaptive step rectified by the variance of the second moment's
+    estimate, and plain bias-corrected momentum while that variance is intractable (the SMA length
+    rho_t <= 5: the first steps, and every step for small beta2); coupled weight decay, or
+    decoupled (param *= 1 - lr * weight_decay) with decoupled_weight_decay=True.
+
+    States start as zeros.
+    """),
+    OptimizerSpec(
+        "adadelta", "adadelta", "Adadelta", False,
+        (_P, _G, Stream("square_avgs", "square_avg"), Stream("acc_deltas", "acc_delta")),
+        (Option("lr", 1.0, "non_negative"), Option("rho", 0.9, "unit_interval"),
+         Option("eps", 1e-6, "non_negative"), _WEIGHT_DECAY, _MAXIMIZE),
+        doc="""Adadelta: delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * grad, both running
+    averages with rho (square_avg of grad², acc_delta of delta²), then param -= lr * delta; coupled
+    weight decay.
+
+    States start as zeros.
+    """),
+    OptimizerSpec(
+        "rprop", "rprop", "Rprop", False,
+        (_P, _G, Stream("prevs", "prev"), Stream("step_sizes", "step_size", initial="lr", initial_from_group=True)),
+        (Option("lr", 1e-2, "non_negative", kernel=(), functional=False),
+         Option("etas", (0.5, 1.2), "etas", kernel=("etaminus", "etaplus")),
+         Option("step_sizes", (1e-6, 50.0), "step_sizes", kernel=("step_size_min", "step_size_max"),
+                functional_split=True),
+         _MAXIMIZE),
+        doc="""Rprop (resilient backpropagation): each element's step size grows by etaplus while its
+    gradient keeps its sign and shrinks by etaminus when the sign flips (then that gradient counts as
+    0, for this step and the next comparison), within step_sizes; param -= sign(grad) * step_size.
+
+    `prevs` (the last gradients) start as zeros and `step_sizes` at lr (torch's initial step size).
+    """),
+    OptimizerSpec(
+        "nadam", "nadam", "NAdam", True,
+        (_P, _G, Stream("exp_avgs", "exp_avg"), Stream("exp_avg_sqs", "exp_avg_sq")),
+        (Option("lr", 2e-3, "non_negative"), Option("betas", (0.9, 0.999), "betas", kernel=("beta1", "beta2")),
+         Option("eps", 1e-8, "non_negative"), _WEIGHT_DECAY, Option("momentum_decay", 4e-3, "non_negative"),
+         Option("decoupled_weight_decay", False, "flag", kernel=("decoupled",)), _MAXIMIZE,
+         Option("mu_product", None, "unit_interval", constructor=False, state="mu_product")),
+        doc="""NAdam: Adam with Nesterov momentum, through the momentum schedule
+    mu_t = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay)); coupled weight decay, or decoupled
+    (param *= 1 - lr * weight_decay) with decoupled_weight_decay=True.
+
+    `mu_product` is mu_1 * ... * mu_t, through this step: state the caller keeps, as torch keeps
+    state["mu_product"] (pygd.optim.NAdam keeps it; `pygd.nadam_momentum(t, beta1, momentum_decay)`
+    gives mu_t, so at step t it is the last step's times that). States start as zeros.
+    """),
+    # Not a torch.optim class: the defaults are the paper's and lion-pytorch's (lr 1e-4: Lion's
+    # sign update is larger per element than Adam's, so its lr is 3-10x smaller).
+    OptimizerSpec(
+        "lion", "lion", None, False,
+        (_P, _G, Stream("exp_avgs", "exp_avg")),
+        (Option("lr", 1e-4, "non_negative"), Option("betas", (0.9, 0.99), "betas", kernel=("beta1", "beta2")),
+         _WEIGHT_DECAY, _MAXIMIZE),
+        doc="""Lion (Chen et al. 2023): param -= lr * sign(beta1 * exp_avg + (1 - beta1) * grad), then
+    exp_avg = beta2 * exp_avg + (1 - beta2) * grad; decoupled weight decay (param *= 1 - lr *
+    weight_decay first), as the paper and optax. sign(0) is 0 and a NaN stays NaN.
+
+    `exp_avgs` start as zeros.
+    """),
 )
 
 
@@ -277,7 +361,7 @@ def _packer(names: tuple[str, ...]) -> Callable[..., tuple[Any, ...]]:
 def _compiled_tests(streams: tuple[Stream, ...]) -> tuple[Stream, ...]:
     """Each optional stream with `needed`, its needed_if as a function of its option's value."""
     return tuple(s if s.needed_if is None else Stream(
-        s.name, s.torch_state, s.needed_if, s.initial, s.positional,
+        s.name, s.torch_state, s.needed_if, s.initial, s.initial_from_group, s.positional,
         eval(f"lambda {s.option}: bool({s.needed_if})", {}))  # noqa: S307 - declared above
         for s in streams)
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, Optional
 
 from . import _backends, _dlpack, _validate
-from ._specs import OptimizerSpec, Option, Stream
+from ._specs import PAIR_CHECKS, OptimizerSpec, Option, Stream
 from ._validate import MAX_STEP
 
 # Per check (_specs.CHECKS): the expression that normalizes option `{n}` (a valid float passes
@@ -34,23 +34,31 @@ _CHECKED = {
                       'else _v.in_unit_interval("{n}", {n}, include_one=True)'),
     "flag": "bool({n})",
 }
-_BETAS = """\
+# Pairs (_specs.PAIR_CHECKS): a tuple of two valid floats passes through, anything else is checked
+# (and its message made) by the _validate function named after the check.
+_PAIR = """\
     if type({n}) is tuple and len({n}) == 2 and type({n}[0]) is float and type({n}[1]) is float \\
-            and 0.0 <= {n}[0] < 1.0 and 0.0 <= {n}[1] < 1.0:
+            and {valid}:
         {a}, {b} = {n}
     else:
-        {a}, {b} = _v.betas({n})"""
+        {a}, {b} = _v.{check}({n})"""
+_PAIR_VALID = {"betas": "0.0 <= {n}[0] < 1.0 and 0.0 <= {n}[1] < 1.0",
+               "etas": "0.0 < {n}[0] < 1.0 < {n}[1]",
+               "step_sizes": "0.0 <= {n}[0] <= {n}[1]"}
 _STEP = "    step = step if type(step) is int and 1 <= step < _MAX_STEP else _v.step_count(step)"
 _counter = itertools.count()
 
 
-def _option_checks(options: list[Option] | tuple[Option, ...]) -> list[str]:
-    """Lines that check each option and set the kernel's names from it."""
+def _option_checks(options: list[Option] | tuple[Option, ...], split: bool = False) -> list[str]:
+    """Lines that check each option and set the kernel's names from it (in the functional step,
+    `split`, from the two names of a functional_split pair)."""
     lines = []
     for o in options:
-        if o.check == "betas":
+        if o.check in PAIR_CHECKS:
             a, b = o.sets
-            lines.append(_BETAS.format(n=o.name, a=a, b=b))
+            # A split pair is held by its two names (its own names a stream there).
+            n = f"({a}, {b})" if split and o.functional_split else o.name
+            lines.append(_PAIR.format(n=n, a=a, b=b, check=o.check, valid=_PAIR_VALID[o.check].format(n=n)))
         else:
             target = o.sets[0] if o.sets else o.name
             lines.append(f"    {target} = {_CHECKED[o.check].format(n=o.name)}")
@@ -84,6 +92,10 @@ def _namespace(spec: OptimizerSpec) -> dict[str, Any]:
             "_defaults": {o.name: o.default for o in spec.options}}
 
 
+# A group reader's value for a state scalar (Option.state): its caller puts each call's in its place.
+_STATE_PLACEHOLDER = "1.0"
+
+
 class Parameter(NamedTuple):
     """One parameter of a compiled function, as its source and its stub (functional.pyi,
     optim/_classes.pyi) write it: both are rendered from the same list, so they cannot differ."""
@@ -95,12 +107,15 @@ class Parameter(NamedTuple):
 
 # The stubs' annotation of an option, by its check (_specs.CHECKS): what the check accepts as is.
 OPTION_TYPES = {"non_negative": "float", "not_nan": "float", "unit_interval": "float",
-                "betas": "tuple[float, float]", "flag": "bool"}
+                "betas": "tuple[float, float]", "etas": "tuple[float, float]",
+                "step_sizes": "tuple[float, float]", "flag": "bool"}
 _ARRAYS, _OPTIONAL_ARRAYS = "Arrays[F]", "Arrays[F] | None"
 _BACKEND = Parameter("backend", "Backend", '"auto"', "auto")
 
 
 def _option(o: Option) -> Parameter:
+    if o.state is not None:  # required: per-tensor state the caller keeps
+        return Parameter(o.name, OPTION_TYPES[o.check])
     return Parameter(o.name, OPTION_TYPES[o.check], f'_defaults["{o.name}"]', o.default)
 
 
@@ -119,7 +134,10 @@ def functional_parameters(spec: OptimizerSpec) -> _Parameters:
     positional += [_optional_stream(s) for s in spec.streams if s.needed_if and s.positional]
     keywords = [Parameter("step", "int")] if spec.takes_step else []
     for o in spec.options:
-        if o.functional:
+        if o.functional_split:
+            keywords += [Parameter(name, "float", f'_defaults["{o.name}"][{i}]', o.default[i])  # type: ignore[index]
+                         for i, name in enumerate(o.sets)]
+        elif o.functional:
             keywords.append(_option(o))
         keywords += [_optional_stream(s) for s in spec.streams
                      if s.needed_if and not s.positional and s.option == o.name]
@@ -147,7 +165,7 @@ def functional_step(spec: OptimizerSpec) -> Callable[..., None]:
     """pygd.<spec.name>_, compiled from the spec."""
     positional, keywords = functional_parameters(spec)
     body = [_STEP] if spec.takes_step else []
-    body += _option_checks([o for o in spec.options if o.functional])
+    body += _option_checks([o for o in spec.options if o.functional or o.functional_split], split=True)
     # Options the step does not take set the kernel's names from their defaults (AdamW: decoupled).
     body += [f'    {o.sets[0]} = bool(_defaults["{o.name}"])' for o in spec.options
              if not o.functional and o.sets]
@@ -189,8 +207,10 @@ def functional_stub(spec: OptimizerSpec) -> str:
 def group_reader(spec: OptimizerSpec) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     """hparams(group): a pygd.optim param group's options checked as the functional step checks
     them (TypeError/ValueError naming the option), as the kernel's hyperparameter tuple."""
-    body = [f'    {o.name} = group["{o.name}"]' for o in spec.options]
-    body += _option_checks(spec.options) + _rule_checks(spec)
+    options = [o for o in spec.options if o.state is None]
+    body = [f'    {o.name} = group["{o.name}"]' for o in options]
+    body += [f"    {o.name} = {_STATE_PLACEHOLDER}" for o in spec.state_scalars]
+    body += _option_checks(options) + _rule_checks(spec)
     body.append(f"    return {_kernel_tuple(spec)}")
     source = "\n".join(["def hparams(group):", *body, ""])
     return _compile(source, "hparams", _namespace(spec))
@@ -199,9 +219,11 @@ def group_reader(spec: OptimizerSpec) -> Callable[[dict[str, Any]], tuple[Any, .
 def torch_group_reader(spec: OptimizerSpec) -> Callable[[Any], tuple[Any, ...]]:
     """hparams(group): a torch.optim param group, which torch has checked (its lr and betas may be
     tensors), as the kernel's hyperparameter tuple."""
-    body = []
+    body = [f"    {o.name} = {_STATE_PLACEHOLDER}" for o in spec.state_scalars]
     for o in spec.options:
-        if o.check == "betas":
+        if o.state is not None:
+            continue
+        if o.check in PAIR_CHECKS:
             body.append(f'    {o.sets[0]}, {o.sets[1]} = (float(b) for b in group["{o.name}"])')
         elif o.sets:
             convert = "bool" if o.check == "flag" else "float"
@@ -226,7 +248,7 @@ def optimizer_constructor(spec: OptimizerSpec, base: type) -> Callable[..., None
     pygd.optim class: the group defaults, including those its constructor does not take (AdamW's
     decoupled_weight_decay), handed to base.__init__ (pygd.optim's Optimizer)."""
     defaults = ", ".join(f'"{o.name}": {o.name if o.constructor else f"_defaults[{o.name!r}]"}'
-                         for o in spec.options)
+                         for o in spec.options if o.state is None)
     source = "\n".join([
         f"def __init__({render_parameters(*constructor_parameters(spec))}):",
         f"    _base.__init__(self, params, {{{defaults}}}, backend)", ""])

@@ -88,13 +88,36 @@ def in_unit_interval(name: str, value: object, *, include_one: bool) -> float:
     return x
 
 
-def betas(value: Any) -> tuple[float, float]:
+def _pair(name: str, value: Any, names: str) -> tuple[Any, Any]:
     try:
-        beta1, beta2 = value
+        first, second = value
     except (TypeError, ValueError):
-        raise TypeError(f"betas must be a pair (beta1, beta2), got {value!r}") from None
+        raise TypeError(f"{name} must be a pair {names}, got {value!r}") from None
+    return first, second
+
+
+def betas(value: Any) -> tuple[float, float]:
+    beta1, beta2 = _pair("betas", value, "(beta1, beta2)")
     return (in_unit_interval("betas[0]", beta1, include_one=False),
             in_unit_interval("betas[1]", beta2, include_one=False))
+
+
+def etas(value: Any) -> tuple[float, float]:
+    """Rprop's (etaminus, etaplus): a shrinking and a growing factor, 0 < etaminus < 1 < etaplus."""
+    etaminus, etaplus = _pair("etas", value, "(etaminus, etaplus)")
+    low, high = real("etas[0]", etaminus), real("etas[1]", etaplus)
+    if not 0.0 < low < 1.0 < high:  # also rejects NaN
+        raise ValueError(f"etas must satisfy 0 < etas[0] < 1 < etas[1], got {value!r}")
+    return low, high
+
+
+def step_sizes(value: Any) -> tuple[float, float]:
+    """Rprop's (min, max) step size: 0 <= min <= max."""
+    smallest, largest = _pair("step_sizes", value, "(step_size_min, step_size_max)")
+    low, high = real("step_size_min", smallest), real("step_size_max", largest)
+    if not 0.0 <= low <= high:  # also rejects NaN
+        raise ValueError(f"step sizes must satisfy 0 <= step_size_min <= step_size_max, got {value!r}")
+    return low, high
 
 
 MAX_STEP = 2**62  # the kernels take the step as a 64-bit integer

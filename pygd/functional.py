@@ -22,5 +22,10 @@ adamw_ = functional_step(SPECS["adamw"])
 rmsprop_ = functional_step(SPECS["rmsprop"])
 adagrad_ = functional_step(SPECS["adagrad"])
 adamax_ = functional_step(SPECS["adamax"])
+radam_ = functional_step(SPECS["radam"])
+adadelta_ = functional_step(SPECS["adadelta"])
+rprop_ = functional_step(SPECS["rprop"])
+lion_ = functional_step(SPECS["lion"])
+nadam_ = functional_step(SPECS["nadam"])
 
 __all__ = [f"{name}_" for name in SPECS]

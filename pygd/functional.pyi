@@ -17,7 +17,19 @@ defaults and checks are declared there, once.
 
 from ._typing import Arrays, Backend, F
 
-__all__ = ["sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_", "adamax_"]
+__all__ = [
+    "sgd_",
+    "adam_",
+    "adamw_",
+    "rmsprop_",
+    "adagrad_",
+    "adamax_",
+    "radam_",
+    "adadelta_",
+    "rprop_",
+    "nadam_",
+    "lion_",
+]
 
 
 def sgd_(
@@ -143,4 +155,115 @@ def adamax_(
     exp_inf = max(beta2 * exp_inf, |grad| + eps), with (coupled) weight decay.
 
     States start as zeros.
+    """
+
+
+def radam_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    exp_avgs: Arrays[F],
+    exp_avg_sqs: Arrays[F],
+    *,
+    step: int,
+    lr: float = 0.001,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-08,
+    weight_decay: float = 0.0,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+    backend: Backend = "auto",
+) -> None:
+    """RAdam: Adam with its adaptive step rectified by the variance of the second moment's
+    estimate, and plain bias-corrected momentum while that variance is intractable (the SMA length
+    rho_t <= 5: the first steps, and every step for small beta2); coupled weight decay, or
+    decoupled (param *= 1 - lr * weight_decay) with decoupled_weight_decay=True.
+
+    States start as zeros.
+    """
+
+
+def adadelta_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    square_avgs: Arrays[F],
+    acc_deltas: Arrays[F],
+    *,
+    lr: float = 1.0,
+    rho: float = 0.9,
+    eps: float = 1e-06,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+    backend: Backend = "auto",
+) -> None:
+    """Adadelta: delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * grad, both running
+    averages with rho (square_avg of grad², acc_delta of delta²), then param -= lr * delta; coupled
+    weight decay.
+
+    States start as zeros.
+    """
+
+
+def rprop_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    prevs: Arrays[F],
+    step_sizes: Arrays[F],
+    *,
+    etas: tuple[float, float] = (0.5, 1.2),
+    step_size_min: float = 1e-06,
+    step_size_max: float = 50.0,
+    maximize: bool = False,
+    backend: Backend = "auto",
+) -> None:
+    """Rprop (resilient backpropagation): each element's step size grows by etaplus while its
+    gradient keeps its sign and shrinks by etaminus when the sign flips (then that gradient counts as
+    0, for this step and the next comparison), within step_sizes; param -= sign(grad) * step_size.
+
+    `prevs` (the last gradients) start as zeros and `step_sizes` at lr (torch's initial step size).
+    """
+
+
+def nadam_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    exp_avgs: Arrays[F],
+    exp_avg_sqs: Arrays[F],
+    *,
+    step: int,
+    lr: float = 0.002,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-08,
+    weight_decay: float = 0.0,
+    momentum_decay: float = 0.004,
+    decoupled_weight_decay: bool = False,
+    maximize: bool = False,
+    mu_product: float,
+    backend: Backend = "auto",
+) -> None:
+    """NAdam: Adam with Nesterov momentum, through the momentum schedule
+    mu_t = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay)); coupled weight decay, or decoupled
+    (param *= 1 - lr * weight_decay) with decoupled_weight_decay=True.
+
+    `mu_product` is mu_1 * ... * mu_t, through this step: state the caller keeps, as torch keeps
+    state["mu_product"] (pygd.optim.NAdam keeps it; `pygd.nadam_momentum(t, beta1, momentum_decay)`
+    gives mu_t, so at step t it is the last step's times that). States start as zeros.
+    """
+
+
+def lion_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    exp_avgs: Arrays[F],
+    *,
+    lr: float = 0.0001,
+    betas: tuple[float, float] = (0.9, 0.99),
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+    backend: Backend = "auto",
+) -> None:
+    """Lion (Chen et al. 2023): param -= lr * sign(beta1 * exp_avg + (1 - beta1) * grad), then
+    exp_avg = beta2 * exp_avg + (1 - beta2) * grad; decoupled weight decay (param *= 1 - lr *
+    weight_decay first), as the paper and optax. sign(0) is 0 and a NaN stays NaN.
+
+    `exp_avgs` start as zeros.
     """

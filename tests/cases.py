@@ -18,6 +18,7 @@ import float64_reference
 import pygd
 import pygd.optim
 from pygd._specs import SPECS
+from pygd._state_scalars import FACTORS, INITIAL
 
 DTYPES = (np.float32, np.float64)
 ISAS = tuple(pygd.info()["isas"])  # the levels this build and CPU run; empty without the extension
@@ -84,10 +85,17 @@ OPTIMIZERS = {o.name: o for o in (
               dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1, weight_decay=0.01)),
     Optimizer("adamax", pygd.adamax_, pygd.optim.Adamax,
               dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.01)),
+    Optimizer("radam", pygd.radam_, pygd.optim.RAdam,
+              dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.01, decoupled_weight_decay=True)),
+    Optimizer("adadelta", pygd.adadelta_, pygd.optim.Adadelta, dict(lr=0.5, rho=0.8, weight_decay=0.01)),
+    Optimizer("rprop", pygd.rprop_, pygd.optim.Rprop, dict(lr=0.02, etas=(0.4, 1.3), step_sizes=(1e-4, 0.05))),
+    Optimizer("lion", pygd.lion_, pygd.optim.Lion, {}),  # not torch's: no torch options
+    Optimizer("nadam", pygd.nadam_, pygd.optim.NAdam,
+              dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.01, momentum_decay=0.01, decoupled_weight_decay=True)),
 )}
 # The torch.optim classes pygd.torch replaces, and the options of each (the pygd.torch tests' table).
-TORCH_NAMES = tuple(o.torch_name for o in OPTIMIZERS.values())
-TORCH_OPTIONS = {o.torch_name: o.torch_options for o in OPTIMIZERS.values()}
+TORCH_NAMES = tuple(o.torch_name for o in OPTIMIZERS.values() if o.torch_name)
+TORCH_OPTIONS = {o.torch_name: o.torch_options for o in OPTIMIZERS.values() if o.torch_name}
 
 # Each functional state's torch.optim state name, from the optimizers' specs.
 TORCH_STATE = {stream: state for spec in SPECS.values() for stream, state in spec.torch_states.items()}
@@ -111,24 +119,52 @@ class Case:
         return self.opt.state_names(self.options)
 
     def initial(self, name):
-        default = np.nan if name == "momentum_buffers" and self.optimizer == "sgd" else 0.0
-        return self.init.get(name, default)
+        """A state's initial value: the case's, else NaN for SGD's momentum buffer, else the value
+        of the option its stream starts at (Rprop's step sizes: lr), else 0."""
+        if name in self.init:
+            return self.init[name]
+        if name == "momentum_buffers" and self.optimizer == "sgd":
+            return np.nan
+        stream = next(s for s in self.opt.spec.streams if s.name == name)
+        return self.opt.spec.defaults[stream.initial] if stream.initial else 0.0
 
     def new_states(self, shapes, dtype):
         """{state name: [array per shape]} filled with the case's initial values."""
         return {name: [np.full(s, self.initial(name), dtype) for s in shapes] for name in self.state_names}
 
     def call(self, params, grads, states, t, backend=BACKENDS[0], **overrides):
-        """One pygd step: `params`, `grads` and each state are an array or a list of arrays."""
+        """One pygd step: `params`, `grads` and each state are an array or a list of arrays. A
+        state scalar (NAdam's mu_product) has the value steps 1..t with these options give it."""
         kwargs = dict(self.options, backend=backend, **states, **overrides)
         if self.opt.takes_step:
             kwargs["step"] = t
+        kwargs.update((name, value) for name, value in self.state_scalars(t, overrides).items()
+                      if name not in overrides)
         self.opt.fn(params, grads, **kwargs)
 
+    def state_scalars(self, t, overrides=None):
+        """{state scalar: its value through step t}, the options constant over the steps."""
+        group = {**self.opt.spec.defaults, **self.torch_kwargs(), **(overrides or {})}
+        values = {}
+        for o in self.opt.spec.state_scalars:
+            value = INITIAL[o.name]
+            for step in range(1, t + 1):
+                value *= FACTORS[o.name](step, group)
+            values[o.name] = value
+        return values
+
     def torch_kwargs(self):
-        if self.optimizer == "adagrad":
-            return dict(self.options, initial_accumulator_value=self.initial("state_sums"))
-        return dict(self.options)
+        """The case's options as the optimizer classes take them: a pair the functional step takes
+        split (Rprop's step_size_min, step_size_max) as the pair, and the options that states
+        start at (Adagrad's initial_accumulator_value, Rprop's lr) from the case's initial states."""
+        options = dict(self.options)
+        for o in self.opt.spec.options:
+            if o.functional_split:
+                options[o.name] = tuple(options.pop(n, d) for n, d in zip(o.sets, o.default))
+        for s in self.opt.spec.streams:
+            if s.initial:
+                options[s.initial] = self.initial(s.name)
+        return options
 
 
 def _case(optimizer, id, init=None, **options):
@@ -170,11 +206,46 @@ CASES = [
     _case("adamax", "all", lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, maximize=True),
     # beta1 < 0.5: the moving average is a lerp from the gradient's end (torch.lerp's second branch).
     _case("adamax", "low_betas", lr=1e-2, betas=(0.2, 0.6)),
+    # RAdam rectifies once rho_t > 5: from step 6 with beta2 = 0.999, never with beta2 <= 2/3.
+    _case("radam", "plain", lr=1e-2),
+    _case("radam", "wd", lr=1e-2, weight_decay=0.1),
+    _case("radam", "decoupled", lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True),
+    _case("radam", "maximize", lr=1e-2, maximize=True),
+    _case("radam", "all", lr=1e-2, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1, decoupled_weight_decay=True,
+          maximize=True),
+    _case("radam", "never_rectified", lr=1e-2, betas=(0.2, 0.6)),
+    _case("adadelta", "plain"),
+    _case("adadelta", "lr", lr=0.1),
+    _case("adadelta", "wd", weight_decay=0.1),
+    _case("adadelta", "maximize", maximize=True),
+    _case("adadelta", "all", lr=0.5, rho=0.3, eps=1e-4, weight_decay=0.1, maximize=True),
+    _case("rprop", "plain"),
+    _case("rprop", "etas", etas=(0.3, 1.5)),
+    # Bounds that the step sizes reach within the test's steps, from either side.
+    _case("rprop", "bounds", {"step_sizes": 0.05}, step_size_min=0.02, step_size_max=0.08),
+    _case("rprop", "maximize", maximize=True),
+    _case("rprop", "all", {"step_sizes": 0.02}, etas=(0.4, 1.3), step_size_min=1e-3, step_size_max=0.05,
+          maximize=True),
+    _case("lion", "plain"),
+    _case("lion", "lr", lr=1e-3),
+    _case("lion", "wd", lr=1e-3, weight_decay=0.1),
+    _case("lion", "maximize", maximize=True),
+    # beta1, beta2 < 0.5: both lerps from the gradient's end (torch.lerp's second branch).
+    _case("lion", "all", lr=1e-3, betas=(0.2, 0.4), weight_decay=0.1, maximize=True),
+    _case("nadam", "plain", lr=1e-2),
+    _case("nadam", "wd", lr=1e-2, weight_decay=0.1),
+    _case("nadam", "decoupled", lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True),
+    _case("nadam", "momentum_decay", lr=1e-2, momentum_decay=0.1),
+    _case("nadam", "maximize", lr=1e-2, maximize=True),
+    _case("nadam", "all", lr=1e-2, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1, momentum_decay=0.01,
+          decoupled_weight_decay=True, maximize=True),
+    _case("nadam", "low_betas", lr=1e-2, betas=(0.2, 0.6)),
 ]
 BY_ID = {c.id: c for c in CASES}
 # The most flag-heavy case of each optimizer: used where a test cannot afford the whole table.
 HEAVY = [BY_ID[i] for i in ("sgd-all", "adam-all", "adamw-amsgrad", "rmsprop-all", "adagrad-lr_decay",
-                                 "adamax-all")]
+                                 "adamax-all", "radam-all", "adadelta-all", "rprop-all",
+                                 "lion-all", "nadam-all")]
 
 
 # ----------------------------------------------------------------------------- data

@@ -87,8 +87,87 @@ def adamax(p, g, state, t, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_deca
     p -= lr / (1.0 - beta1 ** t) * m / u
 
 
+def radam(p, g, state, t, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+          decoupled_weight_decay=False, maximize=False):
+    beta1, beta2 = betas
+    d = _signed(g, maximize)
+    if decoupled_weight_decay:
+        p *= 1.0 - lr * weight_decay
+    else:
+        d += weight_decay * p
+    m, v = state["exp_avgs"], state["exp_avg_sqs"]
+    m[...] = beta1 * m + (1.0 - beta1) * d
+    v[...] = beta2 * v + (1.0 - beta2) * d * d
+    m_hat = m / (1.0 - beta1 ** t)
+    # Liu et al. 2020: the SMA length rho_t of the second moment's estimate and its limit; the
+    # variance of the adaptive rate is tractable (and rectified by r_t) once rho_t > 5.
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    rho_t = rho_inf - 2.0 * t * beta2 ** t / (1.0 - beta2 ** t)
+    if rho_t > 5.0:
+        r_t = np.sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
+        v_hat = v / (1.0 - beta2 ** t)
+        p -= lr * m_hat * r_t / (np.sqrt(v_hat) + eps / np.sqrt(1.0 - beta2 ** t))
+    else:
+        p -= lr * m_hat
+
+
+def adadelta(p, g, state, t, *, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
+    d = _signed(g, maximize) + weight_decay * p
+    v, u = state["square_avgs"], state["acc_deltas"]
+    v[...] = rho * v + (1.0 - rho) * d * d
+    # Zeiler 2012: the update's units match the param's, RMS of past updates over RMS of grads.
+    delta = np.sqrt((u + eps) / (v + eps)) * d
+    u[...] = rho * u + (1.0 - rho) * delta * delta
+    p -= lr * delta
+
+
+def rprop(p, g, state, t, *, etas=(0.5, 1.2), step_size_min=1e-6, step_size_max=50.0, maximize=False):
+    etaminus, etaplus = etas
+    d = _signed(g, maximize)
+    prev, size = state["prevs"], state["step_sizes"]
+    same, flipped = d * prev > 0, d * prev < 0
+    size[...] = np.clip(np.where(same, etaplus, np.where(flipped, etaminus, 1.0)) * size,
+                        step_size_min, step_size_max)
+    # After a sign flip: no step, and the next comparison starts afresh (Riedmiller & Braun's Rprop-).
+    d = np.where(flipped, 0.0, d)
+    p -= np.sign(d) * size
+    prev[...] = d
+
+
+def lion(p, g, state, t, *, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximize=False):
+    beta1, beta2 = betas
+    d = _signed(g, maximize)
+    m = state["exp_avgs"]
+    # Chen et al. 2023, Algorithm 2: the update is the sign of an interpolation, the momentum a
+    # second, slower one; the decay is decoupled.
+    c = beta1 * m + (1.0 - beta1) * d
+    m[...] = beta2 * m + (1.0 - beta2) * d
+    p -= lr * (np.sign(c) + weight_decay * p)
+
+
+def nadam(p, g, state, t, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
+          decoupled_weight_decay=False, maximize=False):
+    beta1, beta2 = betas
+    d = _signed(g, maximize)
+    if decoupled_weight_decay:
+        p *= 1.0 - lr * weight_decay
+    else:
+        d += weight_decay * p
+    m, v = state["exp_avgs"], state["exp_avg_sqs"]
+    m[...] = beta1 * m + (1.0 - beta1) * d
+    v[...] = beta2 * v + (1.0 - beta2) * d * d
+    # Dozat 2016 with torch's momentum schedule mu_i = beta1 (1 - 0.96^(i psi) / 2): the grad's
+    # share with this step's mu, the momentum's with the next one's (Nesterov's look-ahead).
+    mu = [beta1 * (1.0 - 0.5 * 0.96 ** (i * momentum_decay)) for i in range(1, t + 2)]
+    product = np.prod(mu[:t])
+    v_hat = v / (1.0 - beta2 ** t)
+    p -= lr * ((1.0 - mu[t - 1]) * d / (1.0 - product) + mu[t] * m / (1.0 - product * mu[t])) / (np.sqrt(v_hat) + eps)
+
+
 UPDATES = {"sgd": sgd, "adam": adam, "adamw": adamw, "rmsprop": rmsprop, "adagrad": adagrad,
-           "adamax": adamax}
+           "adamax": adamax, "radam": radam,
+           "adadelta": adadelta, "rprop": rprop, "lion": lion,
+           "nadam": nadam}
 
 
 def step(optimizer, params, grads, states, t, options):

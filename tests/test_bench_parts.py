@@ -4,6 +4,8 @@ contenders, which must all run the same update (else their times would not compa
 import numpy as np
 import pytest
 
+from pygd._specs import SPECS
+from pygd._state_scalars import FACTORS, INITIAL
 from pygd.bench import contenders, machine, probe, timing, workloads
 
 
@@ -22,8 +24,11 @@ def test_parse_size_rejects(text):
 
 
 def test_bytes_per_param_follow_the_roofline():
-    # docs/roofline.md, fp32: Adam/AdamW/Adamax 28, SGD with momentum, RMSprop, Adagrad 20; fp64 doubles.
-    expected = {"adam": 28, "adamw": 28, "sgd": 20, "rmsprop": 20, "adagrad": 20, "adamax": 28}
+    # docs/roofline.md, fp32: Adam/AdamW/Adamax/RAdam/Adadelta/Rprop 28, SGD with momentum, RMSprop,
+    # Adagrad 20; fp64 doubles.
+    expected = {"adam": 28, "adamw": 28, "sgd": 20, "rmsprop": 20, "adagrad": 20, "adamax": 28,
+                "radam": 28, "adadelta": 28, "rprop": 28,
+                "lion": 20, "nadam": 28}
     for key, per_param in expected.items():
         assert workloads.OPTIMIZERS[key].bytes_per_param(4) == per_param
         assert workloads.OPTIMIZERS[key].bytes_per_param(8) == 2 * per_param
@@ -95,11 +100,14 @@ def test_the_numpy_comparator_runs_the_same_update_as_pygd(key):
     ours_states = [[np.zeros_like(a) for a in ours] for _ in range(opt.states)]
     theirs = [a.copy() for a in work.params]
     theirs_states = [[np.zeros_like(a) for a in theirs] for _ in range(opt.states)]
+    scalars = {o.name: INITIAL[o.name] for o in SPECS[key].state_scalars}  # NAdam's mu_product
     for t in (1, 2, 3):
+        for name in scalars:
+            scalars[name] *= FACTORS[name](t, {**SPECS[key].defaults, **opt.hparams})
         if opt.takes_step:
-            opt.pygd_step(ours, work.grads, *ours_states, step=t, backend="reference", **opt.hparams)
+            opt.pygd_step(ours, work.grads, *ours_states, step=t, backend="reference", **opt.hparams, **scalars)
         else:
-            opt.pygd_step(ours, work.grads, *ours_states, backend="reference", **opt.hparams)
+            opt.pygd_step(ours, work.grads, *ours_states, backend="reference", **opt.hparams, **scalars)
         for arrays in zip(theirs, work.grads, *theirs_states):
             opt.numpy_step(*arrays, t, **opt.hparams)
     for a, b in zip(ours, theirs):

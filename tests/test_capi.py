@@ -5,6 +5,7 @@ writes nothing; what only C callers can get wrong (NULL pointers, negative sizes
 struct of another size) is an error code and a message, never a crash. The generated parts of
 the header are current (python -m pygd._capigen --check)."""
 
+import math
 import os
 import re
 import shutil
@@ -44,6 +45,16 @@ SHAPES = [(1,), (7,), (33,), (4, 17), (1031,)]  # odd sizes: every vector width'
 STEPS = 5
 
 
+def call_kwargs(case, states, t):
+    """The keyword arguments of case.call (without backend): options, states, the step count and
+    the state scalars (NAdam's mu_product) that steps 1..t give."""
+    kwargs = dict(case.options, **states)
+    if case.opt.takes_step:
+        kwargs["step"] = t
+    kwargs.update(case.state_scalars(t))
+    return kwargs
+
+
 def run_capi(case, shapes, dtype, steps, multi=True):
     """cases.run through pygd.capi: (params, states)."""
     fn = capi.STEPS[case.optimizer]
@@ -54,10 +65,7 @@ def run_capi(case, shapes, dtype, steps, multi=True):
         calls = [(params, grads, states)] if multi else [
             (params[i], grads[i], {k: v[i] for k, v in states.items()}) for i in range(len(shapes))]
         for p, g, st in calls:
-            kwargs = dict(case.options, **st)
-            if case.opt.takes_step:
-                kwargs["step"] = t
-            fn(p, g, **kwargs)
+            fn(p, g, **call_kwargs(case, st, t))
     return params, states
 
 
@@ -321,6 +329,22 @@ def test_an_older_callers_smaller_struct_gets_defaults_for_the_rest():
     assert results[0].tobytes() == results[1].tobytes()
 
 
+def test_an_option_without_a_default_must_be_set():
+    """NAdam's mu_product (state the caller keeps) has no default: NaN until set, which its check
+    rejects."""
+    spec = next((s for s in pygd._specs.SPECS.values() for o in s.options if o.default is None), None)
+    if spec is None:
+        pytest.skip("no optimizer has an option without a default")
+    (option,) = [o for o in spec.options if o.default is None]
+    h = capi.hparams(spec.name)
+    assert math.isnan(getattr(h, option.sets[0]))
+    arrays = [np.zeros(3) for _ in spec.streams]
+    tables = [ffi.new("void*[]", [ffi.cast("void*", a.ctypes.data)]) for a in arrays]
+    tail = (1, h, 1.0) if spec.takes_step else (h, 1.0)
+    code = getattr(lib, f"pygd_{spec.name}_step")(lib.PYGD_FLOAT64, 1, ffi.new("int64_t[]", [3]), *tables, *tail)
+    assert code == lib.PYGD_ERROR_VALUE and capi.last_error().startswith(f"{option.name} must be"), capi.last_error()
+
+
 def test_init_writes_no_more_than_the_size_it_is_given():
     buf = ffi.new("char[]", ffi.sizeof("pygd_adam_hparams") + 8)
     for i in range(len(buf)):
@@ -346,8 +370,7 @@ def test_empty_is_a_no_op(case, empty):
     shapes = [] if empty == "list" else [(0,)]
     params = [np.zeros(s, np.float32) for s in shapes]
     states = case.new_states(shapes, np.float32)
-    kwargs = dict(case.options, **states, **({"step": 1} if case.opt.takes_step else {}))
-    fn(params, [np.zeros(s, np.float32) for s in shapes], **kwargs)
+    fn(params, [np.zeros(s, np.float32) for s in shapes], **call_kwargs(case, states, 1))
 
 
 def test_versions_and_abi_check():

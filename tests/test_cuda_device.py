@@ -189,7 +189,7 @@ def _torch_fused():
         return {}
     import torch
     return {o.name: o.torch_name for o in OPTIMIZERS.values()
-            if "fused" in inspect.signature(getattr(torch.optim, o.torch_name)).parameters}
+            if o.torch_name and "fused" in inspect.signature(getattr(torch.optim, o.torch_name)).parameters}
 
 
 TORCH_FUSED = _torch_fused()

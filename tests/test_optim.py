@@ -30,7 +30,7 @@ def make(case, params, backend="auto", **overrides):
 def functional_run(case, shapes, dtype, steps, backend):
     """What the class should do: the functional call with states the test allocates."""
     params = [initial_params(s, dtype) for s in shapes]
-    states = {name: [np.full(s, case.init.get(name, 0.0), dtype) for s in shapes]
+    states = {name: [np.full(s, case.initial(name), dtype) for s in shapes]
               for name in case.state_names}
     for t in range(1, steps + 1):
         case.call(params, [grads_at(s, dtype, t) for s in shapes], states, t, backend)
@@ -65,16 +65,19 @@ def test_param_groups_are_separate_calls_with_their_own_options(case):
     dtype = np.float32
     params = [initial_params(s, dtype) for s in SHAPES]
     lr = case.torch_kwargs().get("lr", 1e-2)
-    opt = CLASSES[case.optimizer]([{"params": params[:2]}, {"params": params[2:], "lr": lr / 4}],
+    # The second group's own option: lr, or where lr only starts a state (Rprop), the etas.
+    lr_is_read = any(o.name == "lr" and o.functional for o in case.opt.spec.options)
+    varied = {"lr": lr / 4} if lr_is_read else {"etas": (0.25, 1.6)}
+    opt = CLASSES[case.optimizer]([{"params": params[:2]}, {"params": params[2:], **varied}],
                                   **case.torch_kwargs())
     first = [initial_params(s, dtype) for s in SHAPES[:2]]
     second = [initial_params(s, dtype) for s in SHAPES[2:]]
-    states = {n: [np.full(s, case.init.get(n, 0.0), dtype) for s in SHAPES] for n in case.state_names}
+    states = {n: [np.full(s, case.initial(n), dtype) for s in SHAPES] for n in case.state_names}
     for t in (1, 2, 3):
         grads = [grads_at(s, dtype, t) for s in SHAPES]
         opt.step(grads)
         case.call(first, grads[:2], {k: v[:2] for k, v in states.items()}, t)
-        case.call(second, grads[2:], {k: v[2:] for k, v in states.items()}, t, lr=lr / 4)
+        case.call(second, grads[2:], {k: v[2:] for k, v in states.items()}, t, **varied)
     assert_bitwise(opt.params, first + second, "params")
 
 

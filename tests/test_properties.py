@@ -48,6 +48,16 @@ HYPERPARAMETERS = {
 }
 HYPERPARAMETERS["adamw"] = HYPERPARAMETERS["adam"]
 HYPERPARAMETERS["adamax"] = {k: v for k, v in HYPERPARAMETERS["adam"].items() if k != "amsgrad"}
+HYPERPARAMETERS["adadelta"] = dict(lr=LR, weight_decay=WEIGHT_DECAY, eps=EPS,
+                                   rho=hp(st.sampled_from([0.5, 0.9, 0.99]), 1.5, -0.1, NAN))
+HYPERPARAMETERS["rprop"] = dict(etas=hp(st.sampled_from([(0.5, 1.2), (0.3, 1.5)]), (1.0, 1.2), (0.5, 0.9)),
+                                step_size_max=hp(st.sampled_from([50.0, 0.1]), NAN))
+HYPERPARAMETERS["lion"] = dict(lr=LR, weight_decay=WEIGHT_DECAY,
+                               betas=hp(st.tuples(BETA, BETA), (1.0, 0.9), (0.9, NAN), 0.9))
+HYPERPARAMETERS["nadam"] = dict(HYPERPARAMETERS["adamax"], decoupled_weight_decay=hp(st.booleans()),
+                                momentum_decay=hp(st.sampled_from([0.0, 4e-3, 0.1]), -1.0, NAN),
+                                mu_product=hp(st.sampled_from([0.9, 0.5, 1e-3]), 1.5, NAN))
+HYPERPARAMETERS["radam"] = dict(HYPERPARAMETERS["adamax"], decoupled_weight_decay=hp(st.booleans()))
 
 SHAPES = st.one_of(st.just(()), st.tuples(st.integers(0, 40)), st.tuples(st.integers(0, 300)),
                    st.tuples(st.integers(0, 4), st.integers(0, 9)),

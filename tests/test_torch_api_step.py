@@ -177,6 +177,10 @@ def test_param_groups_with_their_own_hyperparameters(name):
         "RMSprop": [dict(lr=0.02, alpha=0.5, centered=False), dict(momentum=0.0, maximize=True)],
         "Adagrad": [dict(lr=0.02, lr_decay=0.5), dict(eps=1e-3, maximize=True)],
         "Adamax": [dict(lr=0.02, betas=(0.5, 0.9)), dict(eps=1e-3, weight_decay=0.0, maximize=True)],
+        "RAdam": [dict(lr=0.02, betas=(0.5, 0.8)), dict(weight_decay=0.1, decoupled_weight_decay=True)],
+        "Adadelta": [dict(lr=0.5, rho=0.5), dict(eps=1e-3, weight_decay=0.1, maximize=True)],
+        "Rprop": [dict(lr=0.02, etas=(0.3, 1.5)), dict(step_sizes=(1e-3, 0.05), maximize=True)],
+        "NAdam": [dict(lr=0.02, momentum_decay=0.1), dict(weight_decay=0.1, decoupled_weight_decay=True)],
     }[name]
 
     def groups(params):

@@ -1,6 +1,6 @@
 """pygd's functional steps give torch.optim's bits: bit for bit against torch's fused CPU kernels
-(Adam, AdamW, SGD, Adagrad: fused=True) and its for-loop RMSprop and Adamax (foreach=False, as torch
-has no fused one), float32 and float64,
+(Adam, AdamW, SGD, Adagrad: fused=True) and its for-loop RMSprop, Adamax, RAdam, Adadelta and Rprop
+(foreach=False, as torch has no fused one), float32 and float64,
 every option combination, a few steps on random data of odd sizes, at every ISA level this machine
 runs, on 1 and 2 threads (with a small grain, so that the work really splits, mid-SIMD-width), and
 with the Numba backend.
@@ -12,16 +12,17 @@ Those elements are compared too: they must agree bit for bit where torch's tail 
 does, and are within `TAIL_EPS` roundings of it otherwise; the share that differs is reported by
 `PYGD_BITS_REPORT=1 pytest -s tests/test_torch_bits.py`. Every other element must be identical.
 
-RMSprop: torch's for-loop takes square roots with Tensor.sqrt, which torch builds with MKL compute
-through MKL's vector math library (vsSqrt/vdSqrt), not correctly rounded: about 17% (float32) and
-1% (float64) of its roots are 1 ulp off the IEEE square root that pygd (and torch's own fused
-kernels) compute. The RMSprop reference here is torch's for-loop with Tensor.sqrt replaced by the
+RMSprop, RAdam and Adadelta: torch's for-loops take square roots with Tensor.sqrt (and sqrt_), which
+torch builds with MKL compute through MKL's vector math library (vsSqrt/vdSqrt), not correctly
+rounded: about 17% (float32) and 1% (float64) of its roots are 1 ulp off the IEEE square root that
+pygd (and torch's own fused kernels) compute. Their reference here is torch's for-loop with Tensor.sqrt replaced by the
 IEEE root (every other operation torch's own); the report also counts the share that differs from
 unmodified torch.
 """
 
 import contextlib
 import functools
+import inspect
 import itertools
 import os
 
@@ -30,11 +31,12 @@ import pytest
 
 import pygd
 from cases import ISAS, NATIVE, NUMBA, OPTIMIZERS, SMALL_GRAIN, TORCH_STATE
+from pygd._state_scalars import FACTORS, INITIAL
 
 torch = pytest.importorskip("torch")
 
 SIZES = (1, 7, 33, 4097, 100003)
-STEPS = 4
+STEPS = 4  # per optimizer unless its Spec says (RAdam rectifies from step 6 at the earliest)
 DTYPES = (np.float32, np.float64)
 THREADS = (1, 2)
 # torch's scalar tail may round differently from its vectorized body (see the module docstring):
@@ -55,9 +57,13 @@ class Spec:
     """One optimizer: its pygd function, its torch.optim class and implementation, and how an
     option set (in pygd's terms) translates to both."""
 
-    def __init__(self, name, fn, torch_cls, impl, options, fused, extra_torch=None):
+    def __init__(self, name, fn, torch_cls, impl, options, fused, extra_torch=None, mkl_sqrt=False,
+                 steps=STEPS):
         self.name, self.fn, self.torch_cls, self.impl = name, fn, torch_cls, impl
         self.options, self.fused, self.extra_torch = options, fused, extra_torch or {}
+        # Whether torch's implementation takes Tensor.sqrt (MKL's root, see the module docstring).
+        self.mkl_sqrt = mkl_sqrt
+        self.steps = steps
 
     def state_names(self, o):
         if self.name == "sgd":
@@ -75,11 +81,28 @@ class Spec:
         return {**o, **self.extra_torch, **self.impl}
 
     def pygd_kwargs(self, o, step):
+        """Options `o` (torch's) as the functional step takes them."""
         o = dict(o)
-        o.pop("initial_accumulator_value", None)
+        for option in OPTIMIZERS[self.name].spec.options if self.name in OPTIMIZERS else ():
+            if option.functional_split:  # Rprop's step_sizes=(min, max): step_size_min, step_size_max
+                o.update(zip(option.sets, o.pop(option.name)))
+            elif not option.functional:  # a state's initial value (Adagrad's, Rprop's lr)
+                o.pop(option.name, None)
         if self.name in ADAMS:
             o["max_exp_avg_sqs"] = None  # filled in by the caller when amsgrad
-        return o if self.name == "rmsprop" else {**o, "step": step}
+        if self.name in OPTIMIZERS:  # a state scalar (NAdam's mu_product) as steps 1..step make it
+            for scalar in OPTIMIZERS[self.name].spec.state_scalars:
+                group = {**OPTIMIZERS[self.name].spec.defaults, **o}
+                o[scalar.name] = INITIAL[scalar.name]
+                for t in range(1, step + 1):
+                    o[scalar.name] *= FACTORS[scalar.name](t, group)
+        return {**o, "step": step} if "step" in inspect.signature(self.fn).parameters else o
+
+    def initial(self, name, o):
+        """A state's initial value under torch's options `o`: its stream's option, or 0."""
+        spec = OPTIMIZERS[self.name].spec if self.name in OPTIMIZERS else None
+        stream = next((s for s in spec.streams if s.name == name), None) if spec else None
+        return o.get(stream.initial, spec.defaults[stream.initial]) if stream and stream.initial else 0.0
 
 
 FUSED = {"fused": True}
@@ -95,6 +118,14 @@ ADAGRAD = _grid(lr=[0.05], lr_decay=[0.0, 0.01], weight_decay=[0.0, 0.1], eps=[1
                 initial_accumulator_value=[0.0, 0.5], maximize=[False, True])
 ADAMAX = _grid(lr=[1e-2], betas=[(0.9, 0.999), (0.3, 0.8)], eps=[1e-8], weight_decay=[0.0, 0.1],
                maximize=[False, True])
+RADAM = _grid(lr=[1e-2], betas=[(0.9, 0.999), (0.3, 0.8)], eps=[1e-8], weight_decay=[0.0, 0.1],
+              decoupled_weight_decay=[False, True], maximize=[False, True])
+ADADELTA = _grid(lr=[1.0, 0.5], rho=[0.9, 0.3], eps=[1e-6], weight_decay=[0.0, 0.1], maximize=[False, True])
+# Bounds that the step sizes reach within STEPS from lr, from either side.
+RPROP = _grid(lr=[0.01], etas=[(0.5, 1.2), (0.3, 1.5)], step_sizes=[(1e-6, 50.0), (5e-3, 0.015)],
+              maximize=[False, True])
+NADAM = _grid(lr=[1e-2], betas=[(0.9, 0.999), (0.3, 0.8)], eps=[1e-8], weight_decay=[0.0, 0.1],
+              momentum_decay=[4e-3, 0.1], decoupled_weight_decay=[False, True], maximize=[False, True])
 RMSPROP = _grid(lr=[1e-2], alpha=[0.99, 0.3], eps=[1e-8], weight_decay=[0.0, 0.1],
                 momentum=[0.0, 0.9], centered=[False, True], maximize=[False, True])
 
@@ -108,9 +139,18 @@ SPECS = [
                       amsgrad=[False, True], maximize=[False]), True),
     Spec("sgd", pygd.sgd_, torch.optim.SGD, FUSED, SGD, True),
     Spec("adagrad", pygd.adagrad_, torch.optim.Adagrad, FUSED, ADAGRAD, True),
-    Spec("rmsprop", pygd.rmsprop_, torch.optim.RMSprop, {"foreach": False}, RMSPROP, False),
+    Spec("rmsprop", pygd.rmsprop_, torch.optim.RMSprop, {"foreach": False}, RMSPROP, False, mkl_sqrt=True),
     # torch has no fused Adamax: its for-loop, whose ops are all TensorIterator loops (no sqrt).
     Spec("adamax", pygd.adamax_, torch.optim.Adamax, {"foreach": False}, ADAMAX, False),
+    # Nor RAdam: its for-loop, with MKL's sqrt as RMSprop's. Its (0.3, 0.8) rows rectify from step 7.
+    Spec("radam", pygd.radam_, torch.optim.RAdam, {"foreach": False}, RADAM, False, mkl_sqrt=True,
+         steps=8),
+    Spec("adadelta", pygd.adadelta_, torch.optim.Adadelta, {"foreach": False}, ADADELTA, False, mkl_sqrt=True),
+    Spec("rprop", pygd.rprop_, torch.optim.Rprop, {"foreach": False}, RPROP, False),
+    # torch rounds its mu_product state to float32 (float64 under a float64 default dtype); pygd is
+    # handed the float64 product here, so torch runs under the default dtype float64 (pygd.torch
+    # keeps torch's own mu_product: see test_torch_training.py).
+    Spec("nadam", pygd.nadam_, torch.optim.NAdam, {"foreach": False}, NADAM, False, mkl_sqrt=True),
 ]
 
 
@@ -138,7 +178,7 @@ def _data(dtype):
     params = [rng.standard_normal(n).astype(dtype) for n in SIZES]
     # Gradients of mixed scale, some exact zeros, so tiny and large second moments both occur.
     grads = []
-    for _ in range(STEPS):
+    for _ in range(max(spec.steps for spec in SPECS)):
         step = []
         for n in SIZES:
             g = rng.standard_normal(n) * np.exp(rng.uniform(-6, 2, n))
@@ -176,23 +216,27 @@ def ieee_sqrt():
 
 @functools.lru_cache(maxsize=2)
 def torch_run(case_index, dtype, exact_sqrt=True):
-    """torch.optim's state after STEPS steps; exact_sqrt: RMSprop with the IEEE square root."""
+    """torch.optim's state after spec.steps steps; exact_sqrt: Tensor.sqrt as the IEEE square root."""
     spec, o = CASES[case_index]
     params0, grads = data(dtype)
     threads = torch.get_num_threads()
     # One thread: RMSprop's TensorIterator ops then run their scalar remainder at the end of each
     # tensor only (the fused kernels split in whole cache lines on any thread count).
     torch.set_num_threads(1)
+    default_dtype = torch.get_default_dtype()
+    if spec.name in OPTIMIZERS and OPTIMIZERS[spec.name].spec.state_scalars:
+        torch.set_default_dtype(torch.float64)  # torch's mu_product in float64, as pygd is handed it
     try:
         params = [torch.nn.Parameter(torch.from_numpy(p.copy())) for p in params0]
         opt = spec.torch_cls(params, **spec.torch_kwargs(o))
-        for t in range(STEPS):
+        for t in range(spec.steps):
             for p, g in zip(params, grads[t]):
                 p.grad = torch.from_numpy(g.copy())
-            with ieee_sqrt() if exact_sqrt and spec.name == "rmsprop" else contextlib.nullcontext():
+            with ieee_sqrt() if exact_sqrt and spec.mkl_sqrt else contextlib.nullcontext():
                 opt.step()
     finally:
         torch.set_num_threads(threads)
+        torch.set_default_dtype(default_dtype)
     out = {"params": [p.detach().numpy().copy() for p in params]}
     for name in spec.state_names(o):
         out[name] = [opt.state[p][TORCH_STATE[name]].detach().numpy().copy() for p in params]
@@ -204,9 +248,9 @@ def pygd_run(spec, o, dtype, backend):
     params = [p.copy() for p in params0]
     states = {}
     for name in spec.state_names(o):
-        fill = o.get("initial_accumulator_value", 0.0) if name == "state_sums" else 0.0
+        fill = spec.initial(name, o)
         states[name] = [np.full(n, fill, dtype) for n in SIZES]
-    for t in range(STEPS):
+    for t in range(spec.steps):
         kwargs = spec.pygd_kwargs(o, t + 1)
         if spec.name in ADAMS:
             kwargs["max_exp_avg_sqs"] = states.get("max_exp_avg_sqs")
@@ -291,8 +335,8 @@ def test_bits_match_torch(case_index, dtype, run_variant):
         label = f"{backend}" + (f"/{isa}/{threads} threads" if isa else "")
         stats = _totals.setdefault((spec.name, np.dtype(dtype).name, label), {})
         problems += compare(spec, want, got, dtype, label, stats)
-        if REPORT and spec.name == "rmsprop":
-            stats = _totals.setdefault(("rmsprop (MKL sqrt)", np.dtype(dtype).name, label), {})
+        if REPORT and spec.mkl_sqrt:
+            stats = _totals.setdefault((f"{spec.name} (MKL sqrt)", np.dtype(dtype).name, label), {})
             compare(spec, torch_run(case_index, dtype, False), got, dtype, label, stats)
     assert not problems, "\n".join(problems[:20])
 

@@ -74,6 +74,9 @@ CASES = [
     ("RMSprop", dict(lr=1e-3, centered=True, momentum=0.5)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
     ("Adamax", dict(lr=0.01, weight_decay=0.01)),
+    ("RAdam", dict(lr=0.01, weight_decay=0.01, decoupled_weight_decay=True)),
+    ("Adadelta", dict(lr=0.5, weight_decay=0.01)),
+    ("Rprop", dict(lr=0.01, step_sizes=(1e-4, 0.1))),
 ]
 
 

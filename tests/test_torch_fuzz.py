@@ -49,6 +49,10 @@ OPTIMIZERS = [
     ("RMSprop", dict(lr=0.01)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1)),
     ("Adamax", dict(lr=0.01, weight_decay=0.01, maximize=True)),
+    ("RAdam", dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.01)),
+    ("Adadelta", dict(lr=0.5, weight_decay=0.01, maximize=True)),
+    ("Rprop", dict(lr=0.01, etas=(0.4, 1.3))),
+    ("NAdam", dict(lr=0.01, weight_decay=0.01, momentum_decay=0.05)),
 ]
 SHAPES = [(1,), (7,), (33,), (4, 5), (3, 1, 2), (65,)]
 

@@ -27,6 +27,11 @@ IMPLEMENTATIONS = {"for-loop": {"foreach": False}, "fused": {"fused": True}}
 
 def torch_run(case, dtype, implementation):
     params = [torch.nn.Parameter(torch.from_numpy(initial_params(s, dtype))) for s in SHAPES]
+    default_dtype = torch.get_default_dtype()
+    if case.opt.spec.state_scalars and dtype == np.float64:
+        # torch keeps NAdam's mu_product in the default dtype, float32 unless set: ~1e-10 off for
+        # float64 params, whatever pygd computes (handed the float64 product).
+        torch.set_default_dtype(torch.float64)
     try:
         optimizer = getattr(torch.optim, case.opt.torch_name)(params, **case.torch_kwargs(),
                                                              **IMPLEMENTATIONS[implementation])
@@ -38,6 +43,8 @@ def torch_run(case, dtype, implementation):
         if implementation == "fused":
             pytest.skip(f"torch has no fused {case.opt.torch_name} for {np.dtype(dtype).name} on CPU: {exc}")
         raise
+    finally:
+        torch.set_default_dtype(default_dtype)
     states = {name: [optimizer.state[p][TORCH_STATE[name]].detach().numpy() for p in params]
               for name in case.state_names}
     return [p.detach().numpy() for p in params], states
@@ -45,7 +52,7 @@ def torch_run(case, dtype, implementation):
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", [c for c in CASES if c.opt.torch_name], ids=lambda c: c.id)
 def test_matches_torch_optim(case, dtype, implementation):
     got_params, got_states = run(case, SHAPES, dtype, STEPS)
     want_params, want_states = torch_run(case, dtype, implementation)

@@ -80,11 +80,22 @@ MODEL_CASES = [
     _model_case("Adamax", "default", lr=1e-2),
     _model_case("Adamax", "weight_decay", lr=1e-2, weight_decay=1e-2),
     _model_case("Adamax", "all", lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=1e-2, maximize=True),
+    _model_case("RAdam", "default", lr=1e-2),
+    _model_case("RAdam", "decoupled", lr=1e-2, weight_decay=1e-2, decoupled_weight_decay=True),
+    _model_case("RAdam", "all", lr=1e-2, betas=(0.8, 0.9), eps=1e-6, weight_decay=1e-2, maximize=True),
+    _model_case("Adadelta", "default", lr=1.0),
+    _model_case("Adadelta", "all", lr=0.5, rho=0.8, eps=1e-5, weight_decay=1e-2, maximize=True),
+    _model_case("Rprop", "default", lr=1e-3),
+    _model_case("Rprop", "all", lr=1e-3, etas=(0.4, 1.3), step_sizes=(1e-5, 1e-2), maximize=True),
+    _model_case("NAdam", "default", lr=1e-2),
+    _model_case("NAdam", "all", lr=1e-2, betas=(0.8, 0.9), eps=1e-6, weight_decay=1e-2, momentum_decay=0.01,
+                decoupled_weight_decay=True, maximize=True),
 ]
 # The CNN: one case per optimizer, its most flag-heavy.
 CNN_CASES = [c for c in MODEL_CASES if c.id in (
     "SGD-nesterov", "Adam-all", "AdamW-amsgrad", "RMSprop-all", "Adagrad-lr_decay_initial_accumulator",
-    "Adamax-all")]
+    "Adamax-all", "RAdam-all", "Adadelta-all", "Rprop-all",
+    "NAdam-all")]
 MODEL_DTYPES = (torch.float32, torch.float64)
 
 

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <string>
 #include <vector>
 

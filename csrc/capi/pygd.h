@@ -215,6 +215,107 @@ PYGD_API void pygd_adamax_hparams_init(pygd_adamax_hparams* hparams, uint32_t si
 PYGD_API int32_t pygd_adamax_step(int32_t dtype, int64_t count, const int64_t* sizes,
     void* const* params, void* const* grads, void* const* exp_avgs, void* const* exp_infs,
     int64_t step, const pygd_adamax_hparams* hparams, double grad_scale);
+
+/* ---- radam: torch.optim.RAdam, pygd.radam_. RAdam: Adam with its adaptive step rectified by
+ * the variance of the second moment's */
+typedef struct pygd_radam_hparams {
+  uint32_t size; /* sizeof(pygd_radam_hparams): set by pygd_radam_hparams_init */
+  double lr; /* default 0.001 */
+  double beta1; /* default 0.9 */
+  double beta2; /* default 0.999 */
+  double eps; /* default 1e-08 */
+  double weight_decay; /* default 0.0 */
+  int32_t decoupled; /* default 0 */
+  int32_t maximize; /* default 0 */
+} pygd_radam_hparams;
+/* Sets torch's defaults; `size` is sizeof *hparams. */
+PYGD_API void pygd_radam_hparams_init(pygd_radam_hparams* hparams, uint32_t size);
+/* Streams: params, grads, exp_avgs, exp_avg_sqs. The grads are read (and stored back divided by
+ * grad_scale when it is not 1: GradScaler's loss scale), the others updated in place. step: the
+ * 1-based step count. */
+PYGD_API int32_t pygd_radam_step(int32_t dtype, int64_t count, const int64_t* sizes,
+    void* const* params, void* const* grads, void* const* exp_avgs, void* const* exp_avg_sqs,
+    int64_t step, const pygd_radam_hparams* hparams, double grad_scale);
+
+/* ---- adadelta: torch.optim.Adadelta, pygd.adadelta_. Adadelta: delta = sqrt(acc_delta + eps) /
+ * sqrt(square_avg + eps) * grad, both running */
+typedef struct pygd_adadelta_hparams {
+  uint32_t size; /* sizeof(pygd_adadelta_hparams): set by pygd_adadelta_hparams_init */
+  double lr; /* default 1.0 */
+  double rho; /* default 0.9 */
+  double eps; /* default 1e-06 */
+  double weight_decay; /* default 0.0 */
+  int32_t maximize; /* default 0 */
+} pygd_adadelta_hparams;
+/* Sets torch's defaults; `size` is sizeof *hparams. */
+PYGD_API void pygd_adadelta_hparams_init(pygd_adadelta_hparams* hparams, uint32_t size);
+/* Streams: params, grads, square_avgs, acc_deltas. The grads are read (and stored back divided
+ * by grad_scale when it is not 1: GradScaler's loss scale), the others updated in place. No step
+ * count: the update does not depend on it. */
+PYGD_API int32_t pygd_adadelta_step(int32_t dtype, int64_t count, const int64_t* sizes,
+    void* const* params, void* const* grads, void* const* square_avgs, void* const* acc_deltas,
+    const pygd_adadelta_hparams* hparams, double grad_scale);
+
+/* ---- rprop: torch.optim.Rprop, pygd.rprop_. Rprop (resilient backpropagation): each element's
+ * step size grows by etaplus while its */
+typedef struct pygd_rprop_hparams {
+  uint32_t size; /* sizeof(pygd_rprop_hparams): set by pygd_rprop_hparams_init */
+  double etaminus; /* default 0.5 */
+  double etaplus; /* default 1.2 */
+  double step_size_min; /* default 1e-06 */
+  double step_size_max; /* default 50.0 */
+  int32_t maximize; /* default 0 */
+} pygd_rprop_hparams;
+/* Sets torch's defaults; `size` is sizeof *hparams. */
+PYGD_API void pygd_rprop_hparams_init(pygd_rprop_hparams* hparams, uint32_t size);
+/* Streams: params, grads, prevs, step_sizes. The grads are read (and stored back divided by
+ * grad_scale when it is not 1: GradScaler's loss scale), the others updated in place. No step
+ * count: the update does not depend on it. */
+PYGD_API int32_t pygd_rprop_step(int32_t dtype, int64_t count, const int64_t* sizes,
+    void* const* params, void* const* grads, void* const* prevs, void* const* step_sizes,
+    const pygd_rprop_hparams* hparams, double grad_scale);
+
+/* ---- nadam: torch.optim.NAdam, pygd.nadam_. NAdam: Adam with Nesterov momentum, through the
+ * momentum schedule */
+typedef struct pygd_nadam_hparams {
+  uint32_t size; /* sizeof(pygd_nadam_hparams): set by pygd_nadam_hparams_init */
+  double lr; /* default 0.002 */
+  double beta1; /* default 0.9 */
+  double beta2; /* default 0.999 */
+  double eps; /* default 1e-08 */
+  double weight_decay; /* default 0.0 */
+  double momentum_decay; /* default 0.004 */
+  double mu_product; /* default none: NaN until set (required) */
+  int32_t decoupled; /* default 0 */
+  int32_t maximize; /* default 0 */
+} pygd_nadam_hparams;
+/* Sets torch's defaults; `size` is sizeof *hparams. */
+PYGD_API void pygd_nadam_hparams_init(pygd_nadam_hparams* hparams, uint32_t size);
+/* Streams: params, grads, exp_avgs, exp_avg_sqs. The grads are read (and stored back divided by
+ * grad_scale when it is not 1: GradScaler's loss scale), the others updated in place. step: the
+ * 1-based step count. */
+PYGD_API int32_t pygd_nadam_step(int32_t dtype, int64_t count, const int64_t* sizes,
+    void* const* params, void* const* grads, void* const* exp_avgs, void* const* exp_avg_sqs,
+    int64_t step, const pygd_nadam_hparams* hparams, double grad_scale);
+
+/* ---- lion: pygd.lion_. Lion (Chen et al. 2023): param -= lr * sign(beta1 * exp_avg + (1 -
+ * beta1) * grad), then */
+typedef struct pygd_lion_hparams {
+  uint32_t size; /* sizeof(pygd_lion_hparams): set by pygd_lion_hparams_init */
+  double lr; /* default 0.0001 */
+  double beta1; /* default 0.9 */
+  double beta2; /* default 0.99 */
+  double weight_decay; /* default 0.0 */
+  int32_t maximize; /* default 0 */
+} pygd_lion_hparams;
+/* Sets torch's defaults; `size` is sizeof *hparams. */
+PYGD_API void pygd_lion_hparams_init(pygd_lion_hparams* hparams, uint32_t size);
+/* Streams: params, grads, exp_avgs. The grads are read (and stored back divided by grad_scale
+ * when it is not 1: GradScaler's loss scale), the others updated in place. No step count: the
+ * update does not depend on it. */
+PYGD_API int32_t pygd_lion_step(int32_t dtype, int64_t count, const int64_t* sizes,
+    void* const* params, void* const* grads, void* const* exp_avgs,
+    const pygd_lion_hparams* hparams, double grad_scale);
 /* END GENERATED */
 
 /* PYGD_CDEF_END */

@@ -33,6 +33,12 @@ struct Lane {
   friend PYGD_INLINE Lane pow(Lane a, double p) { return __builtin_pow(double(a.v), p); }
   // NaN-propagating, as torch.maximum: a NaN in either argument wins.
   friend PYGD_INLINE Lane max(Lane a, Lane b) { return (a.v != a.v || a.v > b.v) ? a : b; }
+  // Ordered comparisons (false where either side is NaN) and the select they feed: a lane's Mask.
+  using Mask = bool;
+  friend PYGD_INLINE Mask operator>(Lane a, Lane b) { return a.v > b.v; }
+  friend PYGD_INLINE Mask operator<(Lane a, Lane b) { return a.v < b.v; }
+  friend PYGD_INLINE Mask operator==(Lane a, Lane b) { return a.v == b.v; }
+  friend PYGD_INLINE Lane select(Mask m, Lane a, Lane b) { return m ? a : b; }  // m ? a : b
 
  private:
   static PYGD_INLINE float sqrt_builtin(float x) { return __builtin_sqrtf(x); }

@@ -4,6 +4,15 @@
 
 namespace pygd::cpu::avx2 {
 
+// Ordered comparisons (false where either side is NaN), as the scalar lane's, into a Mask of all-ones
+// lanes, and the select they feed (blendv picks by each lane's sign bit).
+#define PYGD_AVX2_COMPARE(SUF)                                                                       \
+  using Mask = Vec;                                                                                  \
+  friend PYGD_INLINE Mask operator>(Vec a, Vec b) { return _mm256_cmp_##SUF(a.r, b.r, _CMP_GT_OQ); } \
+  friend PYGD_INLINE Mask operator<(Vec a, Vec b) { return _mm256_cmp_##SUF(a.r, b.r, _CMP_LT_OQ); } \
+  friend PYGD_INLINE Mask operator==(Vec a, Vec b) { return _mm256_cmp_##SUF(a.r, b.r, _CMP_EQ_OQ); }\
+  friend PYGD_INLINE Vec select(Mask m, Vec a, Vec b) { return _mm256_blendv_##SUF(b.r, a.r, m.r); }
+
 template <class T>
 struct Vec;
 
@@ -14,6 +23,7 @@ struct Vec<float> {
   friend PYGD_INLINE Vec max(Vec a, Vec b) {
     return _mm256_blendv_ps(_mm256_max_ps(a.r, b.r), a.r, _mm256_cmp_ps(a.r, a.r, _CMP_UNORD_Q));
   }
+  PYGD_AVX2_COMPARE(ps)
 };
 
 template <>
@@ -25,6 +35,9 @@ struct Vec<double> {
   friend PYGD_INLINE Vec max(Vec a, Vec b) {
     return _mm256_blendv_pd(_mm256_max_pd(a.r, b.r), a.r, _mm256_cmp_pd(a.r, a.r, _CMP_UNORD_Q));
   }
+  PYGD_AVX2_COMPARE(pd)
 };
+
+#undef PYGD_AVX2_COMPARE
 
 }  // namespace pygd::cpu::avx2

@@ -43,7 +43,16 @@ struct Vec;
      complement: b where a == a and !(a > b) (BIC: x & ~y), else a. */                               \
   friend PYGD_INLINE Vec max(Vec a, Vec b) {                                                         \
     return vbslq_##SUF(vbicq_##USUF(vceqq_##SUF(a.r, a.r), vcgtq_##SUF(a.r, b.r)), b.r, a.r);        \
-  }
+  }                                                                                                  \
+  /* Ordered comparisons (FCMGT, FCMEQ: false where either side is NaN), as the scalar lane's, into \
+     a mask of all-ones lanes, and the select they feed (BSL: a where the mask is set). */           \
+  struct Mask {                                                                                      \
+    decltype(vceqq_##SUF(REG(), REG())) bits;                                                        \
+  };                                                                                                 \
+  friend PYGD_INLINE Mask operator>(Vec a, Vec b) { return {vcgtq_##SUF(a.r, b.r)}; }                \
+  friend PYGD_INLINE Mask operator<(Vec a, Vec b) { return {vcltq_##SUF(a.r, b.r)}; }                \
+  friend PYGD_INLINE Mask operator==(Vec a, Vec b) { return {vceqq_##SUF(a.r, b.r)}; }               \
+  friend PYGD_INLINE Vec select(Mask m, Vec a, Vec b) { return vbslq_##SUF(m.bits, a.r, b.r); }
 
 template <>
 struct Vec<float> {

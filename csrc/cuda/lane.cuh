@@ -46,6 +46,12 @@ struct Lane {
   friend __device__ __forceinline__ Lane abs(Lane a) { return rn::abs(a.v); }
   // NaN-propagating, as torch.maximum and the CPU lane: a NaN in either argument wins.
   friend __device__ __forceinline__ Lane max(Lane a, Lane b) { return (a.v != a.v || a.v > b.v) ? a : b; }
+  // Ordered comparisons (false where either side is NaN) and the select they feed, as the CPU lane's.
+  using Mask = bool;
+  friend __device__ __forceinline__ Mask operator>(Lane a, Lane b) { return a.v > b.v; }
+  friend __device__ __forceinline__ Mask operator<(Lane a, Lane b) { return a.v < b.v; }
+  friend __device__ __forceinline__ Mask operator==(Lane a, Lane b) { return a.v == b.v; }
+  friend __device__ __forceinline__ Lane select(Mask m, Lane a, Lane b) { return m ? a : b; }
 };
 
 // How an element type is held in memory and in arithmetic: float16 and bfloat16 are widened to

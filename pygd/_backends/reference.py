@@ -18,6 +18,7 @@ import numpy as np
 from .. import _validate
 from .._constants import NormKind
 from .._specs import KERNELS
+from .._state_scalars import nadam_momentum
 from .._validate import Problem
 
 name = "reference"
@@ -158,6 +159,123 @@ def adamax(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Opt
             exp_inf *= beta2
             np.maximum(exp_inf, np.abs(g) + eps, out=exp_inf)  # NaN-propagating, as torch.maximum
             param -= clr * exp_avg / exp_inf
+    return None
+
+
+def radam(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
+    problem = _validate.check_streams("radam", streams)
+    if problem is not None:
+        return problem
+    h = _hyperparameters("radam", hparams)
+    lr, beta1, beta2, eps, weight_decay = h.lr, h.beta1, h.beta2, h.eps, h.weight_decay
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2 = 1 - beta2 ** step
+    # The length of the approximated simple moving average, and its limit.
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * beta2 ** step / bias_correction2
+    rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) \
+        if rho_t > 5 else None
+    with np.errstate(all="ignore"):
+        for param, grad, exp_avg, exp_avg_sq in _tensors(streams):
+            g = -grad if h.maximize else grad
+            if weight_decay != 0:
+                if h.decoupled:
+                    param *= 1 - lr * weight_decay
+                else:
+                    g = g + weight_decay * param
+            _lerp_(exp_avg, g, 1 - beta1)
+            exp_avg_sq *= beta2
+            exp_avg_sq += (1 - beta2) * g * g
+            update = lr * exp_avg / bias_correction1
+            if rect is not None:
+                update = update * rect * math.sqrt(bias_correction2) / (np.sqrt(exp_avg_sq) + eps)
+            param -= update
+    return None
+
+
+# The update does not use the step.
+def adadelta(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
+    problem = _validate.check_streams("adadelta", streams)
+    if problem is not None:
+        return problem
+    h = _hyperparameters("adadelta", hparams)
+    lr, rho, eps, weight_decay = h.lr, h.rho, h.eps, h.weight_decay
+    with np.errstate(all="ignore"):
+        for param, grad, square_avg, acc_delta in _tensors(streams):
+            g = -grad if h.maximize else grad
+            if weight_decay != 0:
+                g = g + weight_decay * param
+            square_avg *= rho
+            square_avg += (1 - rho) * g * g
+            delta = np.sqrt(acc_delta + eps) / np.sqrt(square_avg + eps) * g
+            acc_delta *= rho
+            acc_delta += (1 - rho) * delta * delta
+            param -= lr * delta
+    return None
+
+
+# The update does not use the step.
+def rprop(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
+    problem = _validate.check_streams("rprop", streams)
+    if problem is not None:
+        return problem
+    h = _hyperparameters("rprop", hparams)
+    with np.errstate(all="ignore"):
+        for param, grad, prev, step_size in _tensors(streams):
+            g = -grad if h.maximize else grad
+            agreement = g * prev  # its sign; NaN compares as neither, so counts as 0 (torch.sign)
+            factor = np.where(agreement > 0, h.etaplus, np.where(agreement < 0, h.etaminus, 1.0))
+            step_size *= factor.astype(step_size.dtype)
+            # maximum then minimum, NaN-propagating (torch.clamp)
+            np.minimum(np.maximum(step_size, h.step_size_min), h.step_size_max, out=step_size)
+            g = np.where(agreement < 0, 0, g).astype(param.dtype)
+            sign = np.where(g > 0, 1, np.where(g < 0, -1, 0)).astype(param.dtype)  # NaN's is 0, as torch's
+            param -= sign * step_size
+            prev[...] = g
+    return None
+
+
+# The update does not use the step.
+def lion(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
+    problem = _validate.check_streams("lion", streams)
+    if problem is not None:
+        return problem
+    h = _hyperparameters("lion", hparams)
+    with np.errstate(all="ignore"):
+        for param, grad, exp_avg in _tensors(streams):
+            g = -grad if h.maximize else grad
+            direction = exp_avg.copy()
+            _lerp_(direction, g, 1 - h.beta1)
+            _lerp_(exp_avg, g, 1 - h.beta2)
+            if h.weight_decay != 0:
+                param *= 1 - h.lr * h.weight_decay
+            param -= h.lr * np.sign(direction)  # NaN stays NaN, as the kernels'
+    return None
+
+
+def nadam(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
+    problem = _validate.check_streams("nadam", streams)
+    if problem is not None:
+        return problem
+    h = _hyperparameters("nadam", hparams)
+    lr, beta1, beta2, eps, weight_decay = h.lr, h.beta1, h.beta2, h.eps, h.weight_decay
+    mu = nadam_momentum(step, beta1, h.momentum_decay)
+    mu_next = nadam_momentum(step + 1, beta1, h.momentum_decay)
+    bias_correction2 = 1 - beta2 ** step
+    with np.errstate(all="ignore"):
+        for param, grad, exp_avg, exp_avg_sq in _tensors(streams):
+            g = -grad if h.maximize else grad
+            if weight_decay != 0:
+                if h.decoupled:
+                    param *= 1 - lr * weight_decay
+                else:
+                    g = g + weight_decay * param
+            _lerp_(exp_avg, g, 1 - beta1)
+            exp_avg_sq *= beta2
+            exp_avg_sq += (1 - beta2) * g * g
+            denom = np.sqrt(exp_avg_sq / bias_correction2) + eps
+            param -= lr * (1 - mu) / (1 - h.mu_product) * g / denom
+            param -= lr * mu_next / (1 - h.mu_product * mu_next) * exp_avg / denom
     return None
 
 

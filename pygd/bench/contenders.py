@@ -18,6 +18,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from .. import _backends
+from .._specs import SPECS
 from . import probe
 from .workloads import Workload
 
@@ -65,10 +66,12 @@ def _pygd(backend: str) -> Callable[[Workload], Step]:
             params, grads, states = _numpy_copies(work)
             # A list of one array is passed as the array itself: pygd's single-tensor call.
             args = [x[0] if len(x) == 1 else x for x in (params, grads, *states)]
+            # A state scalar (NAdam's mu_product) at a fixed valid value: the step's time is the same.
+            hparams = {**opt.hparams, **{o.name: 0.5 for o in SPECS[opt.key].state_scalars}}
             if not opt.takes_step:
-                return lambda: opt.pygd_step(*args, backend=backend, **opt.hparams)
+                return lambda: opt.pygd_step(*args, backend=backend, **hparams)
             steps = itertools.count(1)
-            return lambda: opt.pygd_step(*args, step=next(steps), backend=backend, **opt.hparams)
+            return lambda: opt.pygd_step(*args, step=next(steps), backend=backend, **hparams)
         return _cycle([one_set() for _ in range(work.sets)])
     return make
 
@@ -139,6 +142,8 @@ def _torch_optim(**implementation: bool) -> Callable[[Workload], Step]:
     """torch.optim's class, with foreach=False (the for-loop), foreach=True, or fused=True."""
     def make(work: Workload) -> Step:
         torch: Any = import_module("torch")[0]
+        if work.optimizer.torch_class is None:
+            raise Unsupported(f"torch.optim has no {work.optimizer.label}")
         cls = getattr(torch.optim, work.optimizer.torch_class)
         missing = set(implementation) - set(inspect.signature(cls).parameters)
         if missing:

@@ -70,3 +70,64 @@ def adamax(p: Any, g: Any, m: Any, u: Any, t: int, *, lr: float, betas: tuple[fl
     u *= beta2
     np.maximum(u, np.abs(g) + eps, out=u)
     p -= lr / (1 - beta1 ** t) * m / u
+
+
+def radam(p: Any, g: Any, m: Any, v: Any, t: int, *, lr: float, betas: tuple[float, float],
+          eps: float) -> None:
+    """RAdam written the obvious way in NumPy (a comparator), in place."""
+    beta1, beta2 = betas
+    m *= beta1
+    m += (1 - beta1) * g
+    v *= beta2
+    v += (1 - beta2) * g * g
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * t * beta2 ** t / (1 - beta2 ** t)
+    step = lr / (1 - beta1 ** t) * m
+    if rho_t > 5:
+        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+        step *= rect * (1 - beta2 ** t) ** 0.5 / (np.sqrt(v) + eps)
+    p -= step
+
+
+def adadelta(p: Any, g: Any, v: Any, u: Any, t: int, *, lr: float, rho: float, eps: float) -> None:
+    """Adadelta written the obvious way in NumPy (a comparator), in place."""
+    v *= rho
+    v += (1 - rho) * g * g
+    delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+    u *= rho
+    u += (1 - rho) * delta * delta
+    p -= lr * delta
+
+
+def rprop(p: Any, g: Any, prev: Any, step_size: Any, t: int, *, etas: tuple[float, float]) -> None:
+    """Rprop written the obvious way in NumPy (a comparator), in place."""
+    etaminus, etaplus = etas
+    agreement = np.sign(g * prev)
+    step_size *= np.where(agreement > 0, etaplus, np.where(agreement < 0, etaminus, 1.0)).astype(p.dtype)
+    np.clip(step_size, 1e-6, 50.0, out=step_size)
+    g = np.where(agreement < 0, 0, g).astype(p.dtype)
+    p -= np.sign(g) * step_size
+    prev[...] = g
+
+
+def lion(p: Any, g: Any, m: Any, t: int, *, lr: float, betas: tuple[float, float]) -> None:
+    """Lion written the obvious way in NumPy (a comparator), in place."""
+    beta1, beta2 = betas
+    p -= lr * np.sign(beta1 * m + (1 - beta1) * g)
+    m *= beta2
+    m += (1 - beta2) * g
+
+
+def nadam(p: Any, g: Any, m: Any, v: Any, t: int, *, lr: float, betas: tuple[float, float],
+          eps: float) -> None:
+    """NAdam written the obvious way in NumPy (a comparator), in place (momentum_decay 4e-3)."""
+    beta1, beta2 = betas
+    mus = [beta1 * (1 - 0.5 * 0.96 ** (i * 4e-3)) for i in (t, t + 1)]
+    product = float(np.prod([beta1 * (1 - 0.5 * 0.96 ** (i * 4e-3)) for i in range(1, t + 1)]))
+    m *= beta1
+    m += (1 - beta1) * g
+    v *= beta2
+    v += (1 - beta2) * g * g
+    denom = np.sqrt(v / (1 - beta2 ** t)) + eps
+    p -= lr * (1 - mus[0]) / (1 - product) * g / denom
+    p -= lr * mus[1] / (1 - product * mus[1]) * m / denom

@@ -71,7 +71,7 @@ def _cycle(steps: Sequence[Step]) -> Step:
 def _optimizer_class(module: str, **implementation: bool) -> Make:
     """Steps of `module`.<the optimizer's torch class>(params, hparams, **implementation)."""
     def make(optimizer: Optimizer, values: Values, sets: int) -> Step:
-        cls = getattr(import_module(module)[0], optimizer.torch_class, None)
+        cls = getattr(import_module(module)[0], optimizer.torch_class or "", None)
         if cls is None:
             raise Unsupported(f"{module} has no {optimizer.torch_class}")
         return _cycle([cls(torch_params(values), **optimizer.hparams, **implementation).step

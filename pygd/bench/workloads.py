@@ -37,7 +37,7 @@ class Optimizer:
     pygd_step: Callable[..., None]  # pygd.<name>_
     takes_step: bool       # whether pygd_step takes step= (RMSprop has no step count)
     numpy_step: Callable[..., None]  # the obvious NumPy update of one tensor: (p, g, *states, t, **hparams)
-    torch_class: str       # torch.optim.<torch_class>
+    torch_class: Optional[str]  # torch.optim.<torch_class> (None: torch has none)
     states: int            # state arrays beside params and grads
     hparams: dict[str, Any] = field(default_factory=dict)  # accepted alike by pygd_step and torch_class
 
@@ -61,6 +61,14 @@ OPTIMIZERS = {o.key: o for o in (
               dict(lr=1e-2, lr_decay=0.0, eps=1e-10)),
     Optimizer("adamax", "Adamax", pygd.adamax_, True, numpy_steps.adamax, "Adamax", 2,
               dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8)),
+    Optimizer("radam", "RAdam", pygd.radam_, True, numpy_steps.radam, "RAdam", 2,
+              dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8)),
+    Optimizer("adadelta", "Adadelta", pygd.adadelta_, False, numpy_steps.adadelta, "Adadelta", 2,
+              dict(lr=1.0, rho=0.9, eps=1e-6)),
+    Optimizer("nadam", "NAdam", pygd.nadam_, True, numpy_steps.nadam, "NAdam", 2,
+              dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8)),
+    Optimizer("lion", "Lion", pygd.lion_, False, numpy_steps.lion, None, 1, dict(lr=1e-4, betas=(0.9, 0.99))),
+    Optimizer("rprop", "Rprop", pygd.rprop_, False, numpy_steps.rprop, "Rprop", 2, dict(etas=(0.5, 1.2))),
 )}
 
 DTYPES = ("float32", "float64")

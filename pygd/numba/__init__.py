@@ -22,24 +22,54 @@ except ImportError as exc:
     raise ImportError("pygd.numba needs numba, an optional extra: pip install 'numba>=0.60' "
                       f"({exc})") from exc
 
-from .elements import adagrad_element, adam_element, adamax_element, rmsprop_element, sgd_element
-from .indexed import adagrad_at, adam_at, adamax_at, rmsprop_at, sgd_at
+from .elements import (
+    adagrad_element,
+    adam_element,
+    adamax_element,
+    radam_element,
+    rmsprop_element,
+    sgd_element,
+)
+from .indexed import (
+    adadelta_at,
+    adagrad_at,
+    adam_at,
+    adamax_at,
+    radam_at,
+    rmsprop_at,
+    rprop_at,
+    sgd_at,
+)
 from .scalars import (
+    AdadeltaScalars,
     AdagradScalars,
     AdamaxScalars,
     AdamScalars,
+    LionScalars,
+    NadamScalars,
+    RadamScalars,
     RmspropScalars,
+    RpropScalars,
     SgdScalars,
+    adadelta_scalars,
     adagrad_scalars,
     adam_scalars,
     adamax_scalars,
+    lion_scalars,
+    nadam_scalars,
+    radam_scalars,
     rmsprop_scalars,
+    rprop_scalars,
     sgd_scalars,
 )
 
 __all__ = [
-    "sgd_scalars", "adam_scalars", "rmsprop_scalars", "adagrad_scalars", "adamax_scalars",
-    "sgd_element", "adam_element", "rmsprop_element", "adagrad_element", "adamax_element",
-    "sgd_at", "adam_at", "rmsprop_at", "adagrad_at", "adamax_at",
-    "SgdScalars", "AdamScalars", "RmspropScalars", "AdagradScalars", "AdamaxScalars",
+    "sgd_scalars", "adam_scalars", "rmsprop_scalars", "adagrad_scalars", "adamax_scalars", "radam_scalars",
+    "adadelta_scalars", "rprop_scalars", "lion_scalars", "nadam_scalars",
+    "sgd_element", "adam_element", "rmsprop_element", "adagrad_element", "adamax_element", "radam_element",
+    "adadelta_element", "rprop_element", "lion_element", "nadam_element",
+    "sgd_at", "adam_at", "rmsprop_at", "adagrad_at", "adamax_at", "radam_at", "adadelta_at", "rprop_at",
+    "lion_at", "nadam_at",
+    "SgdScalars", "AdamScalars", "RmspropScalars", "AdagradScalars", "AdamaxScalars", "RadamScalars",
+    "AdadeltaScalars", "RpropScalars", "LionScalars", "NadamScalars",
 ]

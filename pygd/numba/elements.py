@@ -150,3 +150,110 @@ def adamax_element(param, grad, exp_avg, exp_inf, s):
     # abs, not math.fabs: it keeps float32 in float32.
     exp_inf = nan_max(exp_inf * s.beta2, abs(g) + s.eps)
     return param + s.neg_clr * exp_avg / exp_inf, exp_avg, exp_inf
+
+
+@_element
+def radam_element(param, grad, exp_avg, exp_avg_sq, s):
+    """RAdam: Adam's moments, its adaptive step rectified once the SMA length passes 5 (else plain
+    bias-corrected momentum), coupled or decoupled weight decay.
+
+    s: RadamScalars. Returns (param, exp_avg, exp_avg_sq).
+    """
+    g = -grad if s.maximize else grad
+    if s.decoupled_decay:
+        param = param * s.param_scale
+    if s.coupled_decay:
+        g = fmadd(param, s.weight_decay, g)
+    exp_avg = lerp(exp_avg, g, s.exp_avg_weight, s.exp_avg_neg_one_minus_weight, s.exp_avg_from_end)
+    exp_avg_sq = fmadd(s.one_minus_beta2 * g, g, exp_avg_sq * s.beta2)
+    step = exp_avg / s.bc1 * s.lr
+    if s.rectified:
+        # s.one: the reciprocal in the arrays' type (a literal 1.0 would widen float32).
+        adaptive = s.one / (math.sqrt(exp_avg_sq) + s.eps) * s.bc2_sqrt
+        return param - step * adaptive * s.rect, exp_avg, exp_avg_sq
+    return param - step, exp_avg, exp_avg_sq
+
+
+@_element
+def adadelta_element(param, grad, square_avg, acc_delta, s):
+    """Adadelta: a step of RMS[delta] / RMS[grad] times the gradient, coupled weight decay.
+
+    s: AdadeltaScalars. Returns (param, square_avg, acc_delta).
+    """
+    g = -grad if s.maximize else grad
+    if s.has_weight_decay:
+        g = fmadd(param, s.weight_decay, g)
+    square_avg = fmadd(s.one_minus_rho * g, g, square_avg * s.rho)
+    delta = math.sqrt(acc_delta + s.eps) / math.sqrt(square_avg + s.eps) * g
+    acc_delta = fmadd(s.one_minus_rho * delta, delta, acc_delta * s.rho)
+    return fmadd(delta, s.neg_lr, param), square_avg, acc_delta
+
+
+@_element
+def rprop_element(param, grad, prev, step_size, s):
+    """Rprop: the step size grows by etaplus while the gradient keeps its sign and shrinks by
+    etaminus when it flips (that gradient then counts as 0), within the step-size bounds.
+
+    s: RpropScalars. Returns (param, prev, step_size).
+    """
+    g = -grad if s.maximize else grad
+    agreement = g * prev  # its sign; NaN's counts as 0 (torch.sign)
+    if agreement > s.zero:
+        factor = s.etaplus
+    elif agreement < s.zero:
+        factor = s.etaminus
+    else:
+        factor = s.one
+    step_size = nan_max(step_size * factor, s.step_size_min)
+    if step_size > s.step_size_max:
+        step_size = s.step_size_max
+    if factor == s.etaminus:
+        g = s.zero
+    if g > s.zero:
+        sign = s.one
+    elif g < s.zero:
+        sign = -s.one
+    else:
+        sign = s.zero
+    return param - sign * step_size, g, step_size  # = fma(-sign, step_size, param): see rprop.h
+
+
+@_element
+def lion_element(param, grad, exp_avg, s):
+    """Lion: the sign of a lerp between the momentum and the gradient, decoupled weight decay.
+
+    s: LionScalars. Returns (param, exp_avg).
+    """
+    g = -grad if s.maximize else grad
+    c = lerp(exp_avg, g, s.update_weight, s.update_neg_one_minus_weight, s.update_from_end)
+    if c > s.zero:
+        sign = s.one
+    elif c < s.zero:
+        sign = -s.one
+    elif c == s.zero:
+        sign = s.zero
+    else:
+        sign = c  # NaN
+    exp_avg = lerp(exp_avg, g, s.exp_avg_weight, s.exp_avg_neg_one_minus_weight, s.exp_avg_from_end)
+    if s.has_weight_decay:
+        param = param * s.param_scale
+    return param - s.lr * sign, exp_avg
+
+
+@_element
+def nadam_element(param, grad, exp_avg, exp_avg_sq, s):
+    """NAdam: Adam's moments with Nesterov momentum through the schedule mu_t, coupled or
+    decoupled weight decay.
+
+    s: NadamScalars. Returns (param, exp_avg, exp_avg_sq).
+    """
+    g = -grad if s.maximize else grad
+    if s.decoupled_decay:
+        param = param * s.param_scale
+    if s.coupled_decay:
+        g = fmadd(param, s.weight_decay, g)
+    exp_avg = lerp(exp_avg, g, s.exp_avg_weight, s.exp_avg_neg_one_minus_weight, s.exp_avg_from_end)
+    exp_avg_sq = fmadd(s.one_minus_beta2 * g, g, exp_avg_sq * s.beta2)
+    denom = math.sqrt(exp_avg_sq / s.bc2) + s.eps
+    param = param + s.grad_value * g / denom
+    return param + s.exp_avg_value * exp_avg / denom, exp_avg, exp_avg_sq

@@ -12,7 +12,18 @@ from numba.extending import overload
 
 from .._specs import KERNELS
 from . import scalars
-from .elements import adagrad_element, adam_element, adamax_element, rmsprop_element, sgd_element
+from .elements import (
+    adadelta_element,
+    adagrad_element,
+    adam_element,
+    adamax_element,
+    lion_element,
+    nadam_element,
+    radam_element,
+    rmsprop_element,
+    rprop_element,
+    sgd_element,
+)
 
 _indexed = njit(cache=True, error_model="numpy")
 
@@ -65,6 +76,36 @@ def adamax_at(i, param, grad, exp_avg, exp_inf, s):
     param[i], exp_avg[i], exp_inf[i] = adamax_element(param[i], grad[i], exp_avg[i], exp_inf[i], s)
 
 
+@_indexed
+def radam_at(i, param, grad, exp_avg, exp_avg_sq, s):
+    """Updates element i of param, exp_avg and exp_avg_sq in place by RAdam."""
+    param[i], exp_avg[i], exp_avg_sq[i] = radam_element(param[i], grad[i], exp_avg[i], exp_avg_sq[i], s)
+
+
+@_indexed
+def adadelta_at(i, param, grad, square_avg, acc_delta, s):
+    """Updates element i of param, square_avg and acc_delta in place by Adadelta."""
+    param[i], square_avg[i], acc_delta[i] = adadelta_element(param[i], grad[i], square_avg[i], acc_delta[i], s)
+
+
+@_indexed
+def rprop_at(i, param, grad, prev, step_size, s):
+    """Updates element i of param, prev and step_size in place by Rprop."""
+    param[i], prev[i], step_size[i] = rprop_element(param[i], grad[i], prev[i], step_size[i], s)
+
+
+@_indexed
+def lion_at(i, param, grad, exp_avg, s):
+    """Updates element i of param and exp_avg in place by Lion."""
+    param[i], exp_avg[i] = lion_element(param[i], grad[i], exp_avg[i], s)
+
+
+@_indexed
+def nadam_at(i, param, grad, exp_avg, exp_avg_sq, s):
+    """Updates element i of param, exp_avg and exp_avg_sq in place by NAdam."""
+    param[i], exp_avg[i], exp_avg_sq[i] = nadam_element(param[i], grad[i], exp_avg[i], exp_avg_sq[i], s)
+
+
 def update_at(i, arrays, s):
     """`<optimizer>_at(i, *arrays, s)` for the optimizer whose step's scalars `s` are: compiled
     loops that serve every optimizer (pygd.numba.cpu_loops) call this, and the overload below picks the
@@ -76,7 +117,9 @@ def update_at(i, arrays, s):
 def _scalars_type(kernel):
     """The namedtuple class of `kernel`'s scalars (pygd.numba.scalars.<kernel>_scalars)."""
     make = getattr(scalars, f"{kernel}_scalars")
-    return type(make(np.float64, 1) if KERNELS[kernel].takes_step else make(np.float64))
+    spec = KERNELS[kernel]
+    state = {o.name: 0.5 for o in spec.state_scalars}  # any valid value: only the type is read
+    return type(make(np.float64, 1, **state) if spec.takes_step else make(np.float64, **state))
 
 
 _AT_BY_SCALARS = {_scalars_type(kernel): globals()[f"{kernel}_at"] for kernel in KERNELS}

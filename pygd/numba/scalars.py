@@ -16,6 +16,10 @@ import math
 
 from numba.extending import register_jitable
 
+from .._state_scalars import nadam_momentum
+
+_nadam_momentum = register_jitable(nadam_momentum)
+
 SgdScalars = collections.namedtuple("SgdScalars", (
     "neg_lr", "momentum", "one_minus_dampening", "weight_decay",
     "has_momentum", "first_step", "nesterov", "maximize", "has_weight_decay"))
@@ -48,8 +52,45 @@ AdamaxScalars = collections.namedtuple("AdamaxScalars", (
     "neg_clr",  # -lr / (1 - beta1^t)
     "maximize", "has_weight_decay"))
 
+RadamScalars = collections.namedtuple("RadamScalars", (
+    "exp_avg_weight", "exp_avg_neg_one_minus_weight", "exp_avg_from_end",  # w = 1 - beta1
+    "beta2", "one_minus_beta2",
+    "bc1",       # 1 - beta1^t, divided by per element as torch does
+    "lr", "eps", "weight_decay",
+    "bc2_sqrt",  # sqrt(1 - beta2^t)
+    "rect",      # the variance rectification term (used only when rectified)
+    "param_scale",  # 1 - lr * weight_decay (decoupled)
+    "one",       # 1 in the arrays' type: the adaptive step is a reciprocal, as torch's
+    "rectified", "maximize", "coupled_decay", "decoupled_decay"))
+
+AdadeltaScalars = collections.namedtuple("AdadeltaScalars", (
+    "neg_lr", "rho", "one_minus_rho", "eps", "weight_decay", "maximize", "has_weight_decay"))
+
+RpropScalars = collections.namedtuple("RpropScalars", (
+    "etaminus", "etaplus", "step_size_min", "step_size_max",
+    "zero", "one",  # in the arrays' type (a literal would widen float32)
+    "maximize"))
+
+LionScalars = collections.namedtuple("LionScalars", (
+    "update_weight", "update_neg_one_minus_weight", "update_from_end",  # w = 1 - beta1
+    "exp_avg_weight", "exp_avg_neg_one_minus_weight", "exp_avg_from_end",  # w = 1 - beta2
+    "lr", "param_scale",  # 1 - lr * weight_decay
+    "zero", "one",  # in the arrays' type (a literal would widen float32)
+    "maximize", "has_weight_decay"))
+
+NadamScalars = collections.namedtuple("NadamScalars", (
+    "exp_avg_weight", "exp_avg_neg_one_minus_weight", "exp_avg_from_end",  # w = 1 - beta1
+    "beta2", "one_minus_beta2",
+    "bc2",  # 1 - beta2^t, divided by per element as torch does
+    "eps", "weight_decay",
+    "grad_value",     # -lr (1 - mu_t) / (1 - mu_product)
+    "exp_avg_value",  # -lr mu_{t+1} / (1 - mu_product mu_{t+1})
+    "param_scale",    # 1 - lr * weight_decay (decoupled)
+    "maximize", "coupled_decay", "decoupled_decay"))
+
 # Their docstrings, which a namedtuple would otherwise make of its field names.
-for _scalars in (SgdScalars, AdamScalars, RmspropScalars, AdagradScalars, AdamaxScalars):
+for _scalars in (SgdScalars, AdamScalars, RmspropScalars, AdagradScalars, AdamaxScalars, RadamScalars,
+                 AdadeltaScalars, RpropScalars, LionScalars, NadamScalars):
     _opt = _scalars.__name__[:-len("Scalars")].lower()
     _scalars.__doc__ = (f"The scalars of one {_opt} step, in the arrays' type ({_opt}_scalars makes "
                         f"them, {_opt}_element takes them).")
@@ -117,3 +158,69 @@ def adamax_scalars(dtype, step, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weigh
     w, w_minus_one, from_end = _lerp_weight(dtype, 1.0 - beta1)
     return AdamaxScalars(w, w_minus_one, from_end, dtype(beta2), dtype(eps), dtype(weight_decay),
                          dtype(-(lr / bias_correction1)), maximize, weight_decay != 0.0)
+
+
+@register_jitable
+def radam_scalars(dtype, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                  decoupled=False, maximize=False):
+    """The scalars of RAdam's step `step` (1-based) for arrays of `dtype`; decoupled=True decays
+    the weights as AdamW."""
+    t = float(step)  # math.pow: see adam_scalars
+    bias_correction1 = 1.0 - math.pow(beta1, t)
+    bias_correction2 = 1.0 - math.pow(beta2, t)
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    rho_t = rho_inf - 2.0 * t * math.pow(beta2, t) / bias_correction2
+    rectified = rho_t > 5.0
+    rect = math.pow((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t),
+                    0.5) if rectified else 0.0
+    w, w_minus_one, from_end = _lerp_weight(dtype, 1.0 - beta1)
+    decay = weight_decay != 0.0
+    return RadamScalars(w, w_minus_one, from_end, dtype(beta2), dtype(1.0 - beta2),
+                        dtype(bias_correction1), dtype(lr), dtype(eps), dtype(weight_decay),
+                        dtype(math.pow(bias_correction2, 0.5)), dtype(rect),
+                        dtype(1.0 - lr * weight_decay), dtype(1.0),
+                        rectified, maximize, decay and not decoupled, decay and decoupled)
+
+
+@register_jitable
+def adadelta_scalars(dtype, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
+    """The scalars of an Adadelta step (its update does not use the step count) for arrays of
+    `dtype`."""
+    return AdadeltaScalars(dtype(-lr), dtype(rho), dtype(1.0 - rho), dtype(eps), dtype(weight_decay),
+                           maximize, weight_decay != 0.0)
+
+
+@register_jitable
+def rprop_scalars(dtype, etaminus=0.5, etaplus=1.2, step_size_min=1e-6, step_size_max=50.0,
+                  maximize=False):
+    """The scalars of an Rprop step (its update does not use the step count) for arrays of
+    `dtype`."""
+    return RpropScalars(dtype(etaminus), dtype(etaplus), dtype(step_size_min), dtype(step_size_max),
+                        dtype(0.0), dtype(1.0), maximize)
+
+
+@register_jitable
+def lion_scalars(dtype, lr=1e-4, beta1=0.9, beta2=0.99, weight_decay=0.0, maximize=False):
+    """The scalars of a Lion step (its update does not use the step count) for arrays of `dtype`."""
+    w1, w1_minus_one, from_end1 = _lerp_weight(dtype, 1.0 - beta1)
+    w2, w2_minus_one, from_end2 = _lerp_weight(dtype, 1.0 - beta2)
+    return LionScalars(w1, w1_minus_one, from_end1, w2, w2_minus_one, from_end2, dtype(lr),
+                       dtype(1.0 - lr * weight_decay), dtype(0.0), dtype(1.0), maximize, weight_decay != 0.0)
+
+
+@register_jitable
+def nadam_scalars(dtype, step, mu_product, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                  momentum_decay=4e-3, decoupled=False, maximize=False):
+    """The scalars of NAdam's step `step` (1-based) for arrays of `dtype`; mu_product is
+    mu_1 * ... * mu_t through this step, state the caller keeps (pygd.nadam_momentum gives each
+    mu_t)."""
+    bias_correction2 = 1.0 - math.pow(beta2, float(step))  # math.pow: see adam_scalars
+    mu = _nadam_momentum(step, beta1, momentum_decay)
+    mu_next = _nadam_momentum(step + 1, beta1, momentum_decay)
+    mu_product_next = mu_product * mu_next
+    w, w_minus_one, from_end = _lerp_weight(dtype, 1.0 - beta1)
+    decay = weight_decay != 0.0
+    return NadamScalars(w, w_minus_one, from_end, dtype(beta2), dtype(1.0 - beta2), dtype(bias_correction2),
+                        dtype(eps), dtype(weight_decay), dtype(-lr * (1.0 - mu) / (1.0 - mu_product)),
+                        dtype(-lr * mu_next / (1.0 - mu_product_next)), dtype(1.0 - lr * weight_decay),
+                        maximize, decay and not decoupled, decay and decoupled)

@@ -24,7 +24,20 @@ without a .grad.
 """
 
 from ._base import Optimizer
-from ._classes import SGD, Adagrad, Adam, Adamax, AdamW, RMSprop
+from ._classes import (
+           SGD,
+           Adadelta,
+           Adagrad,
+           Adam,
+           Adamax,
+           AdamW,
+           Lion,
+           NAdam,
+           RAdam,
+           RMSprop,
+           Rprop,
+)
 from ._serialization import from_arrays, to_arrays
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "to_arrays", "from_arrays"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Adadelta", "Rprop",
+           "Lion", "NAdam", "to_arrays", "from_arrays"]

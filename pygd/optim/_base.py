@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 import numpy as np
 
 from .. import _backends, _steps, _validate
-from .._specs import OptimizerSpec
+from .._specs import PAIR_CHECKS, OptimizerSpec
+from .._state_scalars import FACTORS
 from .._typing import Backend, FloatArray, G, OptionalArrays, ParamGroup
 from . import _params, _plan, _serialization
 
@@ -30,6 +31,9 @@ class Optimizer:
     _state_streams: ClassVar[tuple[str, ...]] = ()  # torch's state names, in the kernel's stream
     # order after (params, grads)
     _initial_options: ClassVar[dict[Optional[str], Optional[str]]]
+    _pair_options: ClassVar[tuple[str, ...]] = ()  # options that are pairs (betas, etas, ...)
+    # The state scalars (NAdam's mu_product), each with its slot in the kernel's hyperparameters.
+    _state_scalars: ClassVar[tuple[tuple[str, int], ...]] = ()
 
     if TYPE_CHECKING:
         @staticmethod
@@ -43,6 +47,8 @@ class Optimizer:
         cls._spec, cls._kernel = spec, spec.kernel
         cls._state_streams = tuple(spec.torch_states.values())
         cls._initial_options = {s.torch_state: s.initial for s in spec.streams if s.initial}
+        cls._pair_options = tuple(o.name for o in spec.options if o.check in PAIR_CHECKS)
+        cls._state_scalars = tuple((o.name, spec.hyperparameters.index(o.name)) for o in spec.state_scalars)
         cls._read_group = staticmethod(_steps.group_reader(spec))  # type: ignore[method-assign,assignment]
         init = _steps.optimizer_constructor(spec, Optimizer)
         cls.__init__ = init  # type: ignore[method-assign]  # its signature: optim/_classes.pyi
@@ -154,11 +160,15 @@ class Optimizer:
             # and a problem is reported with the param's index in the optimizer.
             _plan.check_plan(self, plan, grads)
         for call in plan:
-            step = call.step_states[0]["step"] + 1
+            first = call.step_states[0]
+            step = first["step"] + 1
+            # The state scalars after this step (the step multiplies each by its factor).
+            scalars = {name: first[name] * FACTORS[name](step, call.group) for name, _ in self._state_scalars}
             self._update(call.params, grads[call.start:call.stop] if call.start is not None
-                         else call.grads(grads), call.states, step, call.group)
+                         else call.grads(grads), call.states, step, call.group, scalars)
             for state in call.step_states:
                 state["step"] = step
+                state.update(scalars)
         self.steps += 1
 
     def _initial_state(self, name: str, param: FloatArray, group: ParamGroup) -> FloatArray:
@@ -168,9 +178,15 @@ class Optimizer:
         return np.zeros_like(param) if option is None else np.full_like(param, group[option])
 
     def _update(self, params: list[FloatArray], grads: Sequence[Any], states: dict[str, list[FloatArray]],
-                step: int, group: ParamGroup) -> None:
-        """One kernel call over one group's params that share a dtype and a step count."""
+                step: int, group: ParamGroup, scalars: dict[str, float]) -> None:
+        """One kernel call over one group's params that share a dtype, a step count and state
+        scalars (their values through this step)."""
         hparams = self._read_group(group)  # checked at every step: a group may have been edited
+        if scalars:
+            values = list(hparams)
+            for name, slot in self._state_scalars:
+                values[slot] = scalars[name]
+            hparams = tuple(values)
         streams = (params, grads, *(states.get(n) for n in self._state_streams))
         problem = _backends.for_call(self.backend, params).steps[self._kernel](
             streams, step if self._spec.takes_step else 1, hparams)

@@ -29,3 +29,29 @@ class Adagrad(Optimizer, spec=SPECS["adagrad"]):
 class Adamax(Optimizer, spec=SPECS["adamax"]):
     """torch.optim.Adamax: Adam's first moment over an infinity-norm second moment, (coupled) weight
     decay, maximize."""
+
+
+class RAdam(Optimizer, spec=SPECS["radam"]):
+    """torch.optim.RAdam: Adam with a rectified adaptive step, coupled or decoupled weight decay,
+    maximize."""
+
+
+class Adadelta(Optimizer, spec=SPECS["adadelta"]):
+    """torch.optim.Adadelta: running averages of squared grads and squared updates, (coupled)
+    weight decay, maximize."""
+
+
+class Rprop(Optimizer, spec=SPECS["rprop"]):
+    """torch.optim.Rprop: per-element step sizes adapted by the gradient's sign, within bounds;
+    they start at lr. maximize."""
+
+
+class Lion(Optimizer, spec=SPECS["lion"]):
+    """Lion (Chen et al. 2023, not in torch.optim): the sign of an interpolation of momentum and
+    gradient, decoupled weight decay, maximize."""
+
+
+class NAdam(Optimizer, spec=SPECS["nadam"]):
+    """torch.optim.NAdam: Adam with Nesterov momentum through a momentum schedule, coupled or
+    decoupled weight decay, maximize. Each param's state keeps "mu_product" (a float, the product
+    of the momentum coefficients so far, as torch keeps it)."""

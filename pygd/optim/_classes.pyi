@@ -111,3 +111,90 @@ class Adamax(Optimizer):
         maximize: bool = False,
         backend: Backend = "auto",
     ) -> None: ...
+
+
+class RAdam(Optimizer):
+    """torch.optim.RAdam: Adam with a rectified adaptive step, coupled or decoupled weight decay,
+    maximize."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-08,
+        weight_decay: float = 0.0,
+        decoupled_weight_decay: bool = False,
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...
+
+
+class Adadelta(Optimizer):
+    """torch.optim.Adadelta: running averages of squared grads and squared updates, (coupled)
+    weight decay, maximize."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-06,
+        weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...
+
+
+class Rprop(Optimizer):
+    """torch.optim.Rprop: per-element step sizes adapted by the gradient's sign, within bounds;
+    they start at lr. maximize."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 0.01,
+        etas: tuple[float, float] = (0.5, 1.2),
+        step_sizes: tuple[float, float] = (1e-06, 50.0),
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...
+
+
+class NAdam(Optimizer):
+    """torch.optim.NAdam: Adam with Nesterov momentum through a momentum schedule, coupled or
+    decoupled weight decay, maximize. Each param's state keeps "mu_product" (a float, the product
+    of the momentum coefficients so far, as torch keeps it)."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 0.002,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-08,
+        weight_decay: float = 0.0,
+        momentum_decay: float = 0.004,
+        decoupled_weight_decay: bool = False,
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...
+
+
+class Lion(Optimizer):
+    """Lion (Chen et al. 2023, not in torch.optim): the sign of an interpolation of momentum and
+    gradient, decoupled weight decay, maximize."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 0.0001,
+        betas: tuple[float, float] = (0.9, 0.99),
+        weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
 from .. import _backends, _validate
+from .._state_scalars import INITIAL
 from .._typing import FloatArray, ParamGroup
 from .._validate import Problem
 
@@ -16,7 +17,8 @@ if TYPE_CHECKING:
 
 
 class Call:
-    """One functional call of a step: params of one group that share a dtype and a step count."""
+    """One functional call of a step: params of one group that share a dtype, a step count and
+    the state scalars (NAdam's mu_product)."""
     __slots__ = ("group", "indices", "start", "stop", "params", "states", "step_states")
 
     def __init__(self, group: ParamGroup, indices: list[int], params: list[FloatArray],
@@ -44,15 +46,18 @@ def make_plan(opt: Optimizer, grads: Sequence[Any]) -> list[Call]:
     index = 0
     for group in opt.param_groups:
         needed = opt._needed_states(group)
-        # (dtype, step count) -> [(index, param)]: one call each
-        runs: dict[tuple[Any, int], list[tuple[int, FloatArray]]] = {}
+        # (dtype, step count, state scalars) -> [(index, param)]: one call each
+        runs: dict[tuple[Any, ...], list[tuple[int, FloatArray]]] = {}
         for p in group["params"]:
             if grads[index] is not None:
                 state = opt.state.setdefault(index, {"step": 0})
                 for name in needed:
                     if name not in state:
                         state[name] = opt._initial_state(name, p, group)
-                runs.setdefault((p.dtype, state["step"]), []).append((index, p))
+                for name, _ in opt._state_scalars:
+                    state.setdefault(name, INITIAL[name])
+                key = (p.dtype, state["step"], *(state[name] for name, _ in opt._state_scalars))
+                runs.setdefault(key, []).append((index, p))
             index += 1
         for members in runs.values():
             indices = [i for i, _ in members]
@@ -81,9 +86,10 @@ def plan_holds(opt: Optimizer, plan: list[Call]) -> bool:
         for name, arrays in call.states.items():
             if not same_objects([entry.get(name) for entry in entries], arrays):
                 return False
-        step = entries[0]["step"]
-        if any(entry["step"] != step for entry in entries):
-            return False
+        for name in ("step", *(name for name, _ in opt._state_scalars)):
+            value = entries[0].get(name)
+            if any(entry.get(name) != value for entry in entries):
+                return False
     return True
 
 

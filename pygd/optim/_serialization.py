@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 from numpy.typing import NDArray
 
+from .. import _validate
+
 if TYPE_CHECKING:
     from ._base import Optimizer
 
@@ -52,8 +54,9 @@ def load_state_dict(opt: Optimizer, state_dict: dict[str, Any]) -> None:
             raise ValueError(f"state_dict's param_groups[{g}] has {len(saved['params'])} params "
                              f"but the optimizer's has {len(group['params'])}")
         new = {k: v for k, v in saved.items() if k not in _TORCH_ONLY_KEYS}
-        if "betas" in new:
-            new["betas"] = tuple(new["betas"])
+        for pair in opt._pair_options:  # saved as lists by some formats (JSON)
+            if pair in new:
+                new[pair] = tuple(new[pair])
         new["params"] = group["params"]
         opt._check_group(new, where=f"state_dict's param_groups[{g}]: ")
         groups.append(new)
@@ -62,7 +65,8 @@ def load_state_dict(opt: Optimizer, state_dict: dict[str, Any]) -> None:
             index_map[_as_index(saved_index)] = base + offset
     state: dict[int, dict[str, Any]] = {}
     params = opt.params
-    allowed = set(opt._state_streams) | {"step"}
+    scalars = tuple(name for name, _ in opt._state_scalars)  # NAdam's mu_product: floats
+    allowed = set(opt._state_streams) | {"step", *scalars}
     for saved_index, saved_state in state_dict["state"].items():
         key = _as_index(saved_index)
         if key not in index_map:
@@ -72,7 +76,7 @@ def load_state_dict(opt: Optimizer, state_dict: dict[str, Any]) -> None:
         if unknown:
             raise ValueError(f"state_dict is not for {type(opt).__name__}: state[{saved_index}] "
                              f"has {sorted(unknown)}; expected names among {sorted(allowed)}")
-        state[i] = _restored_state(saved_state, params[i], f"state[{saved_index}]")
+        state[i] = _restored_state(saved_state, params[i], f"state[{saved_index}]", scalars)
     for g, group in enumerate(opt.param_groups):  # all checks passed: commit
         group.clear()
         group.update(groups[g])
@@ -82,10 +86,15 @@ def load_state_dict(opt: Optimizer, state_dict: dict[str, Any]) -> None:
     opt._plan = None
 
 
-def _restored_state(saved: dict[str, Any], param: Any, where: str) -> dict[str, Any]:
+def _restored_state(saved: dict[str, Any], param: Any, where: str, scalars: tuple[str, ...]
+                    ) -> dict[str, Any]:
     restored: dict[str, Any] = {"step": _as_count(saved.get("step", 0), f"{where}['step']")}
     for name, value in saved.items():
         if name == "step":
+            continue
+        if name in scalars:  # a torch 0-dim tensor or a float
+            restored[name] = _validate.in_unit_interval(f"{where}[{name!r}]", float(np.asarray(value)),
+                                                        include_one=True)
             continue
         array = np.asarray(value)
         if array.shape != param.shape:

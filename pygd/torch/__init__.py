@@ -1,4 +1,6 @@
-"""Drop-in replacements for torch.optim's SGD, Adam, AdamW, RMSprop, Adagrad and Adamax.
+"""Drop-in replacements for every torch.optim optimizer: SGD, Adam, AdamW, RMSprop, Adagrad, Adamax,
+RAdam, Adadelta, Rprop and NAdam run pygd's kernels; ASGD, Adafactor (no kernel yet), LBFGS,
+SparseAdam and Muon (torch's implementation by design) run torch's own step (_torch_steps.py).
 
 Change one import::
 
@@ -22,6 +24,21 @@ if _native_error is not None:  # pragma: no cover - exercised only where the bui
     raise ImportError(f"pygd.torch needs pygd's native extension, which is not available here "
                       f"({_native_error}); reinstall pygd where a C++ compiler is found")
 
-from ._optimizers import SGD, Adagrad, Adam, Adamax, AdamW, RMSprop, Routes, TorchFallbackWarning  # noqa: E402
+from ._optimizers import (  # noqa: E402
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    NAdam,
+    RAdam,
+    RMSprop,
+    Routes,
+    Rprop,
+    TorchFallbackWarning,
+)
+from ._torch_steps import ASGD, LBFGS, Adafactor, Muon, SparseAdam  # noqa: E402
 
-__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Routes", "TorchFallbackWarning"]
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Adadelta", "Rprop",
+           "NAdam", "ASGD", "Adafactor", "LBFGS", "SparseAdam", "Muon", "Routes", "TorchFallbackWarning"]

@@ -20,6 +20,7 @@ from torch.autograd.graph import increment_version
 
 from .._backends.native import PointerTable
 from .._constants import GatherResult
+from .._state_scalars import FACTORS
 from . import _checks
 
 if TYPE_CHECKING:
@@ -46,18 +47,53 @@ class Overlap(Exception):
 
 
 def make_call(spec: Kernel, layout: tuple[Optional[str], ...],
-              members: list[tuple[torch.Tensor, int, dict[str, Any]]], step: int, state: Any
+              members: list[tuple[torch.Tensor, int, dict[str, Any]]], step: int, state: Any,
+              group: Optional[dict[str, Any]] = None, scalars: tuple[float, ...] = ()
               ) -> Union[CpuCall, CudaCall]:
     """The call for `members` ((param, index in the optimizer, state entry) of one device, dtype,
-    layout and step count). `state` is the optimizer's state dict, which the entries join at commit."""
+    layout, step count and state scalars' values `scalars`, of param group `group`). `state` is the
+    optimizer's state dict, which the entries join at commit."""
     params = [p for p, _, _ in members]
     watched = (("step",) if spec.has_step_state else ()) + tuple(n for n in layout if n is not None)
     held = [entry[name] for _, _, entry in members for name in watched]
     state_addresses: list[Optional[list[int]]] = [
         None if name is None else [entry[name].data_ptr() for _, _, entry in members]
         for name in layout]
-    return call_class_for(params[0].device)(spec, layout, params, [i for _, i, _ in members],
+    call = call_class_for(params[0].device)(spec, layout, params, [i for _, i, _ in members],
                                             state_addresses, step, state, watched, held)
+    if spec.scalars:
+        assert group is not None  # a plan passes its group
+        call.scalars = StateScalars(spec, group, [[entry[name] for _, _, entry in members]
+                                                  for name, _ in spec.scalars], scalars)
+    return call
+
+
+class StateScalars:
+    """A call's state scalars (NAdam's mu_product): one 0-dim tensor per member and name, as torch
+    keeps them, all holding the call's value. Each step re-checks that they are still the state's
+    and hold that value, multiplies them by the step's factor with torch's own op (so they round as
+    torch's), and hands the kernel the new value."""
+
+    def __init__(self, spec: Kernel, group: dict[str, Any], tensors: list[list[torch.Tensor]],
+                 values: tuple[float, ...]) -> None:
+        self.spec, self.group, self.tensors, self.values = spec, group, tensors, list(values)
+
+    def check(self, params: list[torch.Tensor], state: Any) -> None:
+        """Raises Rebuild unless every member's entry still holds the same tensors, of the call's
+        values (a user may replace or edit them in place, or load a state dict)."""
+        for (name, _), tensors, value in zip(self.spec.scalars, self.tensors, self.values):
+            if state is not None and any(state[p].get(name) is not t for p, t in zip(params, tensors)):
+                raise Rebuild
+            if any(v != value for v in torch.stack(tensors).tolist()):
+                raise Rebuild
+
+    def advance(self, step: int, hparams: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Multiplies the state scalars by their factors at `step`; `hparams` with the new values."""
+        values = list(hparams)
+        for k, ((name, slot), tensors) in enumerate(zip(self.spec.scalars, self.tensors)):
+            torch._foreach_mul_(tensors, FACTORS[name](step, self.group))
+            self.values[k] = values[slot] = float(tensors[0])
+        return tuple(values)
 
 
 def call_class_for(device: torch.device) -> Union[type[CpuCall], type[CudaCall]]:
@@ -86,6 +122,7 @@ class Call:
         self.param_addresses = [p.data_ptr() for p in params]
         # The first step after a build runs on what was just read (not yet committed to the state).
         self.fresh = True
+        self.scalars: Optional[StateScalars] = None  # set by make_call for NAdam's mu_product
 
     def _watched_state(self) -> Any:
         """The state dict to check against this step, None when the entries are not committed yet."""
@@ -150,6 +187,8 @@ class CpuCall(Call):
             if self.watched:
                 self.table.watch(state=self.state, step=float(self.step), **self._watched)
             self._watched = None
+        if self.scalars is not None:
+            self.scalars.check(self.params, None if self._watched is not None else self.state)
         result = self.table.gather(GRAD)
         if result is not None:
             reason, which = result
@@ -166,6 +205,8 @@ class CpuCall(Call):
         """Runs the kernel (gather() has checked the call)."""
         grad_scale = amp.host_grad_scale()
         step = self.step + 1
+        if self.scalars is not None:
+            hparams = self.scalars.advance(step, hparams)
         problem = self.spec.run(self.table, step, hparams, grad_scale)
         if problem is not None:  # gather() checked the call; reaching here is a pygd bug
             raise RuntimeError(f"pygd.torch: the kernel rejected a checked call: {problem}")

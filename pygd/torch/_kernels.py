@@ -14,6 +14,7 @@ import torch
 
 from .._backends import native as native_backend
 from .._specs import OptimizerSpec
+from .._state_scalars import INITIAL
 from .._steps import torch_group_reader
 from . import _checks
 
@@ -52,8 +53,12 @@ class Kernel:
         self.written: int
         self.optional: int
         self.written, self.optional = native_backend.stream_masks[spec.kernel]
-        # The kernel's hyperparameter tuple from a torch param group (torch has checked it).
+        # The kernel's hyperparameter tuple from a torch param group (torch has checked it); a state
+        # scalar's slot (NAdam's mu_product) holds a placeholder that each call replaces.
         self.hparams = torch_group_reader(spec)
+        # The state scalars: (torch state name, slot in the hyperparameter tuple).
+        self.scalars: tuple[tuple[str, int], ...] = tuple(
+            (str(o.state), spec.hyperparameters.index(o.name)) for o in spec.state_scalars)
 
     def state_names(self, group: dict[str, Any]) -> tuple[Optional[str], ...]:
         """This group's streams after (param, grad): a name, or None where the stream is absent."""
@@ -76,20 +81,40 @@ class Kernel:
         """Creates in `state` (a copy of the param's entry) what torch creates at a param's first
         step; returns whether it did. A state whose stream declares an initial option starts at
         that option's value in the optimizer's defaults (not the group's), as torch.optim.Adagrad's
-        _init_group does for a param added after __init__ (torch creates the others' in __init__)."""
+        _init_group does for a param added after __init__ (torch creates the others' in __init__),
+        or in the param's group where the stream says so (Rprop's step sizes start at its lr)."""
         if len(state) != 0:
             return False
         state["step"] = _zero_step(param, group)
+        for scalar, _ in self.scalars:  # as torch: on the CPU, of the default float dtype's width
+            state[scalar] = torch.tensor(INITIAL[scalar], dtype=_get_scalar_dtype())  # type: ignore[no-untyped-call]
         for stream, name in zip(self.spec.streams[2:], self.state_names(group)):
             if name is None:
                 continue
             if stream.initial is None:
                 state[name] = torch.zeros_like(param, memory_format=torch.preserve_format)
             else:
-                value = optimizer.defaults[stream.initial]
+                value = float(group[stream.initial] if stream.initial_from_group
+                              else optimizer.defaults[stream.initial])
                 state[name] = torch.full_like(param, complex(value, value) if param.is_complex() else value,
                                               memory_format=torch.preserve_format)
         return True
+
+    def scalar_values(self, entry: dict[str, Any]) -> tuple[float, ...]:
+        """The state scalars' values in `entry` (which scalar_reason has accepted): a call's members
+        share them."""
+        return tuple(float(entry[name]) for name, _ in self.scalars)
+
+    def scalar_reason(self, param: torch.Tensor, entry: dict[str, Any]) -> Optional[str]:
+        """Why torch's own step must update `param` given its state scalars, or None."""
+        for name, _ in self.scalars:
+            value = entry.get(name)
+            if param.device.type != "cpu":
+                return f"pygd's CUDA {self.spec.torch_class} does not keep state['{name}'] yet"
+            if not (isinstance(value, torch.Tensor) and value.device.type == "cpu" and value.numel() == 1
+                    and value.dtype in (torch.float32, torch.float64) and not value.requires_grad):
+                return f"its state['{name}'] is not a float32/float64 CPU scalar tensor"
+        return None
 
     def count(self, param: torch.Tensor, state: dict[str, Any], created: bool
               ) -> tuple[Optional[int], Optional[str]]:

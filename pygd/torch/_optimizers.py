@@ -42,7 +42,8 @@ else:
 _R = TypeVar("_R")
 _C = TypeVar("_C", bound=type)
 
-__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Routes", "TorchFallbackWarning"]
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Adadelta", "Rprop",
+           "NAdam", "Routes", "TorchFallbackWarning"]
 
 
 def _with_hooks(step: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -192,3 +193,23 @@ class Adagrad(_Stepper, torch.optim.Adagrad):
 @_document
 class Adamax(_Stepper, torch.optim.Adamax):
     kernel = kernel_for(SPECS["adamax"])
+
+
+@_document
+class RAdam(_Stepper, torch.optim.RAdam):
+    kernel = kernel_for(SPECS["radam"])
+
+
+@_document
+class Adadelta(_Stepper, torch.optim.Adadelta):
+    kernel = kernel_for(SPECS["adadelta"])
+
+
+@_document
+class Rprop(_Stepper, torch.optim.Rprop):
+    kernel = kernel_for(SPECS["rprop"])
+
+
+@_document
+class NAdam(_Stepper, torch.optim.NAdam):
+    kernel = kernel_for(SPECS["nadam"])

@@ -108,7 +108,7 @@ class GroupPlan:
                     # A count from a for-loop checkpoint: the CUDA kernels read it on the device, as
                     # torch's fused optimizers do after load_state_dict.
                     entry["step"] = count.to(device=param.device, dtype=torch.float32)
-                reason = self._state_reason(param, entry)
+                reason = self._state_reason(param, entry) or spec.scalar_reason(param, entry)
                 if reason is None:
                     step, reason = spec.count(param, entry, created)
             if reason is not None:
@@ -121,14 +121,16 @@ class GroupPlan:
                     entry[name] = _checks.in_layout_of(param, entry[name])
             candidates.append((param, index, entry, step))  # type: ignore[arg-type]  # a count
         members = self._with_own_step_tensors(candidates)
-        by_key: dict[tuple[torch.device, torch.dtype, int], list[tuple[torch.Tensor, int, dict[str, Any]]]] = {}
+        # One call per device, dtype, step count and state scalars' values (NAdam's mu_product).
+        by_key: dict[tuple[Any, ...], list[tuple[torch.Tensor, int, dict[str, Any]]]] = {}
         for param, index, entry, step in members:
             if keeps_state:
                 self.pending.append((param, entry))
             self.native.append(index)
-            by_key.setdefault((param.device, param.dtype, step), []).append((param, index, entry))
-        return [make_call(spec, self.layout, group_members, step, state)
-                for (_, _, step), group_members in by_key.items()]
+            key = (param.device, param.dtype, step, *spec.scalar_values(entry))
+            by_key.setdefault(key, []).append((param, index, entry))
+        return [make_call(spec, self.layout, group_members, key[2], state, group, key[3:])
+                for key, group_members in by_key.items()]
 
     def _state_reason(self, param: torch.Tensor, entry: dict[str, Any]) -> Optional[str]:
         for name in self.layout:

@@ -148,6 +148,159 @@ PYGD_HD AdamaxStep<T> make_step(const AdamaxConfig& c, int64_t step) {
           T(-(c.lr / bc1)), c.maximize, c.weight_decay != 0.0};
 }
 
+struct RadamConfig {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool decoupled, maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("lr", c.lr); field("beta1", c.beta1); field("beta2", c.beta2); field("eps", c.eps);
+    field("weight_decay", c.weight_decay); field("decoupled", c.decoupled); field("maximize", c.maximize);
+  }
+};
+
+template <class T>
+struct RadamStep {
+  LerpWeight<T> exp_avg_weight;  // 1 - beta1
+  T beta2, one_minus_beta2;
+  T bc1;       // 1 - beta1^t: exp_avg is divided by it, as torch does
+  T lr, eps, weight_decay;
+  T bc2_sqrt;  // sqrt(1 - beta2^t)
+  T rect;      // the variance rectification term r_t (used only when rectified)
+  T param_scale;  // 1 - lr * weight_decay (decoupled)
+  bool rectified;  // rho_t > 5: the adaptive step is on
+  bool maximize, coupled_decay, decoupled_decay;
+};
+
+template <class T>
+PYGD_HD RadamStep<T> make_step(const RadamConfig& c, int64_t step) {
+  // In double, in torch's (Python's) order of evaluation.
+  const double t = double(step);
+  const double bc1 = 1.0 - std::pow(c.beta1, t);
+  const double bc2 = 1.0 - std::pow(c.beta2, t);
+  const double rho_inf = 2.0 / (1.0 - c.beta2) - 1.0;
+  const double rho_t = rho_inf - 2.0 * t * std::pow(c.beta2, t) / bc2;
+  const bool rectified = rho_t > 5.0;
+  const double rect = rectified ? std::pow((rho_t - 4.0) * (rho_t - 2.0) * rho_inf /
+                                            ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t), 0.5)
+                                : 0.0;
+  const bool decay = c.weight_decay != 0.0;
+  return {make_lerp_weight<T>(1.0 - c.beta1), T(c.beta2), T(1.0 - c.beta2), T(bc1), T(c.lr), T(c.eps),
+          T(c.weight_decay), T(std::pow(bc2, 0.5)), T(rect), T(1.0 - c.lr * c.weight_decay), rectified,
+          c.maximize, decay && !c.decoupled, decay && c.decoupled};
+}
+
+struct AdadeltaConfig {
+  double lr, rho, eps, weight_decay;
+  bool maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("lr", c.lr); field("rho", c.rho); field("eps", c.eps); field("weight_decay", c.weight_decay);
+    field("maximize", c.maximize);
+  }
+};
+
+template <class T>
+struct AdadeltaStep {
+  T neg_lr, rho, one_minus_rho, eps, weight_decay;
+  bool maximize, has_weight_decay;
+};
+
+template <class T>
+PYGD_HD AdadeltaStep<T> make_step(const AdadeltaConfig& c, int64_t /*step*/) {
+  return {T(-c.lr), T(c.rho), T(1.0 - c.rho), T(c.eps), T(c.weight_decay), c.maximize, c.weight_decay != 0.0};
+}
+
+// Rprop's lr only sets each step size's initial value; the update never reads it.
+struct RpropConfig {
+  double etaminus, etaplus, step_size_min, step_size_max;
+  bool maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("etaminus", c.etaminus); field("etaplus", c.etaplus); field("step_size_min", c.step_size_min);
+    field("step_size_max", c.step_size_max); field("maximize", c.maximize);
+  }
+};
+
+template <class T>
+struct RpropStep {
+  T etaminus, etaplus, step_size_min, step_size_max;
+  bool maximize;
+};
+
+template <class T>
+PYGD_HD RpropStep<T> make_step(const RpropConfig& c, int64_t /*step*/) {
+  return {T(c.etaminus), T(c.etaplus), T(c.step_size_min), T(c.step_size_max), c.maximize};
+}
+
+// Lion's weight decay is decoupled (param *= 1 - lr * weight_decay), as in the paper and optax.
+struct LionConfig {
+  double lr, beta1, beta2, weight_decay;
+  bool maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("lr", c.lr); field("beta1", c.beta1); field("beta2", c.beta2); field("weight_decay", c.weight_decay);
+    field("maximize", c.maximize);
+  }
+};
+
+template <class T>
+struct LionStep {
+  LerpWeight<T> update_weight;   // 1 - beta1: the interpolation whose sign is the update
+  LerpWeight<T> exp_avg_weight;  // 1 - beta2: the momentum's moving average
+  T lr, param_scale;             // param_scale = 1 - lr * weight_decay
+  bool maximize, has_weight_decay;
+};
+
+template <class T>
+PYGD_HD LionStep<T> make_step(const LionConfig& c, int64_t /*step*/) {
+  return {make_lerp_weight<T>(1.0 - c.beta1), make_lerp_weight<T>(1.0 - c.beta2), T(c.lr),
+          T(1.0 - c.lr * c.weight_decay), c.maximize, c.weight_decay != 0.0};
+}
+
+// NAdam's momentum coefficient mu_t = beta1 (1 - 0.5 * 0.96^(t * momentum_decay)). mu_product is
+// state the caller keeps (torch's state["mu_product"], rounded to its dtype): mu_1 ... mu_t,
+// through this step.
+struct NadamConfig {
+  double lr, beta1, beta2, eps, weight_decay, momentum_decay, mu_product;
+  bool decoupled, maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("lr", c.lr); field("beta1", c.beta1); field("beta2", c.beta2); field("eps", c.eps);
+    field("weight_decay", c.weight_decay); field("momentum_decay", c.momentum_decay);
+    field("mu_product", c.mu_product); field("decoupled", c.decoupled); field("maximize", c.maximize);
+  }
+};
+
+template <class T>
+struct NadamStep {
+  LerpWeight<T> exp_avg_weight;  // 1 - beta1
+  T beta2, one_minus_beta2, bc2, eps, weight_decay;
+  T grad_value;     // -lr (1 - mu_t) / (1 - mu_product)
+  T exp_avg_value;  // -lr mu_{t+1} / (1 - mu_product mu_{t+1})
+  T param_scale;    // 1 - lr * weight_decay (decoupled)
+  bool maximize, coupled_decay, decoupled_decay;
+};
+
+template <class T>
+PYGD_HD NadamStep<T> make_step(const NadamConfig& c, int64_t step) {
+  // In double, in torch's (Python's) order of evaluation.
+  const double t = double(step);
+  const double bc2 = 1.0 - std::pow(c.beta2, t);
+  const double mu = c.beta1 * (1.0 - 0.5 * std::pow(0.96, t * c.momentum_decay));
+  const double mu_next = c.beta1 * (1.0 - 0.5 * std::pow(0.96, (t + 1.0) * c.momentum_decay));
+  const double mu_product_next = c.mu_product * mu_next;
+  const bool decay = c.weight_decay != 0.0;
+  return {make_lerp_weight<T>(1.0 - c.beta1), T(c.beta2), T(1.0 - c.beta2), T(bc2), T(c.eps),
+          T(c.weight_decay), T(-c.lr * (1.0 - mu) / (1.0 - c.mu_product)),
+          T(-c.lr * mu_next / (1.0 - mu_product_next)), T(1.0 - c.lr * c.weight_decay), c.maximize,
+          decay && !c.decoupled, decay && c.decoupled};
+}
+
 // The bandwidth probe: the memory traffic of an update with trivial arithmetic.
 struct ProbeConfig {
   double scale;

@@ -1,14 +1,19 @@
 // Every update the drivers know, and the gradient reductions. `Optimizers` is the one list of the
 // optimizers: the bindings, the CPU sweep tables and the CUDA module register each of its members.
 #pragma once
+#include "adadelta.h"
 #include "adagrad.h"
 #include "adam.h"
 #include "adamax.h"
 #include "amp.h"
 #include "grad_norms.h"
 #include "grad_ops.h"
+#include "lion.h"
+#include "nadam.h"
 #include "probe.h"
+#include "radam.h"
 #include "rmsprop.h"
+#include "rprop.h"
 #include "sgd.h"
 
 namespace pygd {
@@ -23,6 +28,6 @@ struct TypeList {
   }
 };
 
-using Optimizers = TypeList<Sgd, Adam, Rmsprop, Adagrad, Adamax>;
+using Optimizers = TypeList<Sgd, Adam, Rmsprop, Adagrad, Adamax, Radam, Adadelta, Rprop, Lion, Nadam>;
 
 }  // namespace pygd

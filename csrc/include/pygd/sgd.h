@@ -1,6 +1,7 @@
 // SGD with momentum, dampening, Nesterov, coupled weight decay and maximize (docs/update-rules.md).
 // The per-element math, written once. V is any lane pack: a scalar lane, a SIMD vector, or a CUDA
-// thread's value; it supplies + - * / unary-, fmadd(a, b, c) = a*b + c, sqrt, abs and max.
+// thread's value; it supplies + - * / unary-, fmadd(a, b, c) = a*b + c, sqrt, abs, max, the
+// ordered comparisons > < == (a V::Mask, false where either side is NaN) and select(mask, a, b).
 // Each optimizer names its streams (the arrays of one tensor) and says which it writes (kWritten)
 // and which may be absent (kOptional: null pointers, never read or written by update()).
 #pragma once
