@@ -23,11 +23,15 @@ except ImportError as exc:
                       f"({exc})") from exc
 
 from .elements import (
+    adadelta_element,
     adagrad_element,
     adam_element,
     adamax_element,
+    lion_element,
+    nadam_element,
     radam_element,
     rmsprop_element,
+    rprop_element,
     sgd_element,
 )
 from .indexed import (
@@ -35,6 +39,8 @@ from .indexed import (
     adagrad_at,
     adam_at,
     adamax_at,
+    lion_at,
+    nadam_at,
     radam_at,
     rmsprop_at,
     rprop_at,
