@@ -205,10 +205,9 @@ int32_t check_and_run(const Spec& spec, int32_t dtype_code, int64_t count, const
   if (!hparams) return fail(PYGD_ERROR_VALUE, "hparams is NULL");
   uint32_t size;
   std::memcpy(&size, hparams, sizeof size);
-  const std::string init = std::string("pygd_") + spec.name + "_hparams_init";
   if (size < sizeof(uint32_t))
-    return fail(PYGD_ERROR_VALUE, "hparams.size is " + std::to_string(size) + "; set it with " + init +
-                                      "(&hparams, sizeof hparams)");
+    return fail(PYGD_ERROR_VALUE, "hparams.size is " + std::to_string(size) + "; set it with pygd_" + spec.name +
+                                      "_hparams_init(&hparams, sizeof hparams)");
   if (size > spec.hparams_size)
     return fail(PYGD_ERROR_VERSION, "hparams.size is " + std::to_string(size) + " but this libpygd (" +
                                         PYGD_VERSION_STRING + ") knows pygd_" + spec.name + "_hparams of " +
