@@ -33,7 +33,9 @@
 
 #include <stdint.h>
 
-#if defined(_WIN32)
+#if defined(_WIN32) && defined(PYGD_BUILDING)
+#define PYGD_API __declspec(dllexport)
+#elif defined(_WIN32)
 #define PYGD_API __declspec(dllimport)
 #else
 #define PYGD_API __attribute__((visibility("default")))
