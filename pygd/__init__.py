@@ -19,6 +19,7 @@ from .functional import (
     adam_,
     adamax_,
     adamw_,
+    asgd_,
     lion_,
     nadam_,
     radam_,
@@ -33,7 +34,7 @@ _threadpoolctl.register()
 __all__ = [
     "__version__",
     "sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_", "adamax_", "radam_", "adadelta_", "rprop_", "lion_",
-    "nadam_", "nadam_momentum",
+    "nadam_", "nadam_momentum", "asgd_",
     "optim", "schedules", "data",
     "clip_grad_norm_", "clip_grad_value_", "grad_norm", "accumulate_", "GradientAccumulator",
     "info", "set_num_threads", "get_num_threads", "set_isa",

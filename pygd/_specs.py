@@ -306,6 +306,23 @@ _DECLARED = (
     state["mu_product"] (pygd.optim.NAdam keeps it; `pygd.nadam_momentum(t, beta1, momentum_decay)`
     gives mu_t, so at step t it is the last step's times that). States start as zeros.
     """),
+    OptimizerSpec(
+        "asgd", "asgd", "ASGD", False,
+        (_P, _G, Stream("axs", "ax")),
+        (Option("lr", 1e-2, "non_negative", kernel=(), functional=False),
+         Option("lambd", 1e-4, "non_negative"),
+         Option("alpha", 0.75, "not_nan", kernel=(), functional=False),
+         Option("t0", 1e6, "not_nan", kernel=(), functional=False),
+         _WEIGHT_DECAY, Option("maximize", False, "flag"),
+         Option("eta", None, "non_negative", constructor=False, state="eta"),
+         Option("mu", None, "non_negative", constructor=False, state="mu")),
+        doc="""ASGD (averaged SGD): param = param * (1 - lambd * eta) - eta * grad, and ax, the running
+    average of the params, ax += mu * (param - ax) (ax = param while mu == 1); coupled weight decay.
+
+    `eta` and `mu` are state the caller keeps, as torch keeps state["eta"] and state["mu"], here
+    their values before this step: after step t they become lr / (1 + lambd * lr * t) ** alpha and
+    1 / max(1, t - t0) (pygd.optim.ASGD keeps them, from its lr, alpha and t0). `axs` start as zeros.
+    """),
     # Not a torch.optim class: the defaults are the paper's and lion-pytorch's (lr 1e-4: Lion's
     # sign update is larger per element than Adam's, so its lr is 3-10x smaller).
     OptimizerSpec(

@@ -27,5 +27,6 @@ adadelta_ = functional_step(SPECS["adadelta"])
 rprop_ = functional_step(SPECS["rprop"])
 lion_ = functional_step(SPECS["lion"])
 nadam_ = functional_step(SPECS["nadam"])
+asgd_ = functional_step(SPECS["asgd"])
 
 __all__ = [f"{name}_" for name in SPECS]

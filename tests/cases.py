@@ -18,7 +18,7 @@ import float64_reference
 import pygd
 import pygd.optim
 from pygd._specs import SPECS
-from pygd._state_scalars import FACTORS, INITIAL
+from pygd._state_scalars import kernel_values
 
 DTYPES = (np.float32, np.float64)
 ISAS = tuple(pygd.info()["isas"])  # the levels this build and CPU run; empty without the extension
@@ -90,6 +90,7 @@ OPTIMIZERS = {o.name: o for o in (
     Optimizer("adadelta", pygd.adadelta_, pygd.optim.Adadelta, dict(lr=0.5, rho=0.8, weight_decay=0.01)),
     Optimizer("rprop", pygd.rprop_, pygd.optim.Rprop, dict(lr=0.02, etas=(0.4, 1.3), step_sizes=(1e-4, 0.05))),
     Optimizer("lion", pygd.lion_, pygd.optim.Lion, {}),  # not torch's: no torch options
+    Optimizer("asgd", pygd.asgd_, pygd.optim.ASGD, dict(lr=0.05, lambd=0.01, t0=2.0, weight_decay=0.01)),
     Optimizer("nadam", pygd.nadam_, pygd.optim.NAdam,
               dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.01, momentum_decay=0.01, decoupled_weight_decay=True)),
 )}
@@ -109,6 +110,9 @@ class Case:
     # Initial value of a state (default 0). SGD's momentum buffer starts as NaN: it must be
     # overwritten, never read, at step 1. Adagrad's initial accumulator is whatever state_sums holds.
     init: dict = dataclasses.field(default_factory=dict)
+    # Options the classes take but the functional step does not, as they only advance state scalars
+    # (ASGD's lr, alpha, t0): they reach the oracle, the classes and the state scalars' values.
+    class_options: dict = dataclasses.field(default_factory=dict)
 
     @property
     def opt(self):
@@ -143,21 +147,15 @@ class Case:
         self.opt.fn(params, grads, **kwargs)
 
     def state_scalars(self, t, overrides=None):
-        """{state scalar: its value through step t}, the options constant over the steps."""
+        """{state scalar: the value step t reads}, the options constant over the steps."""
         group = {**self.opt.spec.defaults, **self.torch_kwargs(), **(overrides or {})}
-        values = {}
-        for o in self.opt.spec.state_scalars:
-            value = INITIAL[o.name]
-            for step in range(1, t + 1):
-                value *= FACTORS[o.name](step, group)
-            values[o.name] = value
-        return values
+        return kernel_values(tuple(o.name for o in self.opt.spec.state_scalars), t, group)
 
     def torch_kwargs(self):
         """The case's options as the optimizer classes take them: a pair the functional step takes
         split (Rprop's step_size_min, step_size_max) as the pair, and the options that states
         start at (Adagrad's initial_accumulator_value, Rprop's lr) from the case's initial states."""
-        options = dict(self.options)
+        options = dict(self.options, **self.class_options)
         for o in self.opt.spec.options:
             if o.functional_split:
                 options[o.name] = tuple(options.pop(n, d) for n, d in zip(o.sets, o.default))
@@ -167,8 +165,8 @@ class Case:
         return options
 
 
-def _case(optimizer, id, init=None, **options):
-    return Case(f"{optimizer}-{id}", optimizer, options, init or {})
+def _case(optimizer, id, init=None, class_options=None, **options):
+    return Case(f"{optimizer}-{id}", optimizer, options, init or {}, class_options or {})
 
 
 CASES = [
@@ -240,12 +238,19 @@ CASES = [
     _case("nadam", "all", lr=1e-2, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.1, momentum_decay=0.01,
           decoupled_weight_decay=True, maximize=True),
     _case("nadam", "low_betas", lr=1e-2, betas=(0.2, 0.6)),
+    # t0 = 3: mu is 1 (ax copies the param) through step 4, then a running average.
+    _case("asgd", "plain", class_options=dict(lr=0.05, t0=3.0)),
+    _case("asgd", "lambd", lambd=0.1, class_options=dict(lr=0.05, alpha=0.5, t0=3.0)),
+    _case("asgd", "wd", weight_decay=0.1, class_options=dict(lr=0.05, t0=3.0)),
+    _case("asgd", "maximize", maximize=True, class_options=dict(lr=0.05, t0=3.0)),
+    _case("asgd", "all", lambd=0.01, weight_decay=0.1, maximize=True, class_options=dict(lr=0.05, alpha=0.9, t0=1.0)),
+    _case("asgd", "torch_defaults"),  # t0 = 1e6: ax is the param
 ]
 BY_ID = {c.id: c for c in CASES}
 # The most flag-heavy case of each optimizer: used where a test cannot afford the whole table.
 HEAVY = [BY_ID[i] for i in ("sgd-all", "adam-all", "adamw-amsgrad", "rmsprop-all", "adagrad-lr_decay",
                                  "adamax-all", "radam-all", "adadelta-all", "rprop-all",
-                                 "lion-all", "nadam-all")]
+                                 "lion-all", "nadam-all", "asgd-all")]
 
 
 # ----------------------------------------------------------------------------- data
@@ -287,7 +292,7 @@ def _reference_one(case_id, shape, dtype, steps, seed):
     states = {k: [v[0].astype(np.float64)] for k, v in case.new_states([shape], dtype).items()}
     for t in range(1, steps + 1):
         grads = [grads_at(shape, dtype, t, seed).astype(np.float64)]
-        float64_reference.step(case.optimizer, params, grads, states, t, case.options)
+        float64_reference.step(case.optimizer, params, grads, states, t, {**case.options, **case.class_options})
     for a in [params[0], *(v[0] for v in states.values())]:
         a.setflags(write=False)  # may be cached: shared between tests
     return params[0], {k: v[0] for k, v in states.items()}

@@ -146,7 +146,9 @@ def lion(p, g, state, t, *, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximi
 
 
 def nadam(p, g, state, t, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
-          decoupled_weight_decay=False, maximize=False):
+          decoupled_weight_decay=False, maximize=False, mu_product=None):
+    """mu_product: the product of the momentum coefficients through step t where given (the
+    functional step's argument), else made here for constant options."""
     beta1, beta2 = betas
     d = _signed(g, maximize)
     if decoupled_weight_decay:
@@ -159,15 +161,29 @@ def nadam(p, g, state, t, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay
     # Dozat 2016 with torch's momentum schedule mu_i = beta1 (1 - 0.96^(i psi) / 2): the grad's
     # share with this step's mu, the momentum's with the next one's (Nesterov's look-ahead).
     mu = [beta1 * (1.0 - 0.5 * 0.96 ** (i * momentum_decay)) for i in range(1, t + 2)]
-    product = np.prod(mu[:t])
+    product = np.prod(mu[:t]) if mu_product is None else mu_product
     v_hat = v / (1.0 - beta2 ** t)
     p -= lr * ((1.0 - mu[t - 1]) * d / (1.0 - product) + mu[t] * m / (1.0 - product * mu[t])) / (np.sqrt(v_hat) + eps)
+
+
+def asgd(p, g, state, t, *, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0, maximize=False,
+         eta=None, mu=None):
+    """eta, mu: the state the step reads where given (the functional step's arguments), else made
+    here for constant options."""
+    d = _signed(g, maximize) + weight_decay * p
+    # Polyak-Ruppert averaging with torch's schedules: the rate of step t is the one step t - 1
+    # left, lr / (1 + lambd lr (t-1))^alpha (lr at step 1); the averaging weight 1 / max(1, t-1-t0).
+    eta = lr / (1.0 + lambd * lr * (t - 1)) ** alpha if eta is None else eta
+    mu = 1.0 / max(1.0, t - 1 - t0) if mu is None else mu
+    p[...] = p * (1.0 - lambd * eta) - eta * d
+    ax = state["axs"]
+    ax[...] = ax + mu * (p - ax)
 
 
 UPDATES = {"sgd": sgd, "adam": adam, "adamw": adamw, "rmsprop": rmsprop, "adagrad": adagrad,
            "adamax": adamax, "radam": radam,
            "adadelta": adadelta, "rprop": rprop, "lion": lion,
-           "nadam": nadam}
+           "nadam": nadam, "asgd": asgd}
 
 
 def step(optimizer, params, grads, states, t, options):

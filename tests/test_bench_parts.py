@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from pygd._specs import SPECS
-from pygd._state_scalars import FACTORS, INITIAL
+from pygd._state_scalars import kernel_values
 from pygd.bench import contenders, machine, probe, timing, workloads
 
 
@@ -28,7 +28,8 @@ def test_bytes_per_param_follow_the_roofline():
     # Adagrad 20; fp64 doubles.
     expected = {"adam": 28, "adamw": 28, "sgd": 20, "rmsprop": 20, "adagrad": 20, "adamax": 28,
                 "radam": 28, "adadelta": 28, "rprop": 28,
-                "lion": 20, "nadam": 28}
+                "lion": 20, "nadam": 28,
+                "asgd": 20}
     for key, per_param in expected.items():
         assert workloads.OPTIMIZERS[key].bytes_per_param(4) == per_param
         assert workloads.OPTIMIZERS[key].bytes_per_param(8) == 2 * per_param
@@ -100,10 +101,9 @@ def test_the_numpy_comparator_runs_the_same_update_as_pygd(key):
     ours_states = [[np.zeros_like(a) for a in ours] for _ in range(opt.states)]
     theirs = [a.copy() for a in work.params]
     theirs_states = [[np.zeros_like(a) for a in theirs] for _ in range(opt.states)]
-    scalars = {o.name: INITIAL[o.name] for o in SPECS[key].state_scalars}  # NAdam's mu_product
+    names = tuple(o.name for o in SPECS[key].state_scalars)  # NAdam's mu_product, ASGD's eta and mu
     for t in (1, 2, 3):
-        for name in scalars:
-            scalars[name] *= FACTORS[name](t, {**SPECS[key].defaults, **opt.hparams})
+        scalars = kernel_values(names, t, {**SPECS[key].defaults, **opt.hparams})
         if opt.takes_step:
             opt.pygd_step(ours, work.grads, *ours_states, step=t, backend="reference", **opt.hparams, **scalars)
         else:

@@ -224,7 +224,8 @@ def test_every_kernel_compiles_to_ptx(monkeypatch, dtype):
                         lambda: types.SimpleNamespace(compute_capability=(9, 0)))
     for kernel, spec in KERNELS.items():
         make = getattr(scalars, f"{kernel}_scalars")
-        s = make(dtype, 1) if spec.takes_step else make(dtype)
+        state = {o.name: 0.5 for o in spec.state_scalars}  # NAdam's mu_product: any valid value
+        s = make(dtype, 1, **state) if spec.takes_step else make(dtype, **state)
         table = np.zeros((2 + len(spec.streams), 2), np.int64)
         for present in (True, None):
             presence = tuple(present if stream.needed_if else True for stream in spec.streams)

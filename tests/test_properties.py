@@ -57,6 +57,9 @@ HYPERPARAMETERS["lion"] = dict(lr=LR, weight_decay=WEIGHT_DECAY,
 HYPERPARAMETERS["nadam"] = dict(HYPERPARAMETERS["adamax"], decoupled_weight_decay=hp(st.booleans()),
                                 momentum_decay=hp(st.sampled_from([0.0, 4e-3, 0.1]), -1.0, NAN),
                                 mu_product=hp(st.sampled_from([0.9, 0.5, 1e-3]), 1.5, NAN))
+HYPERPARAMETERS["asgd"] = dict(weight_decay=WEIGHT_DECAY, lambd=hp(st.sampled_from([0.0, 1e-4, 0.1]), -1.0, NAN),
+                               eta=hp(st.sampled_from([1e-3, 0.05]), -1.0, NAN),
+                               mu=hp(st.sampled_from([1.0, 0.5, 0.01]), -1.0, NAN))
 HYPERPARAMETERS["radam"] = dict(HYPERPARAMETERS["adamax"], decoupled_weight_decay=hp(st.booleans()))
 
 SHAPES = st.one_of(st.just(()), st.tuples(st.integers(0, 40)), st.tuples(st.integers(0, 300)),

@@ -113,8 +113,9 @@ def test_group_readers_read_by_name():
     from pygd import _steps
     for spec in _specs.SPECS.values():
         group = dict(reversed(list(spec.defaults.items())))
+        # A state scalar's slot holds the readers' placeholder, 1.0 (each call puts its value there).
         expected = spec.pack(**{name: value for o in spec.options for name, value in zip(
-            o.sets, o.default if o.check == "betas" else (o.default,))})
+            o.sets, o.default if o.check in _specs.PAIR_CHECKS else (1.0 if o.state else o.default,))})
         assert _steps.group_reader(spec)(group) == expected
         assert _steps.torch_group_reader(spec)(group) == expected
 

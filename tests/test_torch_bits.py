@@ -31,7 +31,7 @@ import pytest
 
 import pygd
 from cases import ISAS, NATIVE, NUMBA, OPTIMIZERS, SMALL_GRAIN, TORCH_STATE
-from pygd._state_scalars import FACTORS, INITIAL
+from pygd._state_scalars import kernel_values
 
 torch = pytest.importorskip("torch")
 
@@ -82,7 +82,7 @@ class Spec:
 
     def pygd_kwargs(self, o, step):
         """Options `o` (torch's) as the functional step takes them."""
-        o = dict(o)
+        torch_options, o = o, dict(o)
         for option in OPTIMIZERS[self.name].spec.options if self.name in OPTIMIZERS else ():
             if option.functional_split:  # Rprop's step_sizes=(min, max): step_size_min, step_size_max
                 o.update(zip(option.sets, o.pop(option.name)))
@@ -90,12 +90,10 @@ class Spec:
                 o.pop(option.name, None)
         if self.name in ADAMS:
             o["max_exp_avg_sqs"] = None  # filled in by the caller when amsgrad
-        if self.name in OPTIMIZERS:  # a state scalar (NAdam's mu_product) as steps 1..step make it
-            for scalar in OPTIMIZERS[self.name].spec.state_scalars:
-                group = {**OPTIMIZERS[self.name].spec.defaults, **o}
-                o[scalar.name] = INITIAL[scalar.name]
-                for t in range(1, step + 1):
-                    o[scalar.name] *= FACTORS[scalar.name](t, group)
+        if self.name in OPTIMIZERS:  # the state scalars (NAdam's mu_product) as steps 1..step make them
+            spec = OPTIMIZERS[self.name].spec
+            names = tuple(s.name for s in spec.state_scalars)
+            o.update(kernel_values(names, step, {**spec.defaults, **torch_options}))
         return {**o, "step": step} if "step" in inspect.signature(self.fn).parameters else o
 
     def initial(self, name, o):
@@ -126,6 +124,8 @@ RPROP = _grid(lr=[0.01], etas=[(0.5, 1.2), (0.3, 1.5)], step_sizes=[(1e-6, 50.0)
               maximize=[False, True])
 NADAM = _grid(lr=[1e-2], betas=[(0.9, 0.999), (0.3, 0.8)], eps=[1e-8], weight_decay=[0.0, 0.1],
               momentum_decay=[4e-3, 0.1], decoupled_weight_decay=[False, True], maximize=[False, True])
+ASGD = _grid(lr=[0.05], lambd=[1e-4, 0.1], alpha=[0.75], t0=[1e6, 1.0], weight_decay=[0.0, 0.1],
+             maximize=[False, True])
 RMSPROP = _grid(lr=[1e-2], alpha=[0.99, 0.3], eps=[1e-8], weight_decay=[0.0, 0.1],
                 momentum=[0.0, 0.9], centered=[False, True], maximize=[False, True])
 
@@ -150,6 +150,8 @@ SPECS = [
     # torch rounds its mu_product state to float32 (float64 under a float64 default dtype); pygd is
     # handed the float64 product here, so torch runs under the default dtype float64 (pygd.torch
     # keeps torch's own mu_product: see test_torch_training.py).
+    # ASGD's eta and mu: float64 as for NAdam (t0 = 1 averages from step 3).
+    Spec("asgd", pygd.asgd_, torch.optim.ASGD, {"foreach": False}, ASGD, False),
     Spec("nadam", pygd.nadam_, torch.optim.NAdam, {"foreach": False}, NADAM, False, mkl_sqrt=True),
 ]
 

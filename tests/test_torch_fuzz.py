@@ -53,6 +53,7 @@ OPTIMIZERS = [
     ("Adadelta", dict(lr=0.5, weight_decay=0.01, maximize=True)),
     ("Rprop", dict(lr=0.01, etas=(0.4, 1.3))),
     ("NAdam", dict(lr=0.01, weight_decay=0.01, momentum_decay=0.05)),
+    ("ASGD", dict(lr=0.01, lambd=0.01, t0=2.0, weight_decay=0.01)),
 ]
 SHAPES = [(1,), (7,), (33,), (4, 5), (3, 1, 2), (65,)]
 

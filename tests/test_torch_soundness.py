@@ -325,7 +325,8 @@ def test_help_shows_torch_s_documentation_and_what_pygd_changes(name):
 
 PLAIN = {"SGD": dict(lr=0.1), "Adam": dict(lr=0.01), "AdamW": dict(lr=0.01), "RMSprop": dict(lr=0.01),
          "Adagrad": dict(lr=0.1), "Adamax": dict(lr=0.01), "RAdam": dict(lr=0.01),
-         "Adadelta": dict(lr=0.5), "Rprop": dict(lr=0.01), "NAdam": dict(lr=0.01)}
+         "Adadelta": dict(lr=0.5), "Rprop": dict(lr=0.01), "NAdam": dict(lr=0.01),
+         "ASGD": dict(lr=0.01)}
 
 
 @pytest.mark.parametrize("options", ["plain", "heavy"])

@@ -88,6 +88,8 @@ MODEL_CASES = [
     _model_case("Rprop", "default", lr=1e-3),
     _model_case("Rprop", "all", lr=1e-3, etas=(0.4, 1.3), step_sizes=(1e-5, 1e-2), maximize=True),
     _model_case("NAdam", "default", lr=1e-2),
+    _model_case("ASGD", "default", lr=1e-2),
+    _model_case("ASGD", "all", lr=1e-2, lambd=1e-2, alpha=0.5, t0=10.0, weight_decay=1e-2, maximize=True),
     _model_case("NAdam", "all", lr=1e-2, betas=(0.8, 0.9), eps=1e-6, weight_decay=1e-2, momentum_decay=0.01,
                 decoupled_weight_decay=True, maximize=True),
 ]
@@ -95,7 +97,7 @@ MODEL_CASES = [
 CNN_CASES = [c for c in MODEL_CASES if c.id in (
     "SGD-nesterov", "Adam-all", "AdamW-amsgrad", "RMSprop-all", "Adagrad-lr_decay_initial_accumulator",
     "Adamax-all", "RAdam-all", "Adadelta-all", "Rprop-all",
-    "NAdam-all")]
+    "NAdam-all", "ASGD-all")]
 MODEL_DTYPES = (torch.float32, torch.float64)
 
 

@@ -279,6 +279,26 @@ def nadam(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Opti
     return None
 
 
+# The update does not use the step.
+def asgd(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
+    problem = _validate.check_streams("asgd", streams)
+    if problem is not None:
+        return problem
+    h = _hyperparameters("asgd", hparams)
+    with np.errstate(all="ignore"):
+        for param, grad, ax in _tensors(streams):
+            g = -grad if h.maximize else grad
+            if h.weight_decay != 0:
+                g = g + h.weight_decay * param
+            param *= 1 - h.lambd * h.eta
+            param -= h.eta * g
+            if h.mu == 1:
+                ax[...] = param
+            else:
+                ax += (param - ax) * h.mu
+    return None
+
+
 # ----------------------------------------------------------------------------- gradient tools
 # Same arguments and results as the native ones (csrc/bindings/gradients.cpp). Norm kinds
 # (_constants.NormKind): L2 sum of squares, L1 sum of magnitudes, INF largest magnitude, POWER sum

@@ -131,3 +131,12 @@ def nadam(p: Any, g: Any, m: Any, v: Any, t: int, *, lr: float, betas: tuple[flo
     denom = np.sqrt(v / (1 - beta2 ** t)) + eps
     p -= lr * (1 - mus[0]) / (1 - product) * g / denom
     p -= lr * mus[1] / (1 - product * mus[1]) * m / denom
+
+
+def asgd(p: Any, g: Any, ax: Any, t: int, *, lambd: float) -> None:
+    """ASGD written the obvious way in NumPy (a comparator), in place (lr 1e-2, alpha 0.75, t0 1e6:
+    the average is the param)."""
+    eta = 1e-2 / (1 + lambd * 1e-2 * (t - 1)) ** 0.75
+    p *= 1 - lambd * eta
+    p -= eta * g
+    ax[...] = p

@@ -67,6 +67,7 @@ OPTIMIZERS = {o.key: o for o in (
               dict(lr=1.0, rho=0.9, eps=1e-6)),
     Optimizer("nadam", "NAdam", pygd.nadam_, True, numpy_steps.nadam, "NAdam", 2,
               dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8)),
+    Optimizer("asgd", "ASGD", pygd.asgd_, False, numpy_steps.asgd, "ASGD", 1, dict(lambd=1e-4)),
     Optimizer("lion", "Lion", pygd.lion_, False, numpy_steps.lion, None, 1, dict(lr=1e-4, betas=(0.9, 0.99))),
     Optimizer("rprop", "Rprop", pygd.rprop_, False, numpy_steps.rprop, "Rprop", 2, dict(etas=(0.5, 1.2))),
 )}

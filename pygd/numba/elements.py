@@ -257,3 +257,18 @@ def nadam_element(param, grad, exp_avg, exp_avg_sq, s):
     denom = math.sqrt(exp_avg_sq / s.bc2) + s.eps
     param = param + s.grad_value * g / denom
     return param + s.exp_avg_value * exp_avg / denom, exp_avg, exp_avg_sq
+
+
+@_element
+def asgd_element(param, grad, ax, s):
+    """ASGD: SGD with the decayed learning rate eta, and ax the running average of the params.
+
+    s: AsgdScalars. Returns (param, ax).
+    """
+    g = -grad if s.maximize else grad
+    if s.has_weight_decay:
+        g = fmadd(param, s.weight_decay, g)
+    param = fmadd(g, s.neg_eta, param * s.decay_scale)
+    if s.mu_is_one:
+        return param, param
+    return param, ax + (param - ax) * s.mu

@@ -17,6 +17,7 @@ from .elements import (
     adagrad_element,
     adam_element,
     adamax_element,
+    asgd_element,
     lion_element,
     nadam_element,
     radam_element,
@@ -104,6 +105,12 @@ def lion_at(i, param, grad, exp_avg, s):
 def nadam_at(i, param, grad, exp_avg, exp_avg_sq, s):
     """Updates element i of param, exp_avg and exp_avg_sq in place by NAdam."""
     param[i], exp_avg[i], exp_avg_sq[i] = nadam_element(param[i], grad[i], exp_avg[i], exp_avg_sq[i], s)
+
+
+@_indexed
+def asgd_at(i, param, grad, ax, s):
+    """Updates element i of param and ax in place by ASGD."""
+    param[i], ax[i] = asgd_element(param[i], grad[i], ax[i], s)
 
 
 def update_at(i, arrays, s):

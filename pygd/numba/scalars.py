@@ -88,9 +88,15 @@ NadamScalars = collections.namedtuple("NadamScalars", (
     "param_scale",    # 1 - lr * weight_decay (decoupled)
     "maximize", "coupled_decay", "decoupled_decay"))
 
+AsgdScalars = collections.namedtuple("AsgdScalars", (
+    "decay_scale",  # 1 - lambd * eta
+    "neg_eta", "mu", "weight_decay",
+    "mu_is_one",  # ax takes the param while mu == 1
+    "maximize", "has_weight_decay"))
+
 # Their docstrings, which a namedtuple would otherwise make of its field names.
 for _scalars in (SgdScalars, AdamScalars, RmspropScalars, AdagradScalars, AdamaxScalars, RadamScalars,
-                 AdadeltaScalars, RpropScalars, LionScalars, NadamScalars):
+                 AdadeltaScalars, RpropScalars, LionScalars, NadamScalars, AsgdScalars):
     _opt = _scalars.__name__[:-len("Scalars")].lower()
     _scalars.__doc__ = (f"The scalars of one {_opt} step, in the arrays' type ({_opt}_scalars makes "
                         f"them, {_opt}_element takes them).")
@@ -224,3 +230,11 @@ def nadam_scalars(dtype, step, mu_product, lr=2e-3, beta1=0.9, beta2=0.999, eps=
                         dtype(eps), dtype(weight_decay), dtype(-lr * (1.0 - mu) / (1.0 - mu_product)),
                         dtype(-lr * mu_next / (1.0 - mu_product_next)), dtype(1.0 - lr * weight_decay),
                         maximize, decay and not decoupled, decay and decoupled)
+
+
+@register_jitable
+def asgd_scalars(dtype, eta, mu, lambd=1e-4, weight_decay=0.0, maximize=False):
+    """The scalars of an ASGD step for arrays of `dtype`; eta and mu are the state the caller
+    keeps, as they are before this step (its update does not use the step count)."""
+    return AsgdScalars(dtype(1.0 - lambd * eta), dtype(-eta), dtype(mu), dtype(weight_decay), mu == 1.0,
+                       maximize, weight_decay != 0.0)

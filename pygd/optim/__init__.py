@@ -27,6 +27,7 @@ from ._base import Optimizer
 from ._classes import (
            SGD,
            Adadelta,
+           ASGD,
            Adagrad,
            Adam,
            Adamax,
@@ -40,4 +41,4 @@ from ._classes import (
 from ._serialization import from_arrays, to_arrays
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Adadelta", "Rprop",
-           "Lion", "NAdam", "to_arrays", "from_arrays"]
+           "Lion", "NAdam", "ASGD", "to_arrays", "from_arrays"]

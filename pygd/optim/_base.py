@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _backends, _steps, _validate
 from .._specs import PAIR_CHECKS, OptimizerSpec
-from .._state_scalars import FACTORS
+from .._state_scalars import SCALARS
 from .._typing import Backend, FloatArray, G, OptionalArrays, ParamGroup
 from . import _params, _plan, _serialization
 
@@ -162,13 +162,14 @@ class Optimizer:
         for call in plan:
             first = call.step_states[0]
             step = first["step"] + 1
-            # The state scalars after this step (the step multiplies each by its factor).
-            scalars = {name: first[name] * FACTORS[name](step, call.group) for name, _ in self._state_scalars}
+            # The state scalars after this step, and the values its kernel reads (after or before).
+            after = {name: SCALARS[name].after(first[name], step, call.group) for name, _ in self._state_scalars}
+            read = {name: after[name] if SCALARS[name].read_after else first[name] for name in after}
             self._update(call.params, grads[call.start:call.stop] if call.start is not None
-                         else call.grads(grads), call.states, step, call.group, scalars)
+                         else call.grads(grads), call.states, step, call.group, read)
             for state in call.step_states:
                 state["step"] = step
-                state.update(scalars)
+                state.update(after)
         self.steps += 1
 
     def _initial_state(self, name: str, param: FloatArray, group: ParamGroup) -> FloatArray:

@@ -55,3 +55,9 @@ class NAdam(Optimizer, spec=SPECS["nadam"]):
     """torch.optim.NAdam: Adam with Nesterov momentum through a momentum schedule, coupled or
     decoupled weight decay, maximize. Each param's state keeps "mu_product" (a float, the product
     of the momentum coefficients so far, as torch keeps it)."""
+
+
+class ASGD(Optimizer, spec=SPECS["asgd"]):
+    """torch.optim.ASGD: SGD with a decaying learning rate and a running average of the params
+    (state "ax"), coupled weight decay, maximize. Each param's state keeps "eta" and "mu" (floats,
+    advanced after each step as torch's)."""

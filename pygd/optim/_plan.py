@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
 from .. import _backends, _validate
-from .._state_scalars import INITIAL
+from .._state_scalars import SCALARS
 from .._typing import FloatArray, ParamGroup
 from .._validate import Problem
 
@@ -55,7 +55,7 @@ def make_plan(opt: Optimizer, grads: Sequence[Any]) -> list[Call]:
                     if name not in state:
                         state[name] = opt._initial_state(name, p, group)
                 for name, _ in opt._state_scalars:
-                    state.setdefault(name, INITIAL[name])
+                    state.setdefault(name, SCALARS[name].initial(group))
                 key = (p.dtype, state["step"], *(state[name] for name, _ in opt._state_scalars))
                 runs.setdefault(key, []).append((index, p))
             index += 1

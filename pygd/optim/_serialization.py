@@ -93,8 +93,7 @@ def _restored_state(saved: dict[str, Any], param: Any, where: str, scalars: tupl
         if name == "step":
             continue
         if name in scalars:  # a torch 0-dim tensor or a float
-            restored[name] = _validate.in_unit_interval(f"{where}[{name!r}]", float(np.asarray(value)),
-                                                        include_one=True)
+            restored[name] = _validate.non_negative(f"{where}[{name!r}]", float(np.asarray(value)))
             continue
         array = np.asarray(value)
         if array.shape != param.shape:

@@ -1,5 +1,5 @@
 """Drop-in replacements for every torch.optim optimizer: SGD, Adam, AdamW, RMSprop, Adagrad, Adamax,
-RAdam, Adadelta, Rprop and NAdam run pygd's kernels; ASGD, Adafactor (no kernel yet), LBFGS,
+RAdam, Adadelta, Rprop, NAdam and ASGD run pygd's kernels; Adafactor (no kernel yet), LBFGS,
 SparseAdam and Muon (torch's implementation by design) run torch's own step (_torch_steps.py).
 
 Change one import::
@@ -25,6 +25,7 @@ if _native_error is not None:  # pragma: no cover - exercised only where the bui
                       f"({_native_error}); reinstall pygd where a C++ compiler is found")
 
 from ._optimizers import (  # noqa: E402
+    ASGD,
     SGD,
     Adadelta,
     Adagrad,
@@ -38,7 +39,7 @@ from ._optimizers import (  # noqa: E402
     Rprop,
     TorchFallbackWarning,
 )
-from ._torch_steps import ASGD, LBFGS, Adafactor, Muon, SparseAdam  # noqa: E402
+from ._torch_steps import LBFGS, Adafactor, Muon, SparseAdam  # noqa: E402
 
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Adadelta", "Rprop",
            "NAdam", "ASGD", "Adafactor", "LBFGS", "SparseAdam", "Muon", "Routes", "TorchFallbackWarning"]

@@ -20,7 +20,7 @@ from torch.autograd.graph import increment_version
 
 from .._backends.native import PointerTable
 from .._constants import GatherResult
-from .._state_scalars import FACTORS
+from .._state_scalars import SCALARS
 from . import _checks
 
 if TYPE_CHECKING:
@@ -69,10 +69,11 @@ def make_call(spec: Kernel, layout: tuple[Optional[str], ...],
 
 
 class StateScalars:
-    """A call's state scalars (NAdam's mu_product): one 0-dim tensor per member and name, as torch
-    keeps them, all holding the call's value. Each step re-checks that they are still the state's
-    and hold that value, multiplies them by the step's factor with torch's own op (so they round as
-    torch's), and hands the kernel the new value."""
+    """A call's state scalars (NAdam's mu_product, ASGD's eta and mu): one 0-dim tensor per member
+    and name, as torch keeps them, all holding the call's value. Each step re-checks that they are
+    still the state's and hold that value, and advances them as torch does: multiplied in place by
+    torch's own op (so they round as torch's) before the kernel, which reads the new value, or set
+    after the kernel, which read the value before."""
 
     def __init__(self, spec: Kernel, group: dict[str, Any], tensors: list[list[torch.Tensor]],
                  values: tuple[float, ...]) -> None:
@@ -87,13 +88,28 @@ class StateScalars:
             if any(v != value for v in torch.stack(tensors).tolist()):
                 raise Rebuild
 
-    def advance(self, step: int, hparams: tuple[Any, ...]) -> tuple[Any, ...]:
-        """Multiplies the state scalars by their factors at `step`; `hparams` with the new values."""
+    def before_kernel(self, step: int, hparams: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Advances the multiplied state scalars to `step`; `hparams` with the values the kernel
+        reads."""
         values = list(hparams)
         for k, ((name, slot), tensors) in enumerate(zip(self.spec.scalars, self.tensors)):
-            torch._foreach_mul_(tensors, FACTORS[name](step, self.group))
-            self.values[k] = values[slot] = float(tensors[0])
+            scalar = SCALARS[name]
+            if scalar.factor is not None:
+                torch._foreach_mul_(tensors, scalar.factor(step, self.group))
+                self.values[k] = float(tensors[0])
+            values[slot] = self.values[k]
         return tuple(values)
+
+    def after_kernel(self, step: int) -> None:
+        """Sets the other state scalars to their values after `step` (rounded to each tensor's
+        dtype, as torch's copy_)."""
+        for k, ((name, _), tensors) in enumerate(zip(self.spec.scalars, self.tensors)):
+            scalar = SCALARS[name]
+            if scalar.value is not None:
+                value = scalar.value(step, self.group)
+                for tensor in tensors:
+                    tensor.fill_(value)
+                self.values[k] = float(tensors[0])
 
 
 def call_class_for(device: torch.device) -> Union[type[CpuCall], type[CudaCall]]:
@@ -206,8 +222,10 @@ class CpuCall(Call):
         grad_scale = amp.host_grad_scale()
         step = self.step + 1
         if self.scalars is not None:
-            hparams = self.scalars.advance(step, hparams)
+            hparams = self.scalars.before_kernel(step, hparams)
         problem = self.spec.run(self.table, step, hparams, grad_scale)
+        if self.scalars is not None:
+            self.scalars.after_kernel(step)
         if problem is not None:  # gather() checked the call; reaching here is a pygd bug
             raise RuntimeError(f"pygd.torch: the kernel rejected a checked call: {problem}")
         if self.steps:

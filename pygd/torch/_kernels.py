@@ -14,7 +14,7 @@ import torch
 
 from .._backends import native as native_backend
 from .._specs import OptimizerSpec
-from .._state_scalars import INITIAL
+from .._state_scalars import SCALARS
 from .._steps import torch_group_reader
 from . import _checks
 
@@ -87,7 +87,7 @@ class Kernel:
             return False
         state["step"] = _zero_step(param, group)
         for scalar, _ in self.scalars:  # as torch: on the CPU, of the default float dtype's width
-            state[scalar] = torch.tensor(INITIAL[scalar], dtype=_get_scalar_dtype())  # type: ignore[no-untyped-call]
+            state[scalar] = torch.tensor(SCALARS[scalar].initial(group), dtype=_get_scalar_dtype())  # type: ignore[no-untyped-call]
         for stream, name in zip(self.spec.streams[2:], self.state_names(group)):
             if name is None:
                 continue

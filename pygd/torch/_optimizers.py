@@ -43,7 +43,7 @@ _R = TypeVar("_R")
 _C = TypeVar("_C", bound=type)
 
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Adadelta", "Rprop",
-           "NAdam", "Routes", "TorchFallbackWarning"]
+           "NAdam", "ASGD", "Routes", "TorchFallbackWarning"]
 
 
 def _with_hooks(step: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -213,3 +213,8 @@ class Rprop(_Stepper, torch.optim.Rprop):
 @_document
 class NAdam(_Stepper, torch.optim.NAdam):
     kernel = kernel_for(SPECS["nadam"])
+
+
+@_document
+class ASGD(_Stepper, torch.optim.ASGD):
+    kernel = kernel_for(SPECS["asgd"])

@@ -19,7 +19,7 @@ import torch
 
 from ._fallback import Routes, TorchFallbackWarning, torch_class
 
-__all__ = ["LBFGS", "SparseAdam", "Muon", "ASGD", "Adafactor"]
+__all__ = ["LBFGS", "SparseAdam", "Muon", "Adafactor"]
 
 if TYPE_CHECKING:
     _Optimizer = torch.optim.Optimizer
@@ -96,11 +96,6 @@ class Muon(_TorchSteps, torch.optim.Muon):
 class _Pending(_TorchSteps):
     pygd_pending = True
     pygd_reason = "pygd has no native kernel for it yet"
-
-
-@_document
-class ASGD(_Pending, torch.optim.ASGD):
-    pass
 
 
 @_document

@@ -301,6 +301,33 @@ PYGD_HD NadamStep<T> make_step(const NadamConfig& c, int64_t step) {
           decay && !c.decoupled, decay && c.decoupled};
 }
 
+// ASGD's eta and mu are state the caller keeps (torch's state["eta"], state["mu"]): the values
+// before this step's advance.
+struct AsgdConfig {
+  double lambd, eta, mu, weight_decay;
+  bool maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("lambd", c.lambd); field("eta", c.eta); field("mu", c.mu); field("weight_decay", c.weight_decay);
+    field("maximize", c.maximize);
+  }
+};
+
+template <class T>
+struct AsgdStep {
+  T decay_scale;  // 1 - lambd * eta
+  T neg_eta, mu, weight_decay;
+  bool mu_is_one;  // torch copies the param into ax while mu == 1
+  bool maximize, has_weight_decay;
+};
+
+template <class T>
+PYGD_HD AsgdStep<T> make_step(const AsgdConfig& c, int64_t /*step*/) {
+  return {T(1.0 - c.lambd * c.eta), T(-c.eta), T(c.mu), T(c.weight_decay), c.mu == 1.0, c.maximize,
+          c.weight_decay != 0.0};
+}
+
 // The bandwidth probe: the memory traffic of an update with trivial arithmetic.
 struct ProbeConfig {
   double scale;

@@ -6,6 +6,7 @@
 #include "adam.h"
 #include "adamax.h"
 #include "amp.h"
+#include "asgd.h"
 #include "grad_norms.h"
 #include "grad_ops.h"
 #include "lion.h"
@@ -28,6 +29,6 @@ struct TypeList {
   }
 };
 
-using Optimizers = TypeList<Sgd, Adam, Rmsprop, Adagrad, Adamax, Radam, Adadelta, Rprop, Lion, Nadam>;
+using Optimizers = TypeList<Sgd, Adam, Rmsprop, Adagrad, Adamax, Radam, Adadelta, Rprop, Lion, Nadam, Asgd>;
 
 }  // namespace pygd
