@@ -335,7 +335,7 @@ def test_an_option_without_a_default_must_be_set():
     spec = next((s for s in pygd._specs.SPECS.values() for o in s.options if o.default is None), None)
     if spec is None:
         pytest.skip("no optimizer has an option without a default")
-    (option,) = [o for o in spec.options if o.default is None]
+    option = next(o for o in spec.options if o.default is None)
     h = capi.hparams(spec.name)
     assert math.isnan(getattr(h, option.sets[0]))
     arrays = [np.zeros(3) for _ in spec.streams]

@@ -300,6 +300,25 @@ PYGD_API int32_t pygd_nadam_step(int32_t dtype, int64_t count, const int64_t* si
     void* const* params, void* const* grads, void* const* exp_avgs, void* const* exp_avg_sqs,
     int64_t step, const pygd_nadam_hparams* hparams, double grad_scale);
 
+/* ---- asgd: torch.optim.ASGD, pygd.asgd_. ASGD (averaged SGD): param = param * (1 - lambd *
+ * eta) - eta * grad, and ax, the running */
+typedef struct pygd_asgd_hparams {
+  uint32_t size; /* sizeof(pygd_asgd_hparams): set by pygd_asgd_hparams_init */
+  double lambd; /* default 0.0001 */
+  double eta; /* default none: NaN until set (required) */
+  double mu; /* default none: NaN until set (required) */
+  double weight_decay; /* default 0.0 */
+  int32_t maximize; /* default 0 */
+} pygd_asgd_hparams;
+/* Sets torch's defaults; `size` is sizeof *hparams. */
+PYGD_API void pygd_asgd_hparams_init(pygd_asgd_hparams* hparams, uint32_t size);
+/* Streams: params, grads, axs. The grads are read (and stored back divided by grad_scale when it
+ * is not 1: GradScaler's loss scale), the others updated in place. No step count: the update
+ * does not depend on it. */
+PYGD_API int32_t pygd_asgd_step(int32_t dtype, int64_t count, const int64_t* sizes,
+    void* const* params, void* const* grads, void* const* axs, const pygd_asgd_hparams* hparams,
+    double grad_scale);
+
 /* ---- lion: pygd.lion_. Lion (Chen et al. 2023): param -= lr * sign(beta1 * exp_avg + (1 -
  * beta1) * grad), then */
 typedef struct pygd_lion_hparams {
