@@ -8,6 +8,7 @@ for learning-rate schedules, pygd.data for mini-batching, and pygd.info() for wh
 """
 
 from . import _threadpoolctl, data, optim, schedules
+from ._paths import get_include, get_library
 from ._state_scalars import nadam_momentum
 from ._version import __version__
 from .accumulation import GradientAccumulator, accumulate_
@@ -39,4 +40,5 @@ __all__ = [
     "optim", "schedules", "data",
     "clip_grad_norm_", "clip_grad_value_", "grad_norm", "accumulate_", "GradientAccumulator",
     "info", "set_num_threads", "get_num_threads", "set_isa",
+    "get_include", "get_library",
 ]

@@ -154,6 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pygd", description="pygd: fused, native-accelerated gradient-descent steps.")
     parser.add_argument("--version", action="version", version=f"pygd {__version__}")
+    # The C ABI (docs/c-abi.md): what a C build needs, as pkg-config prints it.
+    c_abi = parser.add_argument_group("the C ABI (libpygd and pygd.h)")
+    c_abi.add_argument("--cflags", action="store_true", help="print the compiler flags of a program using pygd.h")
+    c_abi.add_argument("--libs", action="store_true", help="print the linker flags of a program using libpygd")
+    c_abi.add_argument("--include-dir", action="store_true", help="print the directory of pygd.h")
+    c_abi.add_argument("--library", action="store_true", help="print the path of libpygd")
+    c_abi.add_argument("--pkg-config", action="store_true",
+                       help="print a pkg-config file (pygd.pc) for this installation")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_bench(commands)
     _add_compare(commands)
@@ -222,11 +230,30 @@ def _compare(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: li
     return _print_comparison(old_doc, new_doc, args.threshold, args.old, args.new)
 
 
+def _c_abi(parser: argparse.ArgumentParser, flags: list[str]) -> int:
+    """Prints what --cflags, --libs etc. ask for, on one line (--pkg-config: the file)."""
+    from . import _paths
+    render = {"cflags": _paths.cflags, "libs": _paths.libs, "include_dir": _paths.get_include,
+              "library": _paths.get_library, "pkg_config": _paths.pkg_config}
+    try:
+        parts = [render[flag]() for flag in flags]
+    except FileNotFoundError as error:
+        parser.exit(1, f"pygd: {error}\n")
+    if "pkg_config" in flags:
+        print("\n".join(parts), end="")
+    else:
+        print(" ".join(parts))
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Runs the command line `argv` (default: sys.argv[1:]); returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    c_abi = [flag for flag in ("cflags", "libs", "include_dir", "library", "pkg_config") if getattr(args, flag)]
+    if c_abi:
+        return _c_abi(parser, c_abi)
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2

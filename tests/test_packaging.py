@@ -5,6 +5,7 @@ Needs the build requirements in this environment (scikit-build-core, pybind11, c
 source tree (a checkout, or an unpacked sdist) above this file.
 """
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -150,7 +151,11 @@ def test_sdist_installs_and_its_tests_run(unpacked, tmp_path):
     code = "import pygd; print(pygd.__file__, pygd.info()['backend'])"
     ran, log = _run_python(code, [site], cwd=tmp_path)
     assert ran.returncode == 0 and ran.stdout.split() == [str(site / "pygd" / "__init__.py"), "native"], log
+    for shipped in ("lib/libpygd.so", "include/pygd.h", "lib/pkgconfig/pygd.pc"):  # the C ABI
+        assert (site / "pygd" / shipped).is_file(), shipped
     tests = ["tests/test_functional.py", "tests/test_specs.py", "tests/test_validate.py"]
+    if importlib.util.find_spec("cffi") is not None:  # the C ABI, from this install's files
+        tests += ["tests/test_capi.py", "tests/test_capi_examples.py"]
     code = f"import pytest; sys.exit(pytest.main(['-q', '-x', '-p', 'no:cacheprovider', *{tests!r}]))"
     ran, log = _run_python(code, [site, unpacked / "tests"], cwd=unpacked)
     assert ran.returncode == 0, log
@@ -181,10 +186,22 @@ def test_without_a_compiler_the_wheel_is_python_alone(tmp_path):
             "p = np.ones(3)\n"
             "pygd.sgd_(p, np.ones(3), step=1, lr=0.5)\n"
             "assert p.tolist() == [0.5] * 3\n"
+            "try:\n"
+            "    pygd.get_library()\n"
+            "except FileNotFoundError as e:\n"
+            "    print('no libpygd:', e)\n"
+            "try:\n"
+            "    import pygd.capi\n"
+            "except ImportError as e:\n"
+            "    print('no pygd.capi:', e)\n"
             "print(pygd.info()['native_error'])\n")
     ran, log = _run_python(code, [target], cwd=tmp_path)
     assert ran.returncode == 0, log
-    assert ran.stdout.startswith("pygd._native is not built"), ran.stdout
+    lines = ran.stdout.splitlines()
+    assert lines[0].startswith("no libpygd: this pygd has no libpygd.so (it was installed without a C++"), lines
+    if importlib.util.find_spec("cffi") is not None:
+        assert lines[1].startswith("no pygd.capi: pygd.capi needs libpygd, pygd's C ABI library"), lines
+    assert lines[-1].startswith("pygd._native is not built"), ran.stdout
 
 
 @pytest.mark.parametrize("missing", ["compiler", "nvcc"])

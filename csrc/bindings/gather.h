@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include "../cpu/overlap.h"
 #include "../cpu/parallel.h"
 
 namespace pygd::bindings {
@@ -30,14 +31,8 @@ enum class Problem : int {
 // The problem tuple pygd/_validate.py reads: (problem, stream, index, other_stream, other_index).
 py::object problem(Problem p, int stream, Py_ssize_t index, int other_stream = -1, Py_ssize_t other_index = -1);
 
-// One buffer of a call: [begin, end) in bytes, which stream and list index it came from, and whether
-// the update writes it.
-struct Span {
-  uintptr_t begin, end;
-  int stream;
-  Py_ssize_t index;
-  bool written;
-};
+// One buffer of a call (csrc/cpu/overlap.h, the check every entry point shares).
+using cpu::Span;
 
 // The first overlap, in address order, that involves a written buffer, as a kOverlap problem tuple,
 // or None. Read-only streams (grads) may share memory with each other. `spans` holds the non-empty
