@@ -153,19 +153,26 @@ def adamax_element(param, grad, exp_avg, exp_inf, s):
 
 
 @_element
-def radam_element(param, grad, exp_avg, exp_avg_sq, s):
-    """RAdam: Adam's moments, its adaptive step rectified once the SMA length passes 5 (else plain
-    bias-corrected momentum), coupled or decoupled weight decay.
-
-    s: RadamScalars. Returns (param, exp_avg, exp_avg_sq).
-    """
+def adam_moments(param, grad, exp_avg, exp_avg_sq, s):
+    """What RAdam and NAdam share (csrc/include/pygd/adam_moments.h): the signed grad, coupled or
+    decoupled decay, Adam's moments. Returns (param, grad, exp_avg, exp_avg_sq)."""
     g = -grad if s.maximize else grad
     if s.decoupled_decay:
         param = param * s.param_scale
     if s.coupled_decay:
         g = fmadd(param, s.weight_decay, g)
     exp_avg = lerp(exp_avg, g, s.exp_avg_weight, s.exp_avg_neg_one_minus_weight, s.exp_avg_from_end)
-    exp_avg_sq = fmadd(s.one_minus_beta2 * g, g, exp_avg_sq * s.beta2)
+    return param, g, exp_avg, fmadd(s.one_minus_beta2 * g, g, exp_avg_sq * s.beta2)
+
+
+@_element
+def radam_element(param, grad, exp_avg, exp_avg_sq, s):
+    """RAdam: Adam's moments, its adaptive step rectified once the SMA length passes 5 (else plain
+    bias-corrected momentum), coupled or decoupled weight decay.
+
+    s: RadamScalars. Returns (param, exp_avg, exp_avg_sq).
+    """
+    param, g, exp_avg, exp_avg_sq = adam_moments(param, grad, exp_avg, exp_avg_sq, s)
     step = exp_avg / s.bc1 * s.lr
     if s.rectified:
         # s.one: the reciprocal in the arrays' type (a literal 1.0 would widen float32).
@@ -247,13 +254,7 @@ def nadam_element(param, grad, exp_avg, exp_avg_sq, s):
 
     s: NadamScalars. Returns (param, exp_avg, exp_avg_sq).
     """
-    g = -grad if s.maximize else grad
-    if s.decoupled_decay:
-        param = param * s.param_scale
-    if s.coupled_decay:
-        g = fmadd(param, s.weight_decay, g)
-    exp_avg = lerp(exp_avg, g, s.exp_avg_weight, s.exp_avg_neg_one_minus_weight, s.exp_avg_from_end)
-    exp_avg_sq = fmadd(s.one_minus_beta2 * g, g, exp_avg_sq * s.beta2)
+    param, g, exp_avg, exp_avg_sq = adam_moments(param, grad, exp_avg, exp_avg_sq, s)
     denom = math.sqrt(exp_avg_sq / s.bc2) + s.eps
     param = param + s.grad_value * g / denom
     return param + s.exp_avg_value * exp_avg / denom, exp_avg, exp_avg_sq

@@ -2,6 +2,7 @@
 // (Dozat 2016; docs/update-rules.md): the per-element math, written once. See sgd.h for what the
 // lane pack V supplies.
 #pragma once
+#include "adam_moments.h"
 #include "config.h"
 #include "hparams.h"
 #include "lerp.h"
@@ -21,16 +22,11 @@ struct Nadam {
   template <class V, class T>
   static PYGD_HD PYGD_INLINE void update(const NadamStep<T>& s, V* x) {
     // Operation order and rounding of torch's for-loop NAdam (torch/optim/nadam.py; torch has no
-    // fused one), one ATen op at a time as their vectorized loops are compiled: the decays and
-    // moments as in radam.h; exp_avg_sq.div(bc2).sqrt() then add_(eps), each rounded; each
+    // fused one), one ATen op at a time as their vectorized loops are compiled: the decay and
+    // moments as adam_moments.h; exp_avg_sq.div(bc2).sqrt() then add_(eps), each rounded; each
     // addcdiv_(t1, denom, value) as p + (value*t1) / denom, unfused (see adamax.h).
-    V p = x[kParam];
-    V g = x[kGrad];
-    if (s.maximize) g = -g;
-    if (s.decoupled_decay) p = p * V(s.param_scale);
-    if (s.coupled_decay) g = fmadd(p, V(s.weight_decay), g);
-    const V m = lerp(x[kExpAvg], g, s.exp_avg_weight);
-    const V v = fmadd(V(s.one_minus_beta2) * g, g, x[kExpAvgSq] * V(s.beta2));
+    V p = x[kParam], g = x[kGrad], m = x[kExpAvg], v = x[kExpAvgSq];
+    adam_moments(s, p, g, m, v);
     x[kExpAvg] = m;
     x[kExpAvgSq] = v;
     const V denom = sqrt(v / V(s.bc2)) + V(s.eps);

@@ -2,6 +2,7 @@
 // once the approximated SMA length passes 5 (docs/update-rules.md): the per-element math, written
 // once. See sgd.h for what the lane pack V supplies.
 #pragma once
+#include "adam_moments.h"
 #include "config.h"
 #include "hparams.h"
 #include "lerp.h"
@@ -21,18 +22,12 @@ struct Radam {
   template <class V, class T>
   static PYGD_HD PYGD_INLINE void update(const RadamStep<T>& s, V* x) {
     // Operation order and rounding of torch's for-loop RAdam (torch/optim/radam.py; torch has no
-    // fused RAdam), one ATen op at a time as their vectorized loops are compiled: param.mul_ and
-    // grad.add(param, alpha) as in adam.h's coupled/decoupled forms, lerp_ as in lerp.h,
-    // mul_(beta2).addcmul_(g, g, value) as fma(value*g, g, v*beta2); exp_avg / bc1 a division;
+    // fused RAdam), one ATen op at a time as their vectorized loops are compiled: the decay and
+    // moments as adam_moments.h; exp_avg / bc1 a division;
     // bc2**0.5 / (sqrt(v) + eps) is Tensor.__rtruediv__, a reciprocal then a multiply; the products
     // m_hat * lr * adaptive * rect left to right, each rounded; add_(.., alpha=-1) a subtraction.
-    V p = x[kParam];
-    V g = x[kGrad];
-    if (s.maximize) g = -g;
-    if (s.decoupled_decay) p = p * V(s.param_scale);
-    if (s.coupled_decay) g = fmadd(p, V(s.weight_decay), g);
-    const V m = lerp(x[kExpAvg], g, s.exp_avg_weight);
-    const V v = fmadd(V(s.one_minus_beta2) * g, g, x[kExpAvgSq] * V(s.beta2));
+    V p = x[kParam], g = x[kGrad], m = x[kExpAvg], v = x[kExpAvgSq];
+    adam_moments(s, p, g, m, v);
     x[kExpAvg] = m;
     x[kExpAvgSq] = v;
     const V step = m / V(s.bc1) * V(s.lr);
