@@ -19,6 +19,7 @@ _HParams = Union[tuple[Union[float, bool], ...], Mapping[str, Union[float, bool]
 problems: dict[str, int]
 norm_kinds: dict[str, int]
 gather_results: dict[str, int]
+streaming_store_bytes: int
 hyperparameters: dict[str, tuple[str, ...]]
 stream_masks: dict[str, tuple[int, int]]  # (written, optional): bit k for stream k
 max_threads: int

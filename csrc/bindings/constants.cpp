@@ -1,8 +1,10 @@
 // The codes the bindings return, by name, so that Python reads them instead of restating them
 // (pygd/_constants.py): `problems` (gather.h's Problem: what is wrong with a call's arrays),
-// `norm_kinds` (grad_norms.h's NormKind), `gather_results` (PointerTable::GatherResult).
+// `norm_kinds` (grad_norms.h's NormKind), `gather_results` (PointerTable::GatherResult); and the
+// size from which a call writes its unread streams around the cache (parallel.h), for the tests.
 #include <pybind11/pybind11.h>
 
+#include "../cpu/parallel.h"
 #include "gather.h"
 #include "pointer_table.h"
 #include "pygd/grad_norms.h"
@@ -38,6 +40,8 @@ void register_constants(py::module_& m) {
   results["STATE_CHANGED"] = int(PointerTable::kStateChanged);
   results["STEP_CHANGED"] = int(PointerTable::kStepChanged);
   m.attr("gather_results") = results;
+
+  m.attr("streaming_store_bytes") = cpu::kStreamingStoreBytes;
 }
 
 }  // namespace pygd::bindings

@@ -7,6 +7,14 @@
 // which glibc itself dispatches to the hardware instruction where the CPU has one.
 // (No include guard on purpose.)
 
+// Drains the streaming stores a sweep made (x86's are weakly ordered: without the fence another
+// thread could see the range done before its data). Elsewhere streaming stores are plain stores.
+PYGD_INLINE void stream_fence() {
+#if defined(__x86_64__)
+  __builtin_ia32_sfence();
+#endif
+}
+
 template <class T>
 struct Lane {
   static constexpr int kLanes = 1;
@@ -19,6 +27,7 @@ struct Lane {
   template <class U>
   static PYGD_INLINE Lane load_widened(const U* p) { return Lane(T(*p)); }
   PYGD_INLINE void store(T* p) const { *p = v; }
+  PYGD_INLINE void stream(T* p) const { *p = v; }  // the sweep streams only whole vectors
 
   friend PYGD_INLINE Lane operator+(Lane a, Lane b) { return a.v + b.v; }
   friend PYGD_INLINE Lane operator-(Lane a, Lane b) { return a.v - b.v; }

@@ -40,11 +40,12 @@ struct SweepContext {
   SweepFn sweep;
   const void* step;
   const TensorList* list;
+  bool stream_unread;
 };
 
 void sweep_tensor(void* context, int64_t j, int64_t begin, int64_t end) {
   const auto& c = *static_cast<const SweepContext*>(context);
-  c.sweep(c.step, &c.list->pointers[size_t(j) * c.list->streams], begin, end);
+  c.sweep(c.step, &c.list->pointers[size_t(j) * c.list->streams], begin, end, c.stream_unread);
 }
 
 }  // namespace
@@ -70,8 +71,8 @@ void parallel_ranges(RangeFn fn, void* context, const TensorList& list) {
   for_each_chunk(threads, (total + chunk - 1) / chunk, body);
 }
 
-void parallel_sweep(SweepFn sweep, const void* step, const TensorList& list) {
-  SweepContext context{sweep, step, &list};
+void parallel_sweep(SweepFn sweep, const void* step, const TensorList& list, int64_t element_bytes) {
+  SweepContext context{sweep, step, &list, list.elements() * element_bytes >= kStreamingStoreBytes};
   parallel_ranges(&sweep_tensor, &context, list);
 }
 

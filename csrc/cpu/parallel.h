@@ -24,8 +24,16 @@ struct TensorList {
   int64_t elements() const { return offsets.back(); }
 };
 
-// Runs `sweep` over every element of `list`; the caller has released the GIL.
-void parallel_sweep(SweepFn sweep, const void* step, const TensorList& list);
+// A stream a step only writes (unread.h) goes around the cache, with streaming stores, in a call
+// whose streams span at least this many bytes each: far more than stays cached until the next
+// step, so a plain store would first read each line from memory only to overwrite it (and, on
+// some CPUs, stall on a store-only stream that the prefetchers do not follow). Below it, the
+// lines may still be cached and a plain store is the cheaper.
+constexpr int64_t kStreamingStoreBytes = int64_t(4) << 20;
+
+// Runs `sweep` over every element of `list`; the caller has released the GIL. element_bytes: the
+// size of one element of the list's streams.
+void parallel_sweep(SweepFn sweep, const void* step, const TensorList& list, int64_t element_bytes);
 
 // The same split, for any per-tensor sweep: fn(context, j, begin, end) over elements [begin, end)
 // of tensor j, every element of the list exactly once, ranges starting on kSweepAlign boundaries.
@@ -45,10 +53,10 @@ void run(const typename Op::Config& config, int64_t step, Dtype dtype, const Ten
   const SweepTable& table = active_tables().sweeps;
   if (dtype == Dtype::kFloat32) {
     const auto s = make_step<float>(config, step);
-    parallel_sweep(table.get<Op>(dtype), &s, list);
+    parallel_sweep(table.get<Op>(dtype), &s, list, sizeof(float));
   } else {
     const auto s = make_step<double>(config, step);
-    parallel_sweep(table.get<Op>(dtype), &s, list);
+    parallel_sweep(table.get<Op>(dtype), &s, list, sizeof(double));
   }
 }
 

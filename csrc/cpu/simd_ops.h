@@ -14,6 +14,8 @@
   PYGD_INLINE Vec(T x) : r(MM##_set1_##SUF(x)) {}                                                    \
   static PYGD_INLINE Vec load(const T* p) { return MM##_loadu_##SUF(p); }                            \
   PYGD_INLINE void store(T* p) const { MM##_storeu_##SUF(p, r); }                                    \
+  /* A non-temporal store, to a vector-aligned address (the sweep checks), fenced by the sweep. */   \
+  PYGD_INLINE void stream(T* p) const { MM##_stream_##SUF(p, r); }                                   \
   friend PYGD_INLINE Vec operator+(Vec a, Vec b) { return MM##_add_##SUF(a.r, b.r); }                \
   friend PYGD_INLINE Vec operator-(Vec a, Vec b) { return MM##_sub_##SUF(a.r, b.r); }                \
   friend PYGD_INLINE Vec operator*(Vec a, Vec b) { return MM##_mul_##SUF(a.r, b.r); }                \

@@ -6,22 +6,30 @@
 // its lane packs: Vec<T> (SIMD, or Lane<T> where the unit has none) and Lane<T> (width 1).
 // (No include guard on purpose.)
 
-template <class Op, class V, class Step, class T>
-PYGD_INLINE void update_at(const Step& step, T* const* streams, int64_t i) {
+// Unread streams (unread.h) are not loaded; with `kStreaming`, they are written with streaming
+// stores (the vector body, where the stream is vector-aligned and the span is large).
+template <class Op, class V, bool kStreaming = false, class Step, class T>
+PYGD_INLINE void update_at(const Step& step, T* const* streams, unsigned unread, int64_t i) {
   V x[Op::kStreams] = {};
   for (int k = 0; k < Op::kStreams; ++k)
-    if (streams[k]) x[k] = V::load(streams[k] + i);
+    if (streams[k] && !(unread >> k & 1u)) x[k] = V::load(streams[k] + i);
   Op::update(step, x);
   for (int k = 0; k < Op::kStreams; ++k)
-    if ((Op::kWritten >> k & 1u) && streams[k]) x[k].store(streams[k] + i);
+    if ((Op::kWritten >> k & 1u) && streams[k]) {
+      if (kStreaming && (unread >> k & 1u))
+        x[k].stream(streams[k] + i);
+      else
+        x[k].store(streams[k] + i);
+    }
 }
 
 template <class Op, class T>
-void sweep(const void* step_ptr, void* const* stream_ptrs, int64_t begin, int64_t end) {
+void sweep(const void* step_ptr, void* const* stream_ptrs, int64_t begin, int64_t end, bool stream_unread) {
   using Step = typename Op::template Step<T>;
   const Step step = *static_cast<const Step*>(step_ptr);
   T* streams[Op::kStreams];
   for (int k = 0; k < Op::kStreams; ++k) streams[k] = static_cast<T*>(stream_ptrs[k]);
+  const unsigned unread = unread_streams<Op>(step);
 
   // Single elements until the first stream (params) is vector-aligned: a SIMD load that straddles
   // two cache lines costs about 12% of a memory-bound update. NumPy's large arrays sit 16 bytes past
@@ -32,9 +40,20 @@ void sweep(const void* step_ptr, void* const* stream_ptrs, int64_t begin, int64_
   const int64_t peel = misalignment ? int64_t((kVectorBytes - misalignment) / sizeof(T)) : 0;
   int64_t i = begin;
   for (const int64_t head = begin + peel < end ? begin + peel : end; i < head; ++i)
-    update_at<Op, Lane<T>>(step, streams, i);
-  for (; i + W <= end; i += W) update_at<Op, Vec<T>>(step, streams, i);
-  for (; i < end; ++i) update_at<Op, Lane<T>>(step, streams, i);
+    update_at<Op, Lane<T>>(step, streams, unread, i);
+  // Streaming stores need each unread stream vector-aligned where the body starts.
+  bool streaming = unread && stream_unread;
+  for (int k = 0; k < Op::kStreams; ++k)
+    if ((unread >> k & 1u) && streams[k] && reinterpret_cast<uintptr_t>(streams[k] + i) % kVectorBytes)
+      streaming = false;
+  if (streaming) {
+    for (; i + W <= end; i += W) update_at<Op, Vec<T>, true>(step, streams, unread, i);
+    // Streaming stores are weakly ordered: drain them before the pool reports this range done.
+    stream_fence();
+  } else {
+    for (; i + W <= end; i += W) update_at<Op, Vec<T>>(step, streams, unread, i);
+  }
+  for (; i < end; ++i) update_at<Op, Lane<T>>(step, streams, unread, i);
 }
 
 template <class... Ops>

@@ -27,8 +27,10 @@ enum class Dtype : int { kFloat32, kFloat64 };
 // the same arithmetic whichever thread, and whether SIMD body or single-element path, runs it.)
 constexpr int64_t kSweepAlign = 64;
 
-// step: the Op's Step<T>; streams: one base pointer per Op stream, null where a stream is absent.
-using SweepFn = void (*)(const void* step, void* const* streams, int64_t begin, int64_t end);
+// step: the Op's Step<T>; streams: one base pointer per Op stream, null where a stream is absent;
+// stream_unread: write the streams the step does not read (unread.h) with streaming stores, as the
+// driver says when a call's arrays are too large to stay in cache (parallel.h).
+using SweepFn = void (*)(const void* step, void* const* streams, int64_t begin, int64_t end, bool stream_unread);
 
 template <class... Ops>
 struct OpList {

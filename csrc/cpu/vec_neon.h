@@ -27,6 +27,7 @@ struct Vec;
   PYGD_INLINE Vec(T x) : r(vdupq_n_##SUF(x)) {}                                                      \
   static PYGD_INLINE Vec load(const T* p) { return vld1q_##SUF(p); }                                 \
   PYGD_INLINE void store(T* p) const { vst1q_##SUF(p, r); }                                          \
+  PYGD_INLINE void stream(T* p) const { vst1q_##SUF(p, r); } /* no streaming store worth its pair */ \
   friend PYGD_INLINE Vec operator+(Vec a, Vec b) { return vaddq_##SUF(a.r, b.r); }                   \
   friend PYGD_INLINE Vec operator-(Vec a, Vec b) { return vsubq_##SUF(a.r, b.r); }                   \
   friend PYGD_INLINE Vec operator*(Vec a, Vec b) { return vmulq_##SUF(a.r, b.r); }                   \

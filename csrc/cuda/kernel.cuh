@@ -39,21 +39,24 @@ struct alignas(sizeof(S) * W) Pack {
 };
 
 // Elements i .. i + W - 1 of every present stream: loaded first (all loads in flight at once),
-// updated one at a time in the math type, the written streams stored back.
+// updated one at a time in the math type, the written streams stored back. Streams the step does
+// not read (pygd/unread.h) are not loaded.
 template <class Op, class S, int W, class Step>
 __device__ __forceinline__ void update_pack(const Step& step, S* const* streams, int64_t i) {
   using E = Element<S>;
   using T = typename E::Math;
   using P = Pack<S, W>;
+  const unsigned unread = unread_streams<Op>(step);
   P in[Op::kStreams];
 #pragma unroll
   for (int k = 0; k < Op::kStreams; ++k)
-    if (streams[k]) in[k] = *reinterpret_cast<const P*>(streams[k] + i);
+    if (streams[k] && !(unread >> k & 1u)) in[k] = *reinterpret_cast<const P*>(streams[k] + i);
 #pragma unroll
   for (int e = 0; e < W; ++e) {
     Lane<T> x[Op::kStreams];
 #pragma unroll
-    for (int k = 0; k < Op::kStreams; ++k) x[k] = streams[k] ? E::widen(in[k].v[e]) : T(0);
+    for (int k = 0; k < Op::kStreams; ++k)
+      x[k] = streams[k] && !(unread >> k & 1u) ? E::widen(in[k].v[e]) : T(0);
     Op::update(step, x);
 #pragma unroll
     for (int k = 0; k < Op::kStreams; ++k)

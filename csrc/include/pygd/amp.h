@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "config.h"
+#include "unread.h"
 
 namespace pygd {
 
@@ -31,6 +32,11 @@ struct Unscaled {
   static constexpr int kStreams = Op::kStreams;
   static constexpr unsigned kWritten = Op::kWritten | 1u << Op::kGrad;
   static constexpr unsigned kOptional = Op::kOptional;
+
+  template <class T>
+  static PYGD_HD PYGD_INLINE unsigned unread(const Step<T>& s) {
+    return unread_streams<Op>(s.inner);
+  }
 
   template <class V, class T>
   static PYGD_HD PYGD_INLINE void update(const Step<T>& s, V* x) {

@@ -5,6 +5,7 @@
 #pragma once
 #include "config.h"
 #include "hparams.h"
+#include "unread.h"
 
 namespace pygd {
 
@@ -17,6 +18,12 @@ struct Asgd {
   enum Stream { kParam, kGrad, kAx, kStreams };
   static constexpr unsigned kWritten = 1u << kParam | 1u << kAx;
   static constexpr unsigned kOptional = 0;
+
+  // While mu is exactly 1 the average is a copy of the param (torch's ax.copy_(param)): not read.
+  template <class T>
+  static PYGD_HD PYGD_INLINE unsigned unread(const AsgdStep<T>& s) {
+    return s.mu_is_one ? 1u << kAx : 0u;
+  }
 
   template <class V, class T>
   static PYGD_HD PYGD_INLINE void update(const AsgdStep<T>& s, V* x) {
