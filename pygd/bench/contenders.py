@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import _backends
 from .._specs import SPECS
+from .._state_scalars import kernel_values
 from . import probe
 from .workloads import Workload
 
@@ -66,8 +67,12 @@ def _pygd(backend: str) -> Callable[[Workload], Step]:
             params, grads, states = _numpy_copies(work)
             # A list of one array is passed as the array itself: pygd's single-tensor call.
             args = [x[0] if len(x) == 1 else x for x in (params, grads, *states)]
-            # A state scalar (NAdam's mu_product) at a fixed valid value: the step's time is the same.
-            hparams = {**opt.hparams, **{o.name: 0.5 for o in SPECS[opt.key].state_scalars}}
+            # The state scalars (NAdam's mu_product, ASGD's eta and mu) as the first step reads
+            # them: ASGD's mu is 1 until t0, as for torch's, whose average is then a copy.
+            spec = SPECS[opt.key]
+            group = {**spec.defaults, **opt.hparams}
+            hparams = {**opt.hparams,
+                       **kernel_values(tuple(o.name for o in spec.state_scalars), 1, group)}
             if not opt.takes_step:
                 return lambda: opt.pygd_step(*args, backend=backend, **hparams)
             steps = itertools.count(1)
