@@ -44,6 +44,22 @@ def _lerp_(start: Any, end: Any, weight: float) -> None:
         start[...] = end - (end - start) * (1 - weight)
 
 
+def _adam_moments(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, h: Any) -> Any:
+    """The Adam family's shared first lines (Adam, RAdam, NAdam; adam_moments.h in C++): the
+    sign, the weight decay (L2 into the grad, or decoupled from the param, in place) and both
+    moments, in place. Returns the grad the update uses."""
+    g = -grad if h.maximize else grad
+    if h.weight_decay != 0:
+        if h.decoupled:
+            param *= 1 - h.lr * h.weight_decay
+        else:
+            g = g + h.weight_decay * param
+    _lerp_(exp_avg, g, 1 - h.beta1)
+    exp_avg_sq *= h.beta2
+    exp_avg_sq += (1 - h.beta2) * g * g
+    return g
+
+
 def sgd(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
     problem = _validate.check_streams("sgd", streams)
     if problem is not None:
@@ -72,22 +88,13 @@ def adam(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optio
     if problem is not None:
         return problem
     h = _hyperparameters("adam", hparams)
-    lr, beta1, beta2, eps, weight_decay = h.lr, h.beta1, h.beta2, h.eps, h.weight_decay
-    amsgrad, maximize, decoupled = h.amsgrad, h.maximize, h.decoupled
+    lr, beta1, beta2, eps, amsgrad = h.lr, h.beta1, h.beta2, h.eps, h.amsgrad
     bias_correction1 = 1 - beta1 ** step
     bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
     step_size = lr / bias_correction1
     with np.errstate(all="ignore"):
         for param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq in _tensors(streams):
-            g = -grad if maximize else grad
-            if weight_decay != 0:
-                if decoupled:
-                    param *= 1 - lr * weight_decay
-                else:
-                    g = g + weight_decay * param
-            _lerp_(exp_avg, g, 1 - beta1)
-            exp_avg_sq *= beta2
-            exp_avg_sq += (1 - beta2) * g * g
+            _adam_moments(param, grad, exp_avg, exp_avg_sq, h)
             second_moment = exp_avg_sq
             if amsgrad:
                 np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
@@ -167,7 +174,7 @@ def radam(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Opti
     if problem is not None:
         return problem
     h = _hyperparameters("radam", hparams)
-    lr, beta1, beta2, eps, weight_decay = h.lr, h.beta1, h.beta2, h.eps, h.weight_decay
+    lr, beta1, beta2, eps = h.lr, h.beta1, h.beta2, h.eps
     bias_correction1 = 1 - beta1 ** step
     bias_correction2 = 1 - beta2 ** step
     # The length of the approximated simple moving average, and its limit.
@@ -177,15 +184,7 @@ def radam(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Opti
         if rho_t > 5 else None
     with np.errstate(all="ignore"):
         for param, grad, exp_avg, exp_avg_sq in _tensors(streams):
-            g = -grad if h.maximize else grad
-            if weight_decay != 0:
-                if h.decoupled:
-                    param *= 1 - lr * weight_decay
-                else:
-                    g = g + weight_decay * param
-            _lerp_(exp_avg, g, 1 - beta1)
-            exp_avg_sq *= beta2
-            exp_avg_sq += (1 - beta2) * g * g
+            _adam_moments(param, grad, exp_avg, exp_avg_sq, h)
             update = lr * exp_avg / bias_correction1
             if rect is not None:
                 update = update * rect * math.sqrt(bias_correction2) / (np.sqrt(exp_avg_sq) + eps)
@@ -258,21 +257,13 @@ def nadam(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Opti
     if problem is not None:
         return problem
     h = _hyperparameters("nadam", hparams)
-    lr, beta1, beta2, eps, weight_decay = h.lr, h.beta1, h.beta2, h.eps, h.weight_decay
+    lr, beta1, beta2, eps = h.lr, h.beta1, h.beta2, h.eps
     mu = nadam_momentum(step, beta1, h.momentum_decay)
     mu_next = nadam_momentum(step + 1, beta1, h.momentum_decay)
     bias_correction2 = 1 - beta2 ** step
     with np.errstate(all="ignore"):
         for param, grad, exp_avg, exp_avg_sq in _tensors(streams):
-            g = -grad if h.maximize else grad
-            if weight_decay != 0:
-                if h.decoupled:
-                    param *= 1 - lr * weight_decay
-                else:
-                    g = g + weight_decay * param
-            _lerp_(exp_avg, g, 1 - beta1)
-            exp_avg_sq *= beta2
-            exp_avg_sq += (1 - beta2) * g * g
+            g = _adam_moments(param, grad, exp_avg, exp_avg_sq, h)
             denom = np.sqrt(exp_avg_sq / bias_correction2) + eps
             param -= lr * (1 - mu) / (1 - h.mu_product) * g / denom
             param -= lr * mu_next / (1 - h.mu_product * mu_next) * exp_avg / denom
