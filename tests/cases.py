@@ -285,9 +285,18 @@ def initial_params(shape, dtype, seed=0):
     return _rng(seed, 0, shape).standard_normal(shape).astype(dtype)
 
 
+@functools.lru_cache(maxsize=256)
+def _normal_draw(seed, t, shape):
+    """The float64 draw behind grads_at, kept: the large tests take the same million-element
+    grads for every case, ISA and run, and drawing them was most of those tests' time."""
+    draw = _rng(seed, t, shape).standard_normal(shape)
+    draw.flags.writeable = False
+    return draw
+
+
 def grads_at(shape, dtype, t, seed=0):
-    """Fresh grads ~ N(0, 1) for step t (t >= 1)."""
-    return _rng(seed, t, shape).standard_normal(shape).astype(dtype)
+    """Fresh grads ~ N(0, 1) for step t (t >= 1): a new array each call (steps may write it)."""
+    return _normal_draw(seed, t, tuple(shape)).astype(dtype)
 
 
 def run(case, shapes, dtype, steps, *, backend=BACKENDS[0], multi=True, seed=0):
