@@ -353,7 +353,7 @@ def check_factored(optimizer: str, streams: tuple[Any, ...]) -> Optional[Problem
     """The array checks of a factored optimizer's NumPy arrays, in the order of its native gather
     (csrc/bindings/factored.cpp): the streams' kinds and lengths, then param by param, each stream
     the param's form reads (a stream it does not read is not looked at: None is fine there)."""
-    rules, names = FACTORED[optimizer], STREAMS[optimizer]
+    rules = FACTORED[optimizer]
     bare = [isinstance(s, np.ndarray) for s in streams]
     lists: list[Any] = []
     for k, stream in enumerate(streams):
