@@ -25,6 +25,7 @@ if _native_error is not None:  # pragma: no cover - exercised only where the bui
     raise ImportError(f"pygd.torch needs pygd's native extension, which is not available here "
                       f"({_native_error}); reinstall pygd where a C++ compiler is found")
 
+from ._adafactor import Adafactor  # noqa: E402
 from ._optimizers import (  # noqa: E402
     ASGD,
     SGD,
@@ -40,7 +41,6 @@ from ._optimizers import (  # noqa: E402
     Rprop,
     TorchFallbackWarning,
 )
-from ._adafactor import Adafactor  # noqa: E402
 from ._torch_steps import LBFGS, Muon, SparseAdam  # noqa: E402
 
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Adadelta", "Rprop",
