@@ -114,7 +114,7 @@ OPTION_TYPES = {"non_negative": "float", "non_positive": "float", "at_least_one"
                 "betas": "tuple[float, float]", "etas": "tuple[float, float]",
                 "step_sizes": "tuple[float, float]", "eps_pair": "tuple[float | None, float]",
                 "flag": "bool"}
-_ARRAYS, _OPTIONAL_ARRAYS = "Arrays[F]", "Arrays[F] | None"
+_ARRAYS, _OPTIONAL_ARRAYS, _FACTOR_ARRAYS = "Arrays[F]", "Arrays[F] | None", "FactorArrays[F]"
 _BACKEND = Parameter("backend", "Backend", '"auto"', "auto")
 
 
@@ -135,7 +135,7 @@ def functional_parameters(spec: OptimizerSpec) -> _Parameters:
     """(positional, keyword-only) Parameters of pygd.<spec.name>_: the streams its options do not
     make optional (and SGD's momentum_buffers) by position; the step count, the options, each
     optional stream after the option that needs it, and backend by keyword."""
-    positional = [Parameter(s.name, _ARRAYS) for s in spec.streams if not s.needed_if]
+    positional = [Parameter(s.name, _FACTOR_ARRAYS if s.shape else _ARRAYS) for s in spec.streams if not s.needed_if]
     positional += [_optional_stream(s) for s in spec.streams if s.needed_if and s.positional]
     keywords = [Parameter("step", "int")] if spec.takes_step else []
     for o in spec.options:

@@ -99,6 +99,9 @@ def test_the_installed_header_is_the_source_trees():
 
 def test_every_spec_has_its_functions():
     for name in pygd._specs.SPECS:
+        if name in _capigen.SKIPPED:  # the factored ones (Adafactor), with the reason
+            assert "shape" in _capigen.SKIPPED[name] and not hasattr(lib, f"pygd_{name}_step")
+            continue
         assert callable(getattr(lib, f"pygd_{name}_step"))
         assert callable(getattr(lib, f"pygd_{name}_hparams_init"))
         assert callable(getattr(capi, f"{name}_"))

@@ -317,7 +317,7 @@ def adafactor(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> 
     h = _hyperparameters("adafactor", hparams)
     weight = float(step) ** h.beta2_decay  # torch's one_minus_beta2_t
     rho = min(h.lr, 1 / float(step) ** 0.5)
-    lists = [None if s is None else _validate._as_list(s) for s in streams]
+    lists: list[Any] = [None if s is None else _validate._as_list(s) for s in streams]
     with np.errstate(all="ignore"):
         for i, (param, grad) in enumerate(zip(lists[0], lists[1])):
             eps1 = float(np.finfo(param.dtype).eps) if h.eps1 == _validate.EPS_OF_DTYPE else h.eps1

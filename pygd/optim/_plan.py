@@ -64,7 +64,8 @@ def make_plan(opt: Optimizer, grads: Sequence[Any]) -> list[Call]:
         for members in runs.values():
             indices = [i for i, _ in members]
             states = [opt.state[i] for i in indices]
-            arrays = {name: [s.get(name) for s in states] for name in needed}
+            # None for a state of the other form (Adafactor's), which its kernel does not read
+            arrays: dict[str, list[Any]] = {name: [s.get(name) for s in states] for name in needed}
             plan.append(Call(group, indices, [p for _, p in members], arrays, states))
     return plan
 

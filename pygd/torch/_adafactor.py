@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .. import _validate
-from .._backends import native as native_backend
+from .._backends import native as _native_backend
 from .._specs import SPECS
 from . import _checks
 from ._fallback import Routes, torch_class, torch_step, warn_new_routes
@@ -31,8 +31,10 @@ if TYPE_CHECKING:
 else:
     _Optimizer = object
 
+assert _native_backend is not None, "pygd.torch needs the native extension (its __init__ checks)"
+_NATIVE = _native_backend
 _SPEC = SPECS["adafactor"]
-_STATES = tuple(s.torch_state for s in _SPEC.streams[2:])  # row_var, col_var, variance
+_STATES = tuple(str(s.torch_state) for s in _SPEC.streams[2:])  # row_var, col_var, variance
 _RULES = tuple(s.shape for s in _SPEC.streams[2:])
 
 
@@ -105,12 +107,12 @@ class _Call:
             self.streams[k].append(_view(array))
 
     def check(self) -> None:
-        problem = native_backend.check("adafactor", self.streams)
+        problem = _NATIVE.check("adafactor", self.streams)
         if problem is not None:
             raise _validate.buffer_error(problem, "adafactor", self.streams)
 
     def run(self, states: list[dict[str, Any]]) -> None:
-        problem = native_backend.steps["adafactor"](self.streams, self.step, self.hparams)
+        problem = _NATIVE.steps["adafactor"](self.streams, self.step, self.hparams)
         if problem is not None:  # checked before: only a concurrent change gets here
             raise _validate.buffer_error(problem, "adafactor", self.streams)
         for state in states:
@@ -118,10 +120,11 @@ class _Call:
 
 
 def _hparams(group: dict[str, Any], eps1: Optional[float]) -> tuple[Any, ...]:
-    return _SPEC.pack(lr=float(group["lr"]), beta2_decay=float(group["beta2_decay"]),
+    hparams: tuple[Any, ...] = _SPEC.pack(lr=float(group["lr"]), beta2_decay=float(group["beta2_decay"]),
                       eps1=_validate.EPS_OF_DTYPE if eps1 is None else float(eps1),
                       eps2=float(group["eps"][1]), d=float(group["d"]),
                       weight_decay=float(group["weight_decay"]), maximize=bool(group["maximize"]))
+    return hparams
 
 
 class _FactoredStepper(_Optimizer):
@@ -195,9 +198,9 @@ class _FactoredStepper(_Optimizer):
         routes = Routes(tuple(native), to_torch, tuple(skipped))
         if routes != self.__dict__.get("_pygd_routes"):
             self.__dict__["_pygd_routes"] = routes
-            warn_new_routes(self, routes, self.__dict__.setdefault("_pygd_warned", set()))  # type: ignore[arg-type]
+            warn_new_routes(self, routes, self.__dict__.setdefault("_pygd_warned", set()))
         if subsets:
-            torch_step(self, subsets)  # type: ignore[arg-type]
+            torch_step(self, subsets)
         with torch.no_grad():
             for call, states in calls:
                 call.run(states)
