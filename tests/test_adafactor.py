@@ -275,3 +275,19 @@ def test_pygd_torch_routes_what_it_cannot_run_to_torch_visibly():
     lr_tensor = pygd_torch.Adafactor([real], lr=torch.tensor(0.01))
     with pytest.warns(pygd_torch.TorchFallbackWarning, match="lr is a tensor"):
         lr_tensor.step()
+
+
+def test_numba_and_cuda_refuse_it_by_name():
+    """pygd.numba and the CUDA backend have no Adafactor kernel: they say so, naming it, before
+    reading anything."""
+    from pygd._backends import cuda
+
+    p = np.zeros((2, 2), np.float32)
+    streams = (p, p.copy(), np.zeros((2, 1), np.float32), np.zeros((1, 2), np.float32), None)
+    with pytest.raises(NotImplementedError, match="no CUDA kernel for adafactor"):
+        cuda.steps["adafactor"](streams, 1, pygd._specs.SPECS["adafactor"].pack(
+            lr=0.01, beta2_decay=-0.8, eps1=-1.0, eps2=1e-3, d=1.0, weight_decay=0.0, maximize=False))
+    pytest.importorskip("numba")
+    with pytest.raises(NotImplementedError, match="backend='numba' has no adafactor kernel"):
+        pygd.adafactor_(*streams, step=1, backend="numba")
+    assert p.tobytes() == np.zeros((2, 2), np.float32).tobytes()
