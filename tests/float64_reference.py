@@ -230,6 +230,8 @@ def adafactor(p, g, state, t, *, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=
     eps2 = eps[1]
     G = _signed(g, maximize)
     n = p.size
+    if n == 0:  # nothing to update (torch's loop would divide by zero computing RMS)
+        return
     w = float(t) ** beta2_decay  # the weight of the new mean: 1 - beta2_hat
     alpha = max(eps2, math.sqrt(float(np.sum(p * p)) / n)) * min(lr, 1.0 / math.sqrt(t))
     p *= 1.0 - lr * weight_decay
