@@ -278,14 +278,14 @@ def test_pygd_torch_routes_what_it_cannot_run_to_torch_visibly():
 
 
 def test_numba_and_cuda_refuse_it_by_name():
-    """pygd.numba and the CUDA backend have no Adafactor kernel: they say so, naming it, before
-    reading anything."""
+    """pygd.numba and the CUDA backend have no Adafactor kernel: they say so, naming it (the CUDA
+    backend after refusing host arrays as it does for every kernel)."""
     from pygd._backends import cuda
 
     p = np.zeros((2, 2), np.float32)
     streams = (p, p.copy(), np.zeros((2, 1), np.float32), np.zeros((1, 2), np.float32), None)
-    with pytest.raises(NotImplementedError, match="no CUDA kernel for adafactor"):
-        cuda.steps["adafactor"](streams, 1, pygd._specs.SPECS["adafactor"].pack(
+    with pytest.raises(NotImplementedError, match="no CUDA kernel for adafactor"):  # (host arrays: worded first)
+        cuda.steps["adafactor"](([],) * 5, 1, pygd._specs.SPECS["adafactor"].pack(
             lr=0.01, beta2_decay=-0.8, eps1=-1.0, eps2=1e-3, d=1.0, weight_decay=0.0, maximize=False))
     pytest.importorskip("numba")
     with pytest.raises(NotImplementedError, match="backend='numba' has no adafactor kernel"):

@@ -20,6 +20,7 @@ import torch
 
 from .. import _validate
 from .._backends import native as _native_backend
+from .._constants import BufferProblem
 from .._specs import SPECS
 from . import _checks
 from ._fallback import Routes, torch_class, torch_step, warn_new_routes
@@ -98,18 +99,31 @@ class _Call:
     def __init__(self, step: int, hparams: tuple[Any, ...]) -> None:
         self.step, self.hparams = step, hparams
         self.params: list[torch.Tensor] = []
+        self.indices: list[int] = []  # each param's index in the optimizer
         self.streams: tuple[list[Any], ...] = ([], [], [], [], [])
 
-    def add(self, param: torch.Tensor, state: dict[str, Any]) -> None:
+    def add(self, param: torch.Tensor, index: int, state: dict[str, Any]) -> None:
         grad = param.grad
         self.params.append(param)
+        self.indices.append(index)
         for k, array in enumerate((param, grad, *(state.get(name) for name in _STATES))):
             self.streams[k].append(_view(array))
 
-    def check(self) -> None:
+    def check(self) -> Optional[tuple[list[torch.Tensor], str]]:
+        """None, or the two params whose arrays overlap (torch's step must update them) and why;
+        any other problem raises (the gather has vetted every array)."""
         problem = _NATIVE.check("adafactor", self.streams)
-        if problem is not None:
+        if problem is None:
+            return None
+        code, k, i, k2, i2 = problem
+        if BufferProblem(code) is not BufferProblem.OVERLAP:
             raise _validate.buffer_error(problem, "adafactor", self.streams)
+        names = _validate.STREAMS["adafactor"]
+
+        def where(stream: int, index: int) -> str:
+            return f"{names[stream]} of {_checks.name_of(self.indices[index])}"
+        return ([self.params[i], self.params[i2]],
+                f"its {where(k, i)} overlaps the {where(k2, i2)} in memory, and the update writes one of them")
 
     def run(self, states: list[dict[str, Any]]) -> None:
         problem = _NATIVE.steps["adafactor"](self.streams, self.step, self.hparams)
@@ -143,6 +157,32 @@ class _FactoredStepper(_Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        forced: dict[int, str] = {}  # id(param) -> why torch's step must update it
+        for _ in range(sum(len(g["params"]) for g in self.param_groups) + 2):
+            native, to_torch, skipped, calls, subsets = self._gather(forced)
+            overlaps = [found for call, _ in calls if (found := call.check()) is not None]
+            if not overlaps:  # every native call checked, before anything is written
+                break
+            for params, why in overlaps:
+                forced.update((id(p), why) for p in params)
+        else:
+            raise RuntimeError("pygd.torch.Adafactor: the step could not be planned (a pygd bug)")
+        routes = Routes(tuple(native), to_torch, tuple(skipped))
+        if routes != self.__dict__.get("_pygd_routes"):
+            self.__dict__["_pygd_routes"] = routes
+            warn_new_routes(self, routes, self.__dict__.setdefault("_pygd_warned", set()))
+        if subsets:
+            torch_step(self, subsets)
+        with torch.no_grad():
+            for call, states in calls:
+                call.run(states)
+        return loss
+
+    def _gather(self, forced: dict[int, str]) -> tuple[list[int], dict[int, str], list[int],
+                                                      list[tuple[_Call, list[dict[str, Any]]]],
+                                                      list[tuple[dict[str, Any], list[torch.Tensor]]]]:
+        """(native indices, {index: why torch}, skipped indices, native calls with their params'
+        states, (group, params) torch must step); creates the state of params new to native."""
         native: list[int] = []
         to_torch: dict[int, str] = {}
         skipped: list[int] = []
@@ -168,7 +208,8 @@ class _FactoredStepper(_Optimizer):
                     skipped.append(index)
                     index += 1
                     continue
-                why = group_reason or param_reason(param) or _checks.grad_reason(param, param.grad)
+                why = forced.get(id(param)) or group_reason or param_reason(param) \
+                    or _checks.grad_reason(param, param.grad)
                 if why is None and not _is_row_major(param.grad):
                     why = "has a grad that is not row-major contiguous"
                 state = self.state[param]
@@ -186,25 +227,14 @@ class _FactoredStepper(_Optimizer):
                 if entry is None:
                     assert hparams is not None
                     entry = by_key[(param.dtype, step)] = (_Call(step + 1, hparams), [])
-                entry[0].add(param, state)
+                entry[0].add(param, index, state)
                 entry[1].append(state)
                 native.append(index)
                 index += 1
             calls.extend(by_key.values())
             if routed:
                 subsets.append((group, routed))
-        for call, _ in calls:  # every native call checked before anything is written
-            call.check()
-        routes = Routes(tuple(native), to_torch, tuple(skipped))
-        if routes != self.__dict__.get("_pygd_routes"):
-            self.__dict__["_pygd_routes"] = routes
-            warn_new_routes(self, routes, self.__dict__.setdefault("_pygd_warned", set()))
-        if subsets:
-            torch_step(self, subsets)
-        with torch.no_grad():
-            for call, states in calls:
-                call.run(states)
-        return loss
+        return native, to_torch, skipped, calls, subsets
 
     @property
     def pygd_routes(self) -> Routes:
