@@ -15,6 +15,7 @@ from .accumulation import GradientAccumulator, accumulate_
 from .clip import clip_grad_norm_, clip_grad_value_, grad_norm
 from .functional import (
     adadelta_,
+    adafactor_,
     adagrad_,
     adam_,
     adamax_,
@@ -36,7 +37,7 @@ _threadpoolctl.register()
 __all__ = [
     "__version__",
     "sgd_", "adam_", "adamw_", "rmsprop_", "adagrad_", "adamax_", "radam_", "adadelta_", "rprop_", "lion_",
-    "nadam_", "nadam_momentum", "asgd_", "lamb_", "lars_",
+    "nadam_", "nadam_momentum", "asgd_", "lamb_", "lars_", "adafactor_",
     "optim", "schedules", "data",
     "clip_grad_norm_", "clip_grad_value_", "grad_norm", "accumulate_", "GradientAccumulator",
     "info", "set_num_threads", "get_num_threads", "set_isa",

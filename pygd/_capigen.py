@@ -33,6 +33,13 @@ from typing import Optional
 from ._specs import SPECS, OptimizerSpec, Option
 from ._version import __version__
 
+# The optimizers the C ABI leaves out, with the reason. Its step takes each tensor as a flat size
+# (count, sizes[]); a factored optimizer's state (Adafactor's row_var and col_var) follows each
+# param's shape, which that signature does not carry.
+SKIPPED = {name: "its factored state (row_var, col_var) needs each param's shape, which the C ABI's "
+                 "(count, sizes) does not carry" for name, spec in SPECS.items() if spec.factored}
+# The optimizers the C ABI has, in the specs' order.
+C_SPECS = {name: spec for name, spec in SPECS.items() if name not in SKIPPED}
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CAPI_DIR = os.path.join(_ROOT, "csrc", "capi")
 _BEGIN = "/* BEGIN GENERATED (python -m pygd._capigen, from pygd/_specs.py): do not edit by hand. */\n"
@@ -152,7 +159,7 @@ def _prototype(spec: OptimizerSpec, indent: str, prefix: str = "") -> str:
 def header_part() -> str:
     """The generated region of pygd.h (between the markers)."""
     out = [f'#define PYGD_VERSION_STRING "{__version__}"\n']
-    for spec in SPECS.values():
+    for spec in C_SPECS.values():
         struct = f"pygd_{spec.name}_hparams"
         defaults = _defaults(spec)
         fields = struct_fields(spec)
@@ -194,7 +201,7 @@ def header(capi_dir: str = CAPI_DIR) -> str:
 def specs_inc(capi_dir: str = CAPI_DIR) -> str:
     """csrc/capi/specs.inc."""
     out = [_INC_HEADER]
-    for spec in SPECS.values():
+    for spec in C_SPECS.values():
         name, struct = spec.name, f"pygd_{spec.name}_hparams"
         defaults = _defaults(spec)
         fields = struct_fields(spec)

@@ -47,6 +47,11 @@ class Stream:
     # Whether the functional step takes it positionally (SGD's momentum_buffers, for compatibility);
     # other optional streams are keyword-only.
     positional: bool = False
+    # Its shape, where it is not the param's: a factor of a param of dim > 1, torch's shape with its
+    # last dim ("row") or its second-to-last ("col") 1; or "vector", the param's shape, kept only
+    # for a param of dim <= 1 (Adafactor's row_var, col_var, variance). Each param of a call has
+    # the streams of its own form; the entries of the other form are not read (None is fine).
+    shape: Optional[str] = None
     # needed_if, compiled: the option's value -> whether the stream is needed.
     needed: Optional[Callable[[Any], bool]] = field(default=None, repr=False, compare=False)
 
@@ -66,9 +71,12 @@ class Stream:
 
 
 # How an option is checked (and normalized) before anything is written; _steps.py holds the code.
-CHECKS = ("non_negative", "not_nan", "unit_interval", "betas", "etas", "step_sizes", "flag")
+CHECKS = ("non_negative", "non_positive", "at_least_one", "not_nan", "unit_interval", "betas", "etas",
+          "step_sizes", "eps_pair", "flag")
 # The checks of options that are pairs, each setting two kernel hyperparameters.
-PAIR_CHECKS = ("betas", "etas", "step_sizes")
+PAIR_CHECKS = ("betas", "etas", "step_sizes", "eps_pair")
+# The shapes a stream may have besides its param's (Stream.shape).
+STREAM_SHAPES = ("row", "col", "vector")
 
 
 @dataclass(frozen=True)
@@ -139,8 +147,13 @@ class OptimizerSpec:
 
     @property
     def optional_streams(self) -> frozenset[str]:
-        """The streams the options may leave absent."""
-        return frozenset(s.name for s in self.streams if s.needed_if)
+        """The streams the options, or a param's form (Stream.shape), may leave absent."""
+        return frozenset(s.name for s in self.streams if s.needed_if or s.shape)
+
+    @property
+    def factored(self) -> bool:
+        """Whether some of its streams are shaped otherwise than the params (Stream.shape)."""
+        return any(s.shape for s in self.streams)
 
     @property
     def torch_states(self) -> dict[str, str]:
@@ -342,6 +355,29 @@ _DECLARED = (
 
     `exp_avgs` start as zeros.
     """),
+    OptimizerSpec(
+        "adafactor", "adafactor", "Adafactor", True,
+        (_P, _G, Stream("row_vars", "row_var", shape="row"), Stream("col_vars", "col_var", shape="col"),
+         Stream("variances", "variance", shape="vector")),
+        (Option("lr", 1e-2, "non_negative"), Option("beta2_decay", -0.8, "non_positive"),
+         Option("eps", (None, 1e-3), "eps_pair", kernel=("eps1", "eps2")), Option("d", 1.0, "at_least_one"),
+         _WEIGHT_DECAY, _MAXIMIZE),
+        doc="""Adafactor (Shazeer and Stern 2018) as torch.optim.Adafactor: per tensor, with t the
+    step, rho = min(lr, 1 / sqrt(t)) and alpha = max(eps2, rms(param)) * rho (the param before
+    weight decay); param *= 1 - lr * weight_decay; the second moment lerps toward grad**2 by
+    t ** beta2_decay, factored for a param of dim > 1 (row_var, the mean over its last dim, and
+    col_var, over its second-to-last: leading dims are a batch of matrices) into
+    var = row_var * col_var / max(mean(row_var), eps1), full for dim <= 1 (variance);
+    u = grad / sqrt(max(var, eps1**2)); param -= alpha / max(1, rms(u) / d) * u.
+
+    eps = (eps1, eps2); eps1=None is the params' dtype's machine epsilon. For each param of dim > 1,
+    `row_vars[i]` has its shape with the last dim 1 and `col_vars[i]` its shape with dim -2 1, and
+    `variances[i]` is not read; for dim <= 1, `variances[i]` has its shape and `row_vars[i]`,
+    `col_vars[i]` are not read (pass None). The norms and factor sums are the same bits whatever
+    the thread count.
+
+    States start as zeros.
+    """),
     # Not torch.optim classes: optax's definitions and defaults (optax.lamb, optax.lars). A tensor
     # is one of optax's leaves: its trust ratio is its own. optax's masks are per param group in
     # pygd.optim (weight_decay=0.0 leaves a group undecayed, trust_ratio=False applies the plain
@@ -422,7 +458,7 @@ def _packer(names: tuple[str, ...]) -> Callable[..., tuple[Any, ...]]:
 def _compiled_tests(streams: tuple[Stream, ...]) -> tuple[Stream, ...]:
     """Each optional stream with `needed`, its needed_if as a function of its option's value."""
     return tuple(s if s.needed_if is None else Stream(
-        s.name, s.torch_state, s.needed_if, s.initial, s.initial_from_group, s.positional,
+        s.name, s.torch_state, s.needed_if, s.initial, s.initial_from_group, s.positional, s.shape,
         eval(f"lambda {s.option}: bool({s.needed_if})", {}))  # noqa: S307 - declared above
         for s in streams)
 
@@ -443,6 +479,8 @@ def _bind(spec: OptimizerSpec) -> OptimizerSpec:
     _check_streams(spec)
     for o in spec.options:
         assert o.check in CHECKS, (spec.name, o.name, o.check)
+    for s in spec.streams:
+        assert s.shape is None or (s.shape in STREAM_SHAPES and s.needed_if is None), (spec.name, s.name)
     order = _kernel_order(spec)
     streams = _compiled_tests(spec.streams)
     return OptimizerSpec(spec.name, spec.kernel, spec.torch_class, spec.takes_step, streams,

@@ -29,6 +29,8 @@ from ._validate import MAX_STEP
 # through untouched), or raises naming it.
 _CHECKED = {
     "non_negative": '{n} if type({n}) is float and {n} >= 0.0 else _v.non_negative("{n}", {n})',
+    "non_positive": '{n} if type({n}) is float and {n} <= 0.0 else _v.non_positive("{n}", {n})',
+    "at_least_one": '{n} if type({n}) is float and {n} >= 1.0 else _v.at_least_one("{n}", {n})',
     "not_nan": '{n} if type({n}) is float and {n} == {n} else _v.not_nan("{n}", {n})',
     "unit_interval": ('{n} if type({n}) is float and 0.0 <= {n} <= 1.0 '
                       'else _v.in_unit_interval("{n}", {n}, include_one=True)'),
@@ -44,7 +46,8 @@ _PAIR = """\
         {a}, {b} = _v.{check}({n})"""
 _PAIR_VALID = {"betas": "0.0 <= {n}[0] < 1.0 and 0.0 <= {n}[1] < 1.0",
                "etas": "0.0 < {n}[0] < 1.0 < {n}[1]",
-               "step_sizes": "0.0 <= {n}[0] <= {n}[1]"}
+               "step_sizes": "0.0 <= {n}[0] <= {n}[1]",
+               "eps_pair": "0.0 <= {n}[0] and 0.0 <= {n}[1]"}
 _STEP = "    step = step if type(step) is int and 1 <= step < _MAX_STEP else _v.step_count(step)"
 _counter = itertools.count()
 
@@ -106,10 +109,12 @@ class Parameter(NamedTuple):
 
 
 # The stubs' annotation of an option, by its check (_specs.CHECKS): what the check accepts as is.
-OPTION_TYPES = {"non_negative": "float", "not_nan": "float", "unit_interval": "float",
+OPTION_TYPES = {"non_negative": "float", "non_positive": "float", "at_least_one": "float",
+                "not_nan": "float", "unit_interval": "float",
                 "betas": "tuple[float, float]", "etas": "tuple[float, float]",
-                "step_sizes": "tuple[float, float]", "flag": "bool"}
-_ARRAYS, _OPTIONAL_ARRAYS = "Arrays[F]", "Arrays[F] | None"
+                "step_sizes": "tuple[float, float]", "eps_pair": "tuple[float | None, float]",
+                "flag": "bool"}
+_ARRAYS, _OPTIONAL_ARRAYS, _FACTOR_ARRAYS = "Arrays[F]", "Arrays[F] | None", "FactorArrays[F]"
 _BACKEND = Parameter("backend", "Backend", '"auto"', "auto")
 
 
@@ -130,7 +135,7 @@ def functional_parameters(spec: OptimizerSpec) -> _Parameters:
     """(positional, keyword-only) Parameters of pygd.<spec.name>_: the streams its options do not
     make optional (and SGD's momentum_buffers) by position; the step count, the options, each
     optional stream after the option that needs it, and backend by keyword."""
-    positional = [Parameter(s.name, _ARRAYS) for s in spec.streams if not s.needed_if]
+    positional = [Parameter(s.name, _FACTOR_ARRAYS if s.shape else _ARRAYS) for s in spec.streams if not s.needed_if]
     positional += [_optional_stream(s) for s in spec.streams if s.needed_if and s.positional]
     keywords = [Parameter("step", "int")] if spec.takes_step else []
     for o in spec.options:
@@ -223,7 +228,9 @@ def torch_group_reader(spec: OptimizerSpec) -> Callable[[Any], tuple[Any, ...]]:
     for o in spec.options:
         if o.state is not None:
             continue
-        if o.check in PAIR_CHECKS:
+        if o.check == "eps_pair":  # eps1 None: the dtype's machine epsilon (_validate.EPS_OF_DTYPE)
+            body.append(f'    {o.sets[0]}, {o.sets[1]} = (-1.0 if b is None else float(b) for b in group["{o.name}"])')
+        elif o.check in PAIR_CHECKS:
             body.append(f'    {o.sets[0]}, {o.sets[1]} = (float(b) for b in group["{o.name}"])')
         elif o.sets:
             convert = "bool" if o.check == "flag" else "float"

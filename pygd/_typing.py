@@ -21,6 +21,10 @@ F = TypeVar("F", np.float32, np.float64)
 # One call's arrays: an array, or a list/tuple of arrays of one dtype.
 Arrays = Union[NDArray[F], List[NDArray[F]], Tuple[NDArray[F], ...]]
 
+# A factored optimizer's state of one form (_specs.Stream.shape: Adafactor's row_vars, col_vars,
+# variances): aligned with the params, None for a param of the other form (or for a whole bare call's).
+FactorArrays = Union[NDArray[F], None, List[Optional[NDArray[F]]], Tuple[Optional[NDArray[F]], ...]]
+
 A = TypeVar("A", bound=FloatArray)
 # An array, or a list/tuple of arrays that may mix float32 and float64.
 MixedArrays = Union[A, List[A], Tuple[A, ...]]
@@ -35,5 +39,5 @@ Backend = Literal["auto", "native", "numba", "cuda", "reference"]
 # A param group of pygd.optim: "params" and hyperparameters by torch.optim's names.
 ParamGroup = Dict[str, Any]
 
-__all__ = ["FloatArray", "F", "Arrays", "A", "MixedArrays", "G", "OptionalArrays", "Backend",
+__all__ = ["FloatArray", "F", "Arrays", "FactorArrays", "A", "MixedArrays", "G", "OptionalArrays", "Backend",
            "ParamGroup"]

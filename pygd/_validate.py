@@ -81,6 +81,32 @@ def not_nan(name: str, value: object) -> float:
     return x
 
 
+def non_positive(name: str, value: object) -> float:
+    x = real(name, value)
+    if not x <= 0.0:  # also rejects NaN
+        raise ValueError(f"{name} must be <= 0, got {value!r}")
+    return x
+
+
+def at_least_one(name: str, value: object) -> float:
+    x = real(name, value)
+    if not x >= 1.0:  # also rejects NaN
+        raise ValueError(f"{name} must be >= 1, got {value!r}")
+    return x
+
+
+# Adafactor's eps1=None (the params' dtype's machine epsilon) as the kernels read it: eps1 must be
+# >= 0 otherwise (torch's check), so a negative value cannot be meant as a real one.
+EPS_OF_DTYPE = -1.0
+
+
+def eps_pair(value: Any) -> tuple[float, float]:
+    """Adafactor's (eps1, eps2): eps1 None (the dtype's machine epsilon, as EPS_OF_DTYPE) or >= 0,
+    eps2 >= 0."""
+    eps1, eps2 = _pair("eps", value, "(eps1, eps2)")
+    return (EPS_OF_DTYPE if eps1 is None else non_negative("eps[0]", eps1), non_negative("eps[1]", eps2))
+
+
 def in_unit_interval(name: str, value: object, *, include_one: bool) -> float:
     x = real(name, value)
     if not (0.0 <= x and (x <= 1.0 if include_one else x < 1.0)):
@@ -296,8 +322,83 @@ def check_arrays(optimizer: str, streams: tuple[Any, ...], arrays: Any = HOST
 
 
 def check_streams(optimizer: str, streams: tuple[Any, ...]) -> Optional[Problem]:
-    """check_arrays for NumPy arrays: the problem tuple of the first failure, or None."""
+    """check_arrays for NumPy arrays (check_factored for a factored optimizer's): the problem tuple
+    of the first failure, or None."""
+    if optimizer in FACTORED:
+        return check_factored(optimizer, streams)
     return check_arrays(optimizer, streams)[0]
+
+
+# The optimizers some of whose streams are not their params' shape (_specs.Stream.shape), and each
+# stream's shape rule: None (the param's), "row", "col" or "vector".
+FACTORED = {kernel: tuple(s.shape for s in spec.streams) for kernel, spec in KERNELS.items() if spec.factored}
+
+
+def factor_shape(param_shape: tuple[int, ...], rule: Optional[str]) -> Optional[tuple[int, ...]]:
+    """The shape stream `rule` (Stream.shape) must have for a param of `param_shape`, or None where
+    the stream is not read for it."""
+    ndim = len(param_shape)
+    if rule in ("row", "col"):
+        if ndim <= 1:
+            return None
+        shape = list(param_shape)
+        shape[-1 if rule == "row" else -2] = 1
+        return tuple(shape)
+    if rule == "vector" and ndim > 1:
+        return None
+    return param_shape
+
+
+def check_factored(optimizer: str, streams: tuple[Any, ...]) -> Optional[Problem]:
+    """The array checks of a factored optimizer's NumPy arrays, in the order of its native gather
+    (csrc/bindings/factored.cpp): the streams' kinds and lengths, then param by param, each stream
+    the param's form reads (a stream it does not read is not looked at: None is fine there)."""
+    rules = FACTORED[optimizer]
+    bare = [isinstance(s, np.ndarray) for s in streams]
+    lists: list[Any] = []
+    for k, stream in enumerate(streams):
+        if bare[k]:
+            lists.append([stream])
+        elif stream is None and rules[k] is not None:
+            lists.append(None)
+        elif isinstance(stream, (list, tuple)):
+            lists.append(stream)
+        else:
+            return (BufferProblem.NOT_SEQUENCE, k, -1, -1, -1)
+        if k > 0 and lists[k] is not None and (len(lists[k]) != len(lists[0]) or bare[k] != bare[0]):
+            return (BufferProblem.LENGTH, k, -1, -1, -1)
+    read_only = READ_ONLY_STREAMS[optimizer]
+    dtype: Optional[np.dtype[Any]] = None
+    spans: list[Span] = []
+    for i, param in enumerate(lists[0]):
+        where = -1 if bare[0] else i
+        if not isinstance(param, np.ndarray):
+            return (BufferProblem.NOT_ARRAY, 0, where, -1, -1)
+        for k, rule in enumerate(rules):
+            expected = factor_shape(param.shape, rule)
+            if expected is None:
+                continue
+            a = None if lists[k] is None else lists[k][i]
+            if not isinstance(a, np.ndarray):
+                return (BufferProblem.NOT_ARRAY, k, where, -1, -1)
+            if _FLOAT_NAMES.get(a.dtype) is None:
+                return (BufferProblem.DTYPE, k, where, -1, -1)
+            dtype = a.dtype if dtype is None else dtype
+            if a.dtype != dtype:
+                return (BufferProblem.DTYPE_MISMATCH, k, where, -1, -1)
+            if a.shape != expected:
+                return (BufferProblem.SHAPE, k, where, -1, -1)
+            if not a.flags.c_contiguous:
+                return (BufferProblem.NOT_CONTIGUOUS, k, where, -1, -1)
+            if not a.flags.aligned:
+                return (BufferProblem.MISALIGNED, k, where, -1, -1)
+            written = k != read_only
+            if written and not a.flags.writeable:
+                return (BufferProblem.READ_ONLY, k, where, -1, -1)
+            if a.size:
+                address = a.__array_interface__["data"][0]
+                spans.append((address, address + a.size * a.itemsize, k, where, written))
+    return _find_overlap(spans)
 
 
 def _find_overlap(spans: list[Span]) -> Optional[Problem]:
@@ -352,6 +453,12 @@ def buffer_error(problem: Problem, optimizer: str, streams: Sequence[Any]) -> Ex
                          "share one dtype")
     if code is BufferProblem.SHAPE:
         param = label(0, i)
+        rule = FACTORED.get(optimizer, (None,) * (k + 1))[k]
+        if rule in ("row", "col"):
+            expected = factor_shape(_dtype_and_shape(array(0, i))[1], rule)
+            return ValueError(f"{what} has shape {_dtype_and_shape(array(k, i))[1]} but {param} has shape "
+                              f"{_dtype_and_shape(array(0, i))[1]}, so it must have shape {expected} "
+                              f"(its {'last' if rule == 'row' else 'second-to-last'} dim 1)")
         return ValueError(f"{what} has shape {_dtype_and_shape(array(k, i))[1]} but {param} has "
                           f"shape {_dtype_and_shape(array(0, i))[1]}")
     if code is BufferProblem.NOT_CONTIGUOUS:

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import _capigen, _dlpack, _paths, _steps, _validate
 from ._constants import BufferProblem
-from ._specs import SPECS, OptimizerSpec
+from ._specs import OptimizerSpec
 
 try:
     import cffi
@@ -271,7 +271,8 @@ def _step_function(spec: OptimizerSpec) -> Callable[..., None]:
     return function
 
 
-STEPS: dict[str, Callable[..., None]] = {name: _step_function(spec) for name, spec in SPECS.items()}
+# The C ABI's optimizers: every spec but those _capigen.SKIPPED says it cannot express.
+STEPS: dict[str, Callable[..., None]] = {name: _step_function(spec) for name, spec in _capigen.C_SPECS.items()}
 globals().update({f"{name}_": fn for name, fn in STEPS.items()})
 
 

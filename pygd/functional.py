@@ -30,5 +30,6 @@ nadam_ = functional_step(SPECS["nadam"])
 asgd_ = functional_step(SPECS["asgd"])
 lamb_ = functional_step(SPECS["lamb"])
 lars_ = functional_step(SPECS["lars"])
+adafactor_ = functional_step(SPECS["adafactor"])
 
 __all__ = [f"{name}_" for name in SPECS]

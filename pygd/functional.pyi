@@ -15,7 +15,7 @@ The functions are compiled from the optimizers' specs (_specs.py, _steps.py): th
 defaults and checks are declared there, once.
 """
 
-from ._typing import Arrays, Backend, F
+from ._typing import Arrays, Backend, F, FactorArrays
 
 __all__ = [
     "sgd_",
@@ -30,6 +30,7 @@ __all__ = [
     "nadam_",
     "asgd_",
     "lion_",
+    "adafactor_",
     "lamb_",
     "lars_",
 ]
@@ -290,6 +291,40 @@ def lion_(
     weight_decay first), as the paper and optax. sign(0) is 0 and a NaN stays NaN.
 
     `exp_avgs` start as zeros.
+    """
+
+
+def adafactor_(
+    params: Arrays[F],
+    grads: Arrays[F],
+    row_vars: FactorArrays[F],
+    col_vars: FactorArrays[F],
+    variances: FactorArrays[F],
+    *,
+    step: int,
+    lr: float = 0.01,
+    beta2_decay: float = -0.8,
+    eps: tuple[float | None, float] = (None, 0.001),
+    d: float = 1.0,
+    weight_decay: float = 0.0,
+    maximize: bool = False,
+    backend: Backend = "auto",
+) -> None:
+    """Adafactor (Shazeer and Stern 2018) as torch.optim.Adafactor: per tensor, with t the
+    step, rho = min(lr, 1 / sqrt(t)) and alpha = max(eps2, rms(param)) * rho (the param before
+    weight decay); param *= 1 - lr * weight_decay; the second moment lerps toward grad**2 by
+    t ** beta2_decay, factored for a param of dim > 1 (row_var, the mean over its last dim, and
+    col_var, over its second-to-last: leading dims are a batch of matrices) into
+    var = row_var * col_var / max(mean(row_var), eps1), full for dim <= 1 (variance);
+    u = grad / sqrt(max(var, eps1**2)); param -= alpha / max(1, rms(u) / d) * u.
+
+    eps = (eps1, eps2); eps1=None is the params' dtype's machine epsilon. For each param of dim > 1,
+    `row_vars[i]` has its shape with the last dim 1 and `col_vars[i]` its shape with dim -2 1, and
+    `variances[i]` is not read; for dim <= 1, `variances[i]` has its shape and `row_vars[i]`,
+    `col_vars[i]` are not read (pass None). The norms and factor sums are the same bits whatever
+    the thread count.
+
+    States start as zeros.
     """
 
 

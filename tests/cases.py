@@ -17,6 +17,7 @@ import numpy as np
 import float64_reference
 import pygd
 import pygd.optim
+from pygd import _validate
 from pygd._specs import SPECS
 from pygd._state_scalars import kernel_values
 
@@ -28,6 +29,12 @@ BACKENDS = ("native", "reference") if NATIVE else ("reference",)
 # The Numba backend (an optional extra) joins the backend-driven tests where numba is installed.
 NUMBA = importlib.util.find_spec("numba") is not None
 BACKENDS += ("numba",) if NUMBA else ()
+
+
+def backends_for(case):
+    """The backends that run `case`'s optimizer: pygd.numba has no factored one (Adafactor; it
+    refuses it by name, which test_adafactor.py checks)."""
+    return tuple(b for b in BACKENDS if b != "numba" or not case.opt.spec.factored)
 # Minimum elements per thread (the native driver's grain) for tests that must really split work:
 # with it, any call of >= 128 elements runs on 2 threads (the default, 32768, keeps small calls on one).
 SMALL_GRAIN = 64
@@ -95,6 +102,8 @@ OPTIMIZERS = {o.name: o for o in (
               dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.01, momentum_decay=0.01, decoupled_weight_decay=True)),
     Optimizer("lamb", pygd.lamb_, pygd.optim.LAMB, {}),  # not torch's either
     Optimizer("lars", pygd.lars_, pygd.optim.LARS, {}),
+    Optimizer("adafactor", pygd.adafactor_, pygd.optim.Adafactor,
+              dict(lr=0.05, beta2_decay=-0.5, eps=(None, 1e-2), d=1.5, weight_decay=0.1)),
 )}
 # The torch.optim classes pygd.torch replaces, and the options of each (the pygd.torch tests' table).
 TORCH_NAMES = tuple(o.torch_name for o in OPTIMIZERS.values() if o.torch_name)
@@ -135,8 +144,15 @@ class Case:
         return self.opt.spec.defaults[stream.initial] if stream.initial else 0.0
 
     def new_states(self, shapes, dtype):
-        """{state name: [array per shape]} filled with the case's initial values."""
-        return {name: [np.full(s, self.initial(name), dtype) for s in shapes] for name in self.state_names}
+        """{state name: [array per shape]} filled with the case's initial values; of the stream's
+        shape for the param (Adafactor's factors: _specs.Stream.shape), None where a param of that
+        form has no such state."""
+        rules = {s.name: s.shape for s in self.opt.spec.streams}
+
+        def new(name, s):
+            shape = _validate.factor_shape(tuple(s), rules[name])
+            return None if shape is None else np.full(shape, self.initial(name), dtype)
+        return {name: [new(name, s) for s in shapes] for name in self.state_names}
 
     def call(self, params, grads, states, t, backend=BACKENDS[0], **overrides):
         """One pygd step: `params`, `grads` and each state are an array or a list of arrays. A
@@ -247,6 +263,12 @@ CASES = [
     _case("asgd", "maximize", maximize=True, class_options=dict(lr=0.05, t0=3.0)),
     _case("asgd", "all", lambd=0.01, weight_decay=0.1, maximize=True, class_options=dict(lr=0.05, alpha=0.9, t0=1.0)),
     _case("asgd", "torch_defaults"),  # t0 = 1e6: ax is the param
+    # Adafactor: its factored form for the table's matrices, its full variance for its vectors.
+    _case("adafactor", "plain"),
+    _case("adafactor", "wd", lr=0.05, weight_decay=0.1),
+    _case("adafactor", "maximize", maximize=True),
+    _case("adafactor", "all", lr=0.05, beta2_decay=-0.5, eps=(1e-20, 1e-2), d=1.5, weight_decay=0.1,
+          maximize=True),
     # LAMB and LARS: a trust ratio per tensor (optax's leaves), so every tensor of a case's list
     # gets its own; trust_ratio=False is optax's mask (the plain update).
     _case("lamb", "plain", lr=1e-2),
@@ -266,12 +288,13 @@ CASES = [
 BY_ID = {c.id: c for c in CASES}
 # The cases GPU backends run: the trust-ratio optimizers (LAMB, LARS) have no GPU kernels yet (the
 # CUDA and Numba backends refuse them; test_cuda_device.py and test_numba_cuda.py check that).
-GPU_CASES = [c for c in CASES if not c.opt.spec.trust_ratio]
+GPU_CASES = [c for c in CASES if not c.opt.spec.trust_ratio and not c.opt.spec.factored]
 # The most flag-heavy case of each optimizer: used where a test cannot afford the whole table.
 HEAVY = [BY_ID[i] for i in ("sgd-all", "adam-all", "adamw-amsgrad", "rmsprop-all", "adagrad-lr_decay",
                                  "adamax-all", "radam-all", "adadelta-all", "rprop-all",
-                                 "lion-all", "nadam-all", "asgd-all", "lamb-all", "lars-all")]
-GPU_HEAVY = [c for c in HEAVY if not c.opt.spec.trust_ratio]
+                                 "lion-all", "nadam-all", "asgd-all", "lamb-all", "lars-all",
+                                 "adafactor-all")]
+GPU_HEAVY = [c for c in HEAVY if not c.opt.spec.trust_ratio and not c.opt.spec.factored]
 
 
 # ----------------------------------------------------------------------------- data
@@ -319,12 +342,17 @@ def run(case, shapes, dtype, steps, *, backend=BACKENDS[0], multi=True, seed=0):
 def _reference_one(case_id, shape, dtype, steps, seed):
     case = BY_ID[case_id]
     params = [initial_params(shape, dtype, seed).astype(np.float64)]
-    states = {k: [v[0].astype(np.float64)] for k, v in case.new_states([shape], dtype).items()}
+    states = {k: [None if v[0] is None else v[0].astype(np.float64)]
+              for k, v in case.new_states([shape], dtype).items()}
+    # Adafactor's eps1=None is the machine epsilon of the dtype pygd runs in, not float64's.
+    run_dtype = {"dtype": np.dtype(dtype).type} if case.optimizer == "adafactor" else {}
     for t in range(1, steps + 1):
         grads = [grads_at(shape, dtype, t, seed).astype(np.float64)]
-        float64_reference.step(case.optimizer, params, grads, states, t, {**case.options, **case.class_options})
+        float64_reference.step(case.optimizer, params, grads, states, t,
+                               {**case.options, **case.class_options, **run_dtype})
     for a in [params[0], *(v[0] for v in states.values())]:
-        a.setflags(write=False)  # may be cached: shared between tests
+        if a is not None:
+            a.setflags(write=False)  # may be cached: shared between tests
     return params[0], {k: v[0] for k, v in states.items()}
 
 
@@ -371,7 +399,8 @@ def rtol(dtype, steps, sources=1):
 
 
 def _flat(arrays):
-    return np.concatenate([np.asarray(a, np.float64).ravel() for a in arrays] or [np.zeros(0)])
+    # None: a state the param's form does not have (Adafactor's)
+    return np.concatenate([np.asarray(a, np.float64).ravel() for a in arrays if a is not None] or [np.zeros(0)])
 
 
 def assert_close(got, ref, dtype, steps, what="", sources=1, slack=None):
@@ -411,4 +440,7 @@ def assert_bitwise(a, b, what=""):
     pairs = [("params", a[0], b[0])] + [(k, a[1][k], b[1][k]) for k in a[1]]
     for name, xs, ys in pairs:
         for i, (x, y) in enumerate(zip(xs, ys)):
+            if x is None or y is None:  # a state of the other form (Adafactor's): absent in both
+                assert x is None and y is None, f"{what}: {name}[{i}] is None on one side only"
+                continue
             assert x.tobytes() == y.tobytes(), f"{what}: {name}[{i}] differs bitwise"

@@ -5,6 +5,8 @@ optimizer that updates ONE tensor held as float64 arrays, in place. `state` maps
 names (e.g. "exp_avgs") to that tensor's float64 state arrays; `t` is the 1-based step count.
 """
 
+import math
+
 import numpy as np
 
 
@@ -217,10 +219,43 @@ def lars(p, g, state, t, *, lr=1.0, momentum=0.9, weight_decay=0.0, trust_coeffi
     p += step
 
 
+def adafactor(p, g, state, t, *, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0,
+              maximize=False, dtype=np.float64):
+    # Shazeer and Stern 2018, Algorithm 4 and 5, as torch.optim.Adafactor reads them: relative step
+    # min(lr, t^-1/2) scaled by max(eps2, RMS(x)); beta2_hat = 1 - t^beta2_decay; the second moment
+    # factored over the last two dims, R = sum over columns of G^2 / cols (a mean), C likewise, and
+    # V = R C^T / max(mean(R), eps1); U = G / max(sqrt(V), eps1), clipped to RMS(U) <= d. eps1=None
+    # is the machine epsilon of the run's dtype. Written with explicit sums and an outer product.
+    eps1 = np.finfo(dtype).eps if eps[0] is None else eps[0]
+    eps2 = eps[1]
+    G = _signed(g, maximize)
+    n = p.size
+    if n == 0:  # nothing to update (torch's loop would divide by zero computing RMS)
+        return
+    w = float(t) ** beta2_decay  # the weight of the new mean: 1 - beta2_hat
+    alpha = max(eps2, math.sqrt(float(np.sum(p * p)) / n)) * min(lr, 1.0 / math.sqrt(t))
+    p *= 1.0 - lr * weight_decay
+    if p.ndim > 1:
+        rows, cols = p.shape[-2], p.shape[-1]
+        R, C = state["row_vars"], state["col_vars"]
+        R[...] = (1.0 - w) * R + w * (np.sum(G * G, axis=-1, keepdims=True) / cols)
+        C[...] = (1.0 - w) * C + w * (np.sum(G * G, axis=-2, keepdims=True) / rows)
+        floor = np.maximum(np.sum(R, axis=-2, keepdims=True) / rows, eps1)
+        V = np.einsum("...ri,...ic->...rc", R, C) / floor
+    else:
+        v = state["variances"]
+        v[...] = (1.0 - w) * v + w * G * G
+        V = v
+    U = G / np.maximum(np.sqrt(V), eps1)
+    clip = max(1.0, math.sqrt(float(np.sum(U * U)) / n) / d)
+    p -= (alpha / clip) * U
+
+
 UPDATES = {"sgd": sgd, "adam": adam, "adamw": adamw, "rmsprop": rmsprop, "adagrad": adagrad,
            "adamax": adamax, "radam": radam,
            "adadelta": adadelta, "rprop": rprop, "lion": lion,
-           "nadam": nadam, "asgd": asgd, "lamb": lamb, "lars": lars}
+           "nadam": nadam, "asgd": asgd, "lamb": lamb, "lars": lars,
+           "adafactor": adafactor}
 
 
 def step(optimizer, params, grads, states, t, options):

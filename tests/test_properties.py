@@ -123,7 +123,9 @@ def corrupt(kind, call, rng):
 
 @st.composite
 def calls(draw):
-    optimizer = draw(st.sampled_from(sorted(OPTIMIZERS)))
+    # Not the factored optimizers (Adafactor): this builder makes every state of its param's shape,
+    # and its corruptions alias states with params; test_adafactor.py and the table cover it.
+    optimizer = draw(st.sampled_from(sorted(o for o in OPTIMIZERS if not OPTIMIZERS[o].spec.factored)))
     space = HYPERPARAMETERS[optimizer]
     mode = draw(st.sampled_from(["valid", "valid", "bad-hyperparameter", "bad-arrays"]))
     breakable = sorted(k for k, (_, bad) in space.items() if bad)

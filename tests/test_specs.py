@@ -114,8 +114,10 @@ def test_group_readers_read_by_name():
     for spec in _specs.SPECS.values():
         group = dict(reversed(list(spec.defaults.items())))
         # A state scalar's slot holds the readers' placeholder, 1.0 (each call puts its value there).
+        # Adafactor's eps1=None reaches the kernels as _validate.EPS_OF_DTYPE.
         expected = spec.pack(**{name: value for o in spec.options for name, value in zip(
-            o.sets, o.default if o.check in _specs.PAIR_CHECKS else (1.0 if o.state else o.default,))})
+            o.sets, _validate.eps_pair(o.default) if o.check == "eps_pair" else o.default
+            if o.check in _specs.PAIR_CHECKS else (1.0 if o.state else o.default,))})
         assert _steps.group_reader(spec)(group) == expected
         assert _steps.torch_group_reader(spec)(group) == expected
 

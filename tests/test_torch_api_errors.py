@@ -77,7 +77,7 @@ def test_params_dense_in_another_order_train_like_torch(name, grads_from):
     opt, params, _ = got
     for p in params:
         for value in opt.state.get(p, {}).values():
-            if value.dim():
+            if value.dim() and value.shape == p.shape:  # (Adafactor's factors have shapes of their own)
                 assert value.stride() == p.stride()
 
 

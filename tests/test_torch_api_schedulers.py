@@ -44,7 +44,7 @@ SCHEDULERS = {
 SCHEDULED = {"SGD": dict(lr=0.05, momentum=0.9), "Adam": dict(lr=0.01), "AdamW": dict(lr=0.01),
              "RMSprop": dict(lr=0.01, momentum=0.5), "Adagrad": dict(lr=0.1), "Adamax": dict(lr=0.01),
              "RAdam": dict(lr=0.01), "Adadelta": dict(lr=0.5), "Rprop": dict(lr=0.01),
-             "NAdam": dict(lr=0.01), "ASGD": dict(lr=0.01, t0=3.0)}
+             "NAdam": dict(lr=0.01), "ASGD": dict(lr=0.01, t0=3.0), "Adafactor": dict(lr=0.05)}
 
 
 def test_scheduler_table_covers_every_torch_scheduler():

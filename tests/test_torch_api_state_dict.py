@@ -165,6 +165,8 @@ def test_state_edited_between_steps_is_followed(name, edit):
         pytest.skip("torch.optim.Adagrad itself fails after its state is removed")
     if name == "SGD" and edit == "a step count set":
         pytest.skip("torch.optim.SGD keeps no step count")
+    if name == "Adafactor" and edit == "a state tensor replaced":
+        pytest.skip("torch.optim.Adafactor itself fails on a param-shaped tensor in place of its row factor")
 
     def script(opt, params):
         train(opt, params, 3)

@@ -182,6 +182,7 @@ def test_param_groups_with_their_own_hyperparameters(name):
         "Rprop": [dict(lr=0.02, etas=(0.3, 1.5)), dict(step_sizes=(1e-3, 0.05), maximize=True)],
         "NAdam": [dict(lr=0.02, momentum_decay=0.1), dict(weight_decay=0.1, decoupled_weight_decay=True)],
         "ASGD": [dict(lr=0.02, lambd=0.1, t0=2.0), dict(alpha=0.5, weight_decay=0.1, maximize=True)],
+        "Adafactor": [dict(lr=0.02, beta2_decay=-0.6, d=2.0), dict(eps=(1e-20, 1e-2), weight_decay=0.1, maximize=True)],
     }[name]
 
     def groups(params):

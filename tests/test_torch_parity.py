@@ -45,8 +45,9 @@ def torch_run(case, dtype, implementation):
         raise
     finally:
         torch.set_default_dtype(default_dtype)
-    states = {name: [optimizer.state[p][TORCH_STATE[name]].detach().numpy() for p in params]
-              for name in case.state_names}
+    # None: a state of the other form (Adafactor's factors or variance), which torch does not keep
+    states = {name: [None if (s := optimizer.state[p].get(TORCH_STATE[name])) is None else s.detach().numpy()
+                     for p in params] for name in case.state_names}
     return [p.detach().numpy() for p in params], states
 
 

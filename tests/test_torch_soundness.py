@@ -318,7 +318,7 @@ def test_a_corrupt_step_in_a_loaded_state_dict_does_what_torch_does(name, value)
 def test_help_shows_torch_s_documentation_and_what_pygd_changes(name):
     """Soundness finding 11."""
     doc = getattr(pygd_torch, name).__doc__
-    assert f"torch.optim.{name.lower()}.{name}" in doc
+    assert f"{getattr(torch.optim, name).__module__}.{name}" in doc
     assert getattr(torch.optim, name).__doc__.strip()[:200] in doc
     assert "_Stepper" not in doc and "pygd_routes" in doc
 
@@ -334,6 +334,8 @@ PLAIN = {"SGD": dict(lr=0.1), "Adam": dict(lr=0.01), "AdamW": dict(lr=0.01), "RM
 def test_a_plan_is_reused_while_nothing_changes(name, options):
     """The checks must not mistake an unchanged group for a changed one: one plan, steps after
     steps (SGD without momentum, which keeps no state, rebuilt at every step before)."""
+    if name == "Adafactor":
+        pytest.skip("pygd.torch.Adafactor keeps no plan: it gathers its calls at every step")
     params = make_params()
     opt = getattr(pygd_torch, name)(params, **(PLAIN if options == "plain" else HEAVY)[name])
     plans = []  # held, so that a rebuilt plan cannot reuse a freed one's id

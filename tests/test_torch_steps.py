@@ -17,7 +17,6 @@ TORCH_OPTIMIZERS = sorted(n for n, c in vars(torch.optim).items()
 TORCH_STEPS = {  # the classes that run torch's step, with options and whether a kernel is pending
     "NAdam": (dict(lr=0.01, weight_decay=0.01, momentum_decay=0.01), True),
     "ASGD": (dict(lr=0.01, lambd=1e-3, t0=2), True),
-    "Adafactor": (dict(lr=0.01), True),
     "LBFGS": (dict(lr=0.5, max_iter=3, history_size=4), False),
     "SparseAdam": (dict(lr=0.01), False),
     "Muon": (dict(lr=0.01), False),

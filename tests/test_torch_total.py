@@ -144,6 +144,8 @@ def test_sparse_grads_run_through_torch(name):
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128], ids=str)
 @pytest.mark.parametrize("name", NAMES)
 def test_complex_params_run_natively_like_torch(name, dtype):
+    if name == "Adafactor":
+        pytest.skip("torch.optim.Adafactor refuses complex params (pygd.torch routes them to it)")
     def make():
         g = torch.Generator().manual_seed(5)
         return dense() + [torch.nn.Parameter(torch.randn(7, 2, generator=g, dtype=dtype))]

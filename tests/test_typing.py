@@ -138,7 +138,7 @@ def test_optimizer_stub_says_what_the_compiled_constructors_take():
 
 def test_each_option_annotation_admits_its_default():
     """The stubs annotate an option by its check (_steps.OPTION_TYPES): its default must be one."""
-    kinds = {"float": float, "bool": bool, "tuple[float, float]": tuple}
+    kinds = {"float": float, "bool": bool, "tuple[float, float]": tuple, "tuple[float | None, float]": tuple}
     for spec in SPECS.values():
         for o in spec.options:
             if o.state is None:  # a state scalar has no default: the functional step requires it

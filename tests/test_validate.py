@@ -4,7 +4,16 @@ every array bit-for-bit unchanged. Then the inputs that look odd but are valid."
 import numpy as np
 import pytest
 
-from cases import BACKENDS, CASES, OPTIMIZERS, assert_close, assert_run_close, reference, run
+from cases import (
+    BACKENDS,
+    CASES,
+    OPTIMIZERS,
+    assert_close,
+    assert_run_close,
+    backends_for,
+    reference,
+    run,
+)
 
 
 def make(optimizer="adam", n=2, shape=(5,), dtype=np.float32, **options):
@@ -196,6 +205,13 @@ BAD_HYPERPARAMETERS = [
     hyper("nadam", TypeError, r"mu_product must be a real number", "mu_product-none", mu_product=None),
     hyper("nadam", ValueError, r"momentum_decay must be >= 0", "momentum_decay-negative", momentum_decay=-1.0),
     *(hyper("adadelta", ValueError, r"rho must be in \[0, 1\]", f"rho-{v}", rho=v) for v in (1.5, -0.1, NAN)),
+    *(hyper("adafactor", ValueError, r"beta2_decay must be <= 0", f"beta2_decay-{v}", beta2_decay=v)
+      for v in (0.5, NAN)),
+    *(hyper("adafactor", ValueError, r"d must be >= 1", f"d-{v}", d=v) for v in (0.5, NAN)),
+    *(hyper("adafactor", ValueError, rf"eps\[{i}\] must be >= 0", f"adafactor-eps{i + 1}-{v}",
+            eps=(v, 1e-3) if i == 0 else (None, v)) for i in (0, 1) for v in (-1e-3, NAN)),
+    hyper("adafactor", TypeError, r"eps must be a pair", "adafactor-eps-scalar", eps=1e-3),
+    hyper("adafactor", TypeError, r"eps\[0\] must be a real number", "adafactor-eps1-word", eps=("x", 1e-3)),
     *(hyper(o, ValueError, r"eps must be >= 0", f"eps-{v}", eps=v) for o in WITH_EPS for v in (-1e-8, NAN)),
     *(hyper(o, ValueError, rf"betas\[{i}\] must be in \[0, 1\)", f"beta{i + 1}-{v}",
             betas=(v, 0.999) if i == 0 else (0.9, v))
@@ -302,7 +318,7 @@ def test_valid_unusual_arrays(edit):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 @pytest.mark.parametrize("empty", ["list", "array"])
 def test_empty_is_a_no_op(case, empty):
-    for backend in BACKENDS:
+    for backend in backends_for(case):
         if empty == "list":
             case.call([], [], {k: [] for k in case.state_names}, 1, backend)
         else:
@@ -316,7 +332,7 @@ def test_empty_is_a_no_op(case, empty):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_any_number_of_dimensions(case, dtype):
     shapes = [(), (3, 4), (2, 3, 5), (1, 1, 1, 9)]
-    for backend in BACKENDS:
+    for backend in backends_for(case):
         got = run(case, shapes, dtype, 3, backend=backend)
         assert [p.shape for p in got[0]] == shapes
         assert_run_close(case, got, reference(case, shapes, dtype, 3), dtype, 3)
@@ -331,7 +347,7 @@ def test_nan_and_inf_grads_propagate(case):
     LARS's trust ratio is NaN then, which makes the whole tensor NaN, unless trust_ratio=False.)"""
     size, bad_at = 21, {0: np.nan, 9: np.inf, 20: -np.inf}  # in a SIMD vector and in the tail
     results = []
-    for backend in BACKENDS:
+    for backend in backends_for(case):
         params = [np.linspace(-1, 1, size, dtype=np.float32)]
         states = case.new_states([(size,)], np.float32)
         for t in (1, 2):

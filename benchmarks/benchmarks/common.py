@@ -25,7 +25,13 @@ OPTIMIZERS = {
     "sgd": ("sgd_", 1, True, dict(lr=1e-2, momentum=0.9)),
     "rmsprop": ("rmsprop_", 1, False, dict(lr=1e-2, alpha=0.99, eps=1e-8)),
     "adagrad": ("adagrad_", 1, True, dict(lr=1e-2, eps=1e-10)),
+    # The sizes' tensors are 1-D: Adafactor's full-variance form (row_vars and col_vars unread).
+    "adafactor": ("adafactor_", 1, True, dict(lr=1e-2)),
 }
+# Arguments before the states that a 1-D workload leaves None (Adafactor's factors), and the arrays
+# moved per param where the update is not one fused pass (docs/roofline.md).
+UNREAD_BEFORE_STATES = {"adafactor": 2}
+PASSES_TRAFFIC = {"adafactor": 8}
 DTYPES = ("float32", "float64")
 # One tensor in the last-level cache, one well beyond it, and a model-like list of small tensors.
 SIZES = {"1M": (1 << 20,), "16M": (16 << 20,), "2000x4096": (4096,) * 2000}
@@ -109,6 +115,7 @@ class Workload(_Rotation):
         if reason:
             raise NotImplementedError(reason)
         name, self.states, takes_step, hparams = OPTIMIZERS[optimizer]
+        self.traffic = PASSES_TRAFFIC.get(optimizer, 2 * (1 + self.states) + 1)  # arrays per param
         self.shapes, self.dtype = SIZES[size], np.dtype(dtype)
         self.elements = sum(self.shapes)
         self.sets = buffer_sets((2 + self.states) * self.dtype.itemsize * self.elements)
@@ -120,6 +127,7 @@ class Workload(_Rotation):
         for _ in range(self.sets):
             params = _random(rng, self.shapes, self.dtype)
             arrays = [_one_or_list(params), _one_or_list(_random(rng, self.shapes, self.dtype))]
+            arrays += [None] * UNREAD_BEFORE_STATES.get(optimizer, 0)
             arrays += [_one_or_list([np.zeros_like(a) for a in params]) for _ in range(self.states)]
             steps.append(_stepper(fn, arrays, takes_step, backend, hparams))
         super().__init__(steps)
@@ -129,8 +137,8 @@ class Workload(_Rotation):
     @property
     def bytes_per_step(self):
         """The traffic of an ideal fused update (docs/roofline.md): params and states read and written,
-        grads read. fp32 Adam: 28 B per param."""
-        return self.dtype.itemsize * (2 * (1 + self.states) + 1) * self.elements
+        grads read (fp32 Adam: 28 B per param), or of a multi-pass update's passes (Adafactor)."""
+        return self.dtype.itemsize * self.traffic * self.elements
 
 
 class Probe(_Rotation):

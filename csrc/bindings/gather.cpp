@@ -22,6 +22,7 @@ struct Stream {
   Py_ssize_t index(Py_ssize_t i) const { return bare ? -1 : i; }
 };
 
+}  // namespace
 
 bool is_array(PyObject* obj) { return npy::get().PyArray_Check_(obj); }
 
@@ -48,8 +49,6 @@ int64_t element_count(PyArray_Proxy* a) {
   for (int d = 0; d < a->nd; ++d) n *= a->dimensions[d];
   return n;
 }
-
-}  // namespace
 
 py::object problem(Problem p, int stream, Py_ssize_t index, int other_stream, Py_ssize_t other_index) {
   return py::make_tuple(int(p), stream, index, other_stream, other_index);

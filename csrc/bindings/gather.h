@@ -3,6 +3,7 @@
 // pygd/_validate.py turns into the TypeError or ValueError the user sees, so every message is
 // written once, in Python, while the hot path stays in C++.
 #pragma once
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <vector>
@@ -30,6 +31,13 @@ enum class Problem : int {
 
 // The problem tuple pygd/_validate.py reads: (problem, stream, index, other_stream, other_index).
 py::object problem(Problem p, int stream, Py_ssize_t index, int other_stream = -1, Py_ssize_t other_index = -1);
+
+// The array checks gather() makes, for entry points whose streams differ in shape (Adafactor's).
+bool is_array(PyObject* obj);
+// Whether `a` is a native-endian float32 or float64 array, and which (into *dtype).
+bool native_float(py::detail::PyArray_Proxy* a, cpu::Dtype* dtype);
+bool same_shape(py::detail::PyArray_Proxy* a, py::detail::PyArray_Proxy* b);
+int64_t element_count(py::detail::PyArray_Proxy* a);
 
 // One buffer of a call (csrc/cpu/overlap.h, the check every entry point shares).
 using cpu::Span;

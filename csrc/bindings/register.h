@@ -8,4 +8,5 @@ void register_runtime(py::module_& m);
 void register_gradients(py::module_& m);
 void register_pointer_table(py::module_& m);
 void register_constants(py::module_& m);
+void register_factored(py::module_& m);
 }  // namespace pygd::bindings

@@ -89,10 +89,49 @@ struct TrustTable {
   TrustApplyFn apply[TrustOps::size][2];
 };
 
+// One tensor of an Adafactor call (pygd/adafactor.h) as the factored passes (factored.inl) see it:
+// its arrays (each of the call's dtype T), its size, and for a param of dim > 1 the shape of each
+// of its matrices (rows, cols: its last two dims; size / (rows * cols) matrices), else rows = 0.
+// mean_floors holds, per matrix, its row_var mean floored at eps1 (T), made between passes 1 and 2.
+struct FactoredTensor {
+  void* param;
+  const void* grad;
+  void* row_var;   // rows per matrix, matrix-major (torch's (..., R, 1))
+  void* col_var;   // cols per matrix, matrix-major (torch's (..., 1, C))
+  void* variance;  // size elements, where rows == 0
+  int64_t size, rows, cols;
+  const void* mean_floors;
+};
+
+// Pass 1 of a factored tensor: over columns [c0, c1) of matrix `matrix`, every row in order, the
+// sums of g^2 in double: col_sums[c - c0] (rows added one after another) and row_partials[r] (the
+// strip's part of row r, in reduce.inl's fixed chains). Pass 2: the new variance (dim <= 1), and
+// sums[0] = sum of param^2, sums[1] = sum of u^2 over [begin, end), in the chains from `begin`.
+// Pass 3: param = apply(param, u, scale) over [begin, end). step: Adafactor's Step<T>.
+using FactorSumsFn = void (*)(const FactoredTensor& t, int64_t matrix, int64_t c0, int64_t c1, double* col_sums,
+                              double* row_partials);
+// Between passes 1 and 2, for one factored tensor: row_var and col_var from its pass-1 sums
+// (col_sums: [matrix][col]; row_partials: [matrix][strip][row], strips of `strip` columns), and
+// floors[m], matrix m's row_var mean floored at eps1 (T).
+using FactorUpdateFn = void (*)(const void* step, const FactoredTensor& t, int64_t strip, const double* col_sums,
+                                const double* row_partials, void* floors);
+using FactoredReduceFn = void (*)(const void* step, const FactoredTensor& t, int64_t begin, int64_t end,
+                                  double* sums);
+using FactoredApplyFn = void (*)(const void* step, const FactoredTensor& t, int64_t begin, int64_t end,
+                                 double scale);
+
+struct FactoredTable {
+  FactorSumsFn sums[2];
+  FactorUpdateFn factors[2];
+  FactoredReduceFn reduce[2];
+  FactoredApplyFn apply[2];
+};
+
 struct IsaTables {
   SweepTable sweeps;
   ReduceTable reductions;
   TrustTable trust;
+  FactoredTable factored;
 };
 
 // Defined by the per-ISA units that were compiled for this platform (see CMakeLists.txt, and above).

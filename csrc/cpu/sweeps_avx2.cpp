@@ -8,9 +8,11 @@ namespace pygd::cpu::avx2 {
 #include "sweep.inl"
 #include "reduce.inl"
 #include "trust.inl"
+#include "factored.inl"
 }  // namespace pygd::cpu::avx2
 
 const pygd::cpu::IsaTables& pygd::cpu::avx2_tables() {
-  static const IsaTables tables{avx2::make_table(AllOps{}), avx2::make_reduce_table(), avx2::make_trust_table(TrustOps{})};
+  static const IsaTables tables{avx2::make_table(AllOps{}), avx2::make_reduce_table(), avx2::make_trust_table(TrustOps{}),
+                                avx2::make_factored_table()};
   return tables;
 }

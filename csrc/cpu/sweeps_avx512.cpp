@@ -8,9 +8,11 @@ namespace pygd::cpu::avx512 {
 #include "sweep.inl"
 #include "reduce.inl"
 #include "trust.inl"
+#include "factored.inl"
 }  // namespace pygd::cpu::avx512
 
 const pygd::cpu::IsaTables& pygd::cpu::avx512_tables() {
-  static const IsaTables tables{avx512::make_table(AllOps{}), avx512::make_reduce_table(), avx512::make_trust_table(TrustOps{})};
+  static const IsaTables tables{avx512::make_table(AllOps{}), avx512::make_reduce_table(), avx512::make_trust_table(TrustOps{}),
+                                avx512::make_factored_table()};
   return tables;
 }

@@ -11,10 +11,12 @@ namespace pygd::cpu::neon {
 #include "sweep.inl"
 #include "reduce.inl"
 #include "trust.inl"
+#include "factored.inl"
 }  // namespace pygd::cpu::neon
 
 const pygd::cpu::IsaTables& pygd::cpu::neon_tables() {
-  static const IsaTables tables{neon::make_table(AllOps{}), neon::make_reduce_table(), neon::make_trust_table(TrustOps{})};
+  static const IsaTables tables{neon::make_table(AllOps{}), neon::make_reduce_table(), neon::make_trust_table(TrustOps{}),
+                                neon::make_factored_table()};
   return tables;
 }
 #endif

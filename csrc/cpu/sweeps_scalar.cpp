@@ -11,9 +11,11 @@ using Vec = Lane<T>;
 #include "sweep.inl"
 #include "reduce.inl"
 #include "trust.inl"
+#include "factored.inl"
 }  // namespace pygd::cpu::scalar
 
 const pygd::cpu::IsaTables& pygd::cpu::scalar_tables() {
-  static const IsaTables tables{scalar::make_table(AllOps{}), scalar::make_reduce_table(), scalar::make_trust_table(TrustOps{})};
+  static const IsaTables tables{scalar::make_table(AllOps{}), scalar::make_reduce_table(), scalar::make_trust_table(TrustOps{}),
+                                scalar::make_factored_table()};
   return tables;
 }

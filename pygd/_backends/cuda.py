@@ -143,6 +143,9 @@ def _run(optimizer: str, streams: tuple[Any, ...], step: int, hparams: tuple[Any
         raise ValueError("backend='cuda' updates arrays on a GPU (CuPy or Numba device arrays, torch "
                          "CUDA tensors, DLPack); these params are in host memory: use "
                          "backend='auto' or 'native'")
+    if KERNELS[optimizer].factored:  # its streams differ in shape: cuda_arrays cannot even check them
+        raise NotImplementedError(f"pygd has no CUDA kernel for {optimizer} yet (its factored second moment "
+                                  "needs per-row and per-column sums before the update); run it on the CPU")
     problem, call = cuda_arrays.read(optimizer, streams)
     if problem is not None:
         if problem[0] in _QUOTING and _has_dlpack_only(streams):  # worded here, where it can be

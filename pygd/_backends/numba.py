@@ -110,8 +110,25 @@ def _trust_step(kernel):
     return step
 
 
+def _refused_step(kernel):
+    """The step of a factored kernel (Adafactor: per-matrix row and column sums before the
+    update), which pygd.numba does not implement: it refuses by name, before reading anything."""
+    def step(streams, step, hparams):
+        raise NotImplementedError(f"backend='numba' has no {kernel} kernel yet (its factored second moment "
+                                  "needs per-row and per-column sums before the update); use backend='native' "
+                                  "or 'reference'")
+    step.__name__ = kernel
+    return step
+
+
+def _step_of(kernel, spec):
+    if spec.factored:
+        return _refused_step(kernel)
+    return _trust_step(kernel) if spec.trust_ratio else _step(kernel)
+
+
 # Each kernel's step, by kernel name (the backends' common interface, see _backends/__init__.py).
-steps = {kernel: _trust_step(kernel) if spec.trust_ratio else _step(kernel) for kernel, spec in KERNELS.items()}
+steps = {kernel: _step_of(kernel, spec) for kernel, spec in KERNELS.items()}
 
 
 # ----------------------------------------------------------------------------- gradient tools

@@ -301,6 +301,39 @@ def lamb(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optio
     return None
 
 
+def adafactor(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
+    problem = _validate.check_streams("adafactor", streams)
+    if problem is not None:
+        return problem
+    h = _hyperparameters("adafactor", hparams)
+    weight = float(step) ** h.beta2_decay  # torch's one_minus_beta2_t
+    rho = min(h.lr, 1 / float(step) ** 0.5)
+    lists: list[Any] = [None if s is None else _validate._as_list(s) for s in streams]
+    with np.errstate(all="ignore"):
+        for i, (param, grad) in enumerate(zip(lists[0], lists[1])):
+            eps1 = float(np.finfo(param.dtype).eps) if h.eps1 == _validate.EPS_OF_DTYPE else h.eps1
+            g = -grad if h.maximize else grad
+            n = param.size
+            if n == 0:
+                continue
+            alpha = max(h.eps2, float(np.sqrt(np.sum(np.square(param, dtype=np.float64)))) / n ** 0.5) * rho
+            if h.weight_decay != 0:
+                param *= 1 - h.lr * h.weight_decay
+            if param.ndim > 1:
+                row_var, col_var = lists[2][i], lists[3][i]
+                _lerp_(row_var, np.mean(g * g, axis=-1, keepdims=True), weight)
+                _lerp_(col_var, np.mean(g * g, axis=-2, keepdims=True), weight)
+                var = (row_var * col_var) / np.maximum(np.mean(row_var, axis=-2, keepdims=True), eps1)
+            else:
+                variance = lists[4][i]
+                _lerp_(variance, g * g, weight)
+                var = variance
+            update = g / np.sqrt(np.maximum(var, eps1 * eps1))
+            denom = max(1.0, float(np.sqrt(np.sum(np.square(update, dtype=np.float64)))) / (n ** 0.5 * h.d))
+            param -= (alpha / denom) * update
+    return None
+
+
 # The update does not use the step.
 def asgd(streams: tuple[Any, ...], step: int, hparams: tuple[Any, ...]) -> Optional[Problem]:
     problem = _validate.check_streams("asgd", streams)

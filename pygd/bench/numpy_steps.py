@@ -166,3 +166,15 @@ def asgd(p: Any, g: Any, ax: Any, t: int, *, lambd: float) -> None:
     p *= 1 - lambd * eta
     p -= eta * g
     ax[...] = p
+
+
+def adafactor(p: Any, g: Any, v: Any, t: int, *, lr: float) -> None:
+    """Adafactor of a vector (the bench's tensors are 1-D: full variance, torch's defaults
+    beta2_decay -0.8, eps (finfo.eps, 1e-3), d 1) written the obvious way in NumPy, in place."""
+    eps1 = float(np.finfo(p.dtype).eps)
+    alpha = max(1e-3, float(np.linalg.norm(p)) / p.size ** 0.5) * min(lr, 1 / t ** 0.5)
+    w = t ** -0.8
+    v *= 1 - w
+    v += w * g * g
+    u = g / np.sqrt(np.maximum(v, eps1 * eps1))
+    p -= alpha / max(1.0, float(np.linalg.norm(u)) / p.size ** 0.5) * u

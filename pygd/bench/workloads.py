@@ -43,7 +43,8 @@ class Optimizer:
     # Arrays moved per param where the update cannot be one fused pass (None: the fused count). The
     # trust-ratio optimizers read each tensor twice (docs/roofline.md): LAMB 10 (pass 1 reads p, g,
     # m, v and writes m, v; pass 2 reads p, m, v and writes p), LARS 7 (p, g; then p, g, buf and
-    # writes p, buf).
+    # writes p, buf). Adafactor's tensors here are 1-D (its full-variance form): 8 (pass 2 reads p,
+    # g, v and writes v; pass 3 reads p, g, v and writes p).
     passes_traffic: Optional[int] = None
 
     def bytes_per_param(self, itemsize: int) -> int:
@@ -54,6 +55,12 @@ class Optimizer:
 
 
 _ADAM = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+
+
+def _adafactor_vectors(params: Any, grads: Any, variances: Any, **options: Any) -> None:
+    """pygd.adafactor_ over the bench's 1-D tensors: their state is the full variance alone."""
+    pygd.adafactor_(params, grads, None, None, variances, **options)
+
 
 OPTIMIZERS = {o.key: o for o in (
     Optimizer("adam", "Adam", pygd.adam_, True, numpy_steps.adam, "Adam", 2,
@@ -81,6 +88,8 @@ OPTIMIZERS = {o.key: o for o in (
               dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.01), passes_traffic=10),
     Optimizer("lars", "LARS", pygd.lars_, False, numpy_steps.lars, None, 1,
               dict(lr=1.0, momentum=0.9, weight_decay=1e-4, trust_coefficient=0.001), passes_traffic=7),
+    Optimizer("adafactor", "Adafactor", _adafactor_vectors, True, numpy_steps.adafactor, "Adafactor", 1,
+              dict(lr=1e-2), passes_traffic=8),
 )}
 
 DTYPES = ("float32", "float64")

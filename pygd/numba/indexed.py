@@ -129,9 +129,10 @@ def _scalars_type(kernel):
     return type(make(np.float64, 1, **state) if spec.takes_step else make(np.float64, **state))
 
 
-# The elementwise kernels' (the trust-ratio ones, LAMB and LARS, run trust_loops.py's two passes).
+# The elementwise kernels' (the trust-ratio ones, LAMB and LARS, run trust_loops.py's two passes;
+# pygd.numba has no factored one, Adafactor: its backend refuses it by name).
 _AT_BY_SCALARS = {_scalars_type(kernel): globals()[f"{kernel}_at"] for kernel, spec in KERNELS.items()
-                  if not spec.trust_ratio}
+                  if not spec.trust_ratio and not spec.factored}
 
 
 @overload(update_at, inline="always")

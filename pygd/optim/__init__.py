@@ -30,6 +30,7 @@ from ._classes import (
            LARS,
            SGD,
            Adadelta,
+           Adafactor,
            Adagrad,
            Adam,
            Adamax,
@@ -43,4 +44,4 @@ from ._classes import (
 from ._serialization import from_arrays, to_arrays
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Adadelta", "Rprop",
-           "Lion", "NAdam", "ASGD", "LAMB", "LARS", "to_arrays", "from_arrays"]
+           "Lion", "NAdam", "ASGD", "LAMB", "LARS", "Adafactor", "to_arrays", "from_arrays"]

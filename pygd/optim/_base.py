@@ -31,6 +31,8 @@ class Optimizer:
     _state_streams: ClassVar[tuple[str, ...]] = ()  # torch's state names, in the kernel's stream
     # order after (params, grads)
     _initial_options: ClassVar[dict[Optional[str], Optional[str]]]
+    # Each state's shape rule (_specs.Stream.shape: None, the param's; Adafactor's factors).
+    _state_shapes: ClassVar[dict[str, Optional[str]]] = {}
     _pair_options: ClassVar[tuple[str, ...]] = ()  # options that are pairs (betas, etas, ...)
     # The state scalars (NAdam's mu_product), each with its slot in the kernel's hyperparameters.
     _state_scalars: ClassVar[tuple[tuple[str, int], ...]] = ()
@@ -47,6 +49,7 @@ class Optimizer:
         cls._spec, cls._kernel = spec, spec.kernel
         cls._state_streams = tuple(spec.torch_states.values())
         cls._initial_options = {s.torch_state: s.initial for s in spec.streams if s.initial}
+        cls._state_shapes = {s.torch_state: s.shape for s in spec.streams if s.torch_state}
         cls._pair_options = tuple(o.name for o in spec.options if o.check in PAIR_CHECKS)
         cls._state_scalars = tuple((o.name, spec.hyperparameters.index(o.name)) for o in spec.state_scalars)
         cls._read_group = staticmethod(_steps.group_reader(spec))  # type: ignore[method-assign,assignment]
@@ -172,10 +175,16 @@ class Optimizer:
                 state.update(after)
         self.steps += 1
 
-    def _initial_state(self, name: str, param: FloatArray, group: ParamGroup) -> FloatArray:
+    def _initial_state(self, name: str, param: FloatArray, group: ParamGroup) -> Optional[FloatArray]:
         """A new state array: zeros, or the value of the option its stream names (Adagrad's
-        initial_accumulator_value), from the param's group."""
+        initial_accumulator_value), from the param's group; of its stream's shape for the param
+        (Stream.shape), or None where the param's form has no such state (Adafactor's)."""
+        shape = _validate.factor_shape(param.shape, self._state_shapes.get(name))
+        if shape is None:
+            return None
         option = self._initial_options.get(name)
+        if shape != param.shape:
+            return np.zeros(shape, dtype=param.dtype)
         return np.zeros_like(param) if option is None else np.full_like(param, group[option])
 
     def _update(self, params: list[FloatArray], grads: Sequence[Any], states: dict[str, list[FloatArray]],

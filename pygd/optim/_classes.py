@@ -75,3 +75,10 @@ class LARS(Optimizer, spec=SPECS["lars"]):
     per param by trust_coefficient * ||param|| / (||update|| + eps), then momentum (optax's trace,
     optionally Nesterov). A group with trust_ratio=False takes the plain update, one with
     weight_decay=0.0 no decay (optax's masks); maximize."""
+
+
+class Adafactor(Optimizer, spec=SPECS["adafactor"]):
+    """torch.optim.Adafactor: a second moment factored into row and column means for params of
+    dim > 1 (the last two dims; leading dims a batch), relative step sizes min(lr, 1 / sqrt(t))
+    scaled by the param's RMS, update clipping at d, decoupled weight decay; maximize. Its state per
+    param is torch's: row_var and col_var (dim > 1) or variance (dim <= 1), and the step count."""

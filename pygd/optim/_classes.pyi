@@ -219,6 +219,26 @@ class Lion(Optimizer):
     ) -> None: ...
 
 
+class Adafactor(Optimizer):
+    """torch.optim.Adafactor: a second moment factored into row and column means for params of
+    dim > 1 (the last two dims; leading dims a batch), relative step sizes min(lr, 1 / sqrt(t))
+    scaled by the param's RMS, update clipping at d, decoupled weight decay; maximize. Its state per
+    param is torch's: row_var and col_var (dim > 1) or variance (dim <= 1), and the step count."""
+
+    def __init__(
+        self,
+        params: Iterable[FloatArray] | Iterable[ParamGroup],
+        lr: float = 0.01,
+        beta2_decay: float = -0.8,
+        eps: tuple[float | None, float] = (None, 0.001),
+        d: float = 1.0,
+        weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
+        backend: Backend = "auto",
+    ) -> None: ...
+
+
 class LAMB(Optimizer):
     """LAMB (You et al. 2019, not in torch.optim), as optax.lamb: Adam's direction plus weight
     decay, scaled per param by the trust ratio ||param|| / ||update||. A group with

@@ -53,7 +53,9 @@ def make_plan(opt: Optimizer, grads: Sequence[Any]) -> list[Call]:
                 state = opt.state.setdefault(index, {"step": 0})
                 for name in needed:
                     if name not in state:
-                        state[name] = opt._initial_state(name, p, group)
+                        initial = opt._initial_state(name, p, group)
+                        if initial is not None:  # None: a state of the other form (Adafactor's)
+                            state[name] = initial
                 for name, _ in opt._state_scalars:
                     state.setdefault(name, SCALARS[name].initial(group))
                 key = (p.dtype, state["step"], *(state[name] for name, _ in opt._state_scalars))
@@ -62,7 +64,8 @@ def make_plan(opt: Optimizer, grads: Sequence[Any]) -> list[Call]:
         for members in runs.values():
             indices = [i for i, _ in members]
             states = [opt.state[i] for i in indices]
-            arrays = {name: [s[name] for s in states] for name in needed}
+            # None for a state of the other form (Adafactor's), which its kernel does not read
+            arrays: dict[str, list[Any]] = {name: [s.get(name) for s in states] for name in needed}
             plan.append(Call(group, indices, [p for _, p in members], arrays, states))
     return plan
 

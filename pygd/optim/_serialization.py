@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -76,7 +76,7 @@ def load_state_dict(opt: Optimizer, state_dict: dict[str, Any]) -> None:
         if unknown:
             raise ValueError(f"state_dict is not for {type(opt).__name__}: state[{saved_index}] "
                              f"has {sorted(unknown)}; expected names among {sorted(allowed)}")
-        state[i] = _restored_state(saved_state, params[i], f"state[{saved_index}]", scalars)
+        state[i] = _restored_state(saved_state, params[i], f"state[{saved_index}]", scalars, opt._state_shapes)
     for g, group in enumerate(opt.param_groups):  # all checks passed: commit
         group.clear()
         group.update(groups[g])
@@ -86,8 +86,8 @@ def load_state_dict(opt: Optimizer, state_dict: dict[str, Any]) -> None:
     opt._plan = None
 
 
-def _restored_state(saved: dict[str, Any], param: Any, where: str, scalars: tuple[str, ...]
-                    ) -> dict[str, Any]:
+def _restored_state(saved: dict[str, Any], param: Any, where: str, scalars: tuple[str, ...],
+                    shapes: dict[str, Optional[str]]) -> dict[str, Any]:
     restored: dict[str, Any] = {"step": _as_count(saved.get("step", 0), f"{where}['step']")}
     for name, value in saved.items():
         if name == "step":
@@ -96,9 +96,13 @@ def _restored_state(saved: dict[str, Any], param: Any, where: str, scalars: tupl
             restored[name] = _validate.non_negative(f"{where}[{name!r}]", float(np.asarray(value)))
             continue
         array = np.asarray(value)
-        if array.shape != param.shape:
+        expected = _validate.factor_shape(param.shape, shapes.get(name))
+        if expected is None:
+            raise ValueError(f"{where}[{name!r}] is not a state of a param of shape {param.shape}")
+        if array.shape != expected:
             raise ValueError(f"{where}[{name!r}] has shape {array.shape} but its param has "
-                             f"shape {param.shape}")
+                             f"shape {param.shape}" + ("" if expected == param.shape
+                                                       else f", so it must have shape {expected}"))
         restored[name] = np.array(array, dtype=param.dtype, order="C", copy=True)
     if "step" not in saved and len(restored) > 1:
         # torch.optim.SGD keeps no step count: a momentum buffer means a step was taken.

@@ -1,6 +1,7 @@
 """Drop-in replacements for every torch.optim optimizer: SGD, Adam, AdamW, RMSprop, Adagrad, Adamax,
-RAdam, Adadelta, Rprop, NAdam and ASGD run pygd's kernels; Adafactor (no kernel yet), LBFGS,
-SparseAdam and Muon (torch's implementation by design) run torch's own step (_torch_steps.py).
+RAdam, Adadelta, Rprop, NAdam and ASGD run pygd's kernels, Adafactor its factored kernel
+(_adafactor.py); LBFGS, SparseAdam and Muon (torch's implementation by design) run torch's own step
+(_torch_steps.py).
 
 Change one import::
 
@@ -24,6 +25,7 @@ if _native_error is not None:  # pragma: no cover - exercised only where the bui
     raise ImportError(f"pygd.torch needs pygd's native extension, which is not available here "
                       f"({_native_error}); reinstall pygd where a C++ compiler is found")
 
+from ._adafactor import Adafactor  # noqa: E402
 from ._optimizers import (  # noqa: E402
     ASGD,
     SGD,
@@ -39,7 +41,7 @@ from ._optimizers import (  # noqa: E402
     Rprop,
     TorchFallbackWarning,
 )
-from ._torch_steps import LBFGS, Adafactor, Muon, SparseAdam  # noqa: E402
+from ._torch_steps import LBFGS, Muon, SparseAdam  # noqa: E402
 
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "RAdam", "Adadelta", "Rprop",
            "NAdam", "ASGD", "Adafactor", "LBFGS", "SparseAdam", "Muon", "Routes", "TorchFallbackWarning"]

@@ -1,13 +1,12 @@
 """pygd.torch's classes whose step is torch.optim's own, so that the import switch is total: every
 torch.optim class has a pygd.torch namesake.
 
-Two kinds. LBFGS, SparseAdam and Muon reuse torch's implementation by design: LBFGS's work is its
-line search and history (dot products and closures, not one elementwise pass), SparseAdam's is
-torch's sparse indexing, and Muon's is its Newton-Schulz matmuls, which BLAS already runs at speed;
-an elementwise kernel would gain nothing measurable there. The others have no native kernel yet:
-their first step warns (TorchFallbackWarning), as a pygd.torch class does for the params it routes
-to torch. Either way `pygd_routes` says where each param ran, and the results, state and state_dict
-are torch's own.
+LBFGS, SparseAdam and Muon reuse torch's implementation by design: LBFGS's work is its line
+search and history (dot products and closures, not one elementwise pass), SparseAdam's is torch's
+sparse indexing, and Muon's is its Newton-Schulz matmuls, which BLAS already runs at speed; an
+elementwise kernel would gain nothing measurable there. `pygd_routes` says where each param ran,
+and the results, state and state_dict are torch's own. (A class whose kernel is still to come
+would set `pygd_pending`: its first step warns, TorchFallbackWarning. None is pending now.)
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import torch
 
 from ._fallback import Routes, TorchFallbackWarning, torch_class
 
-__all__ = ["LBFGS", "SparseAdam", "Muon", "Adafactor"]
+__all__ = ["LBFGS", "SparseAdam", "Muon"]
 
 if TYPE_CHECKING:
     _Optimizer = torch.optim.Optimizer
@@ -91,13 +90,3 @@ class SparseAdam(_TorchSteps, torch.optim.SparseAdam):
 @_document
 class Muon(_TorchSteps, torch.optim.Muon):
     pygd_reason = _BY_DESIGN.format("Muon's Newton-Schulz iterations (matmuls, already BLAS's)")
-
-
-class _Pending(_TorchSteps):
-    pygd_pending = True
-    pygd_reason = "pygd has no native kernel for it yet"
-
-
-@_document
-class Adafactor(_Pending, torch.optim.Adafactor):
-    pass

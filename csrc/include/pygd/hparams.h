@@ -9,6 +9,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "lerp.h"
 
@@ -409,6 +410,41 @@ struct ProbeStep {
 template <class T>
 PYGD_HD ProbeStep<T> make_step(const ProbeConfig& c, int64_t /*step*/) {
   return {T(c.scale)};
+}
+
+// Adafactor as torch.optim.Adafactor (torch 2.13): the second moment factored into row and column
+// means over the last two dims (a full one for a param of dim <= 1), relative step sizes and update
+// clipping (adafactor.h). eps1 < 0 stands for torch's eps1=None: the element type's machine epsilon
+// (torch's constructor requires eps1 >= 0, so no real value is taken for it).
+struct AdafactorConfig {
+  double lr, beta2_decay, eps1, eps2, d, weight_decay;
+  bool maximize;
+
+  template <class C, class Visit>
+  static void fields(C& c, Visit&& field) {
+    field("lr", c.lr); field("beta2_decay", c.beta2_decay); field("eps1", c.eps1); field("eps2", c.eps2);
+    field("d", c.d); field("weight_decay", c.weight_decay); field("maximize", c.maximize);
+  }
+};
+
+template <class T>
+struct AdafactorStep {
+  LerpWeight<T> var_weight;  // t ** beta2_decay (torch's one_minus_beta2_t), the factors' lerp weight
+  T eps1;                    // the row-factor mean's floor (torch: clamp_(min=eps1))
+  T eps1_squared;            // the variance estimate's floor, eps1 * eps1 made in double (as torch)
+  T decay;                   // 1 - lr * weight_decay (decoupled, before the update)
+  double rho, eps2, d;       // the per-tensor scale's scalars, used in double
+  bool maximize, has_weight_decay;
+};
+
+template <class T>
+PYGD_HD AdafactorStep<T> make_step(const AdafactorConfig& c, int64_t step) {
+  const double t = double(step);
+  // torch: step_float ** beta2_decay, min(lr, 1 / step_float ** 0.5), in Python floats.
+  const double rho = std::fmin(c.lr, 1.0 / std::pow(t, 0.5));
+  const double eps1 = c.eps1 < 0.0 ? double(std::numeric_limits<T>::epsilon()) : c.eps1;
+  return {make_lerp_weight<T>(std::pow(t, c.beta2_decay)), T(eps1), T(eps1 * eps1), T(1.0 - c.lr * c.weight_decay),
+          rho, c.eps2, c.d, c.maximize, c.weight_decay != 0.0};
 }
 
 }  // namespace pygd

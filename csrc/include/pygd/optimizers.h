@@ -4,6 +4,7 @@
 // (trust_ratio.h): the bindings and the CPU trust tables register them (the CUDA module refuses them).
 #pragma once
 #include "adadelta.h"
+#include "adafactor.h"
 #include "adagrad.h"
 #include "adam.h"
 #include "adamax.h"
