@@ -2,46 +2,85 @@
 // the unaligned head and the tail one element at a time, all through the same Op::update. It does no
 // math of its own. Lane and Vec round identically (same operations, FMA in both where the unit has
 // it), so which path an element takes never changes its result.
+// Generic over a storage layout (sweeps.h: Layout, Storage): each stream is loaded from its own
+// element type, widened to the layout's Math lanes (float32 for the narrow types), and stored back
+// narrowed, rounding to nearest even once per stored value; the param copy of a (C) layout is a
+// write-only stream that receives the updated params. The Op's Step is always Step<Math>.
 // Included once per ISA translation unit, inside that unit's namespace, after the unit has defined
 // its lane packs: Vec<T> (SIMD, or Lane<T> where the unit has none) and Lane<T> (width 1).
 // (No include guard on purpose.)
 
-template <class Op, class V, class Step, class T>
-PYGD_INLINE void update_at(const Step& step, T* const* streams, int64_t i) {
-  V x[Op::kStreams] = {};
-  for (int k = 0; k < Op::kStreams; ++k)
-    if (streams[k]) x[k] = V::load(streams[k] + i);
-  Op::update(step, x);
-  for (int k = 0; k < Op::kStreams; ++k)
-    if ((Op::kWritten >> k & 1u) && streams[k]) x[k].store(streams[k] + i);
+// Stream k's element type: the params', the grads' or the states'.
+template <class S, int k>
+using StreamType = std::conditional_t<k == 0, typename S::Param,
+                                      std::conditional_t<k == 1, typename S::Grad, typename S::State>>;
+
+template <class Op, class V, class S, int k>
+PYGD_INLINE void load_streams(V* x, void* const* streams, int64_t i) {
+  if constexpr (k < Op::kStreams) {
+    if (streams[k]) x[k] = V::load(static_cast<const StreamType<S, k>*>(streams[k]) + i);
+    load_streams<Op, V, S, k + 1>(x, streams, i);
+  }
 }
 
-template <class Op, class T>
+template <class Op, class V, class S, int k>
+PYGD_INLINE void store_streams(const V* x, void* const* streams, int64_t i) {
+  if constexpr (k < Op::kStreams) {
+    if ((Op::kWritten >> k & 1u) && streams[k]) x[k].store(static_cast<StreamType<S, k>*>(streams[k]) + i);
+    store_streams<Op, V, S, k + 1>(x, streams, i);
+  }
+}
+
+template <class Op, class V, class S, class Step>
+PYGD_INLINE void update_at(const Step& step, void* const* streams, int64_t i) {
+  V x[Op::kStreams] = {};
+  load_streams<Op, V, S, 0>(x, streams, i);
+  Op::update(step, x);
+  store_streams<Op, V, S, 0>(x, streams, i);
+  if constexpr (!std::is_void_v<typename S::Copy>)  // the params, as the copy's type
+    x[0].store(static_cast<typename S::Copy*>(streams[Op::kStreams]) + i);
+}
+
+template <class Op, class S>
 void sweep(const void* step_ptr, void* const* stream_ptrs, int64_t begin, int64_t end) {
+  using T = typename S::Math;
   using Step = typename Op::template Step<T>;
   const Step step = *static_cast<const Step*>(step_ptr);
-  T* streams[Op::kStreams];
-  for (int k = 0; k < Op::kStreams; ++k) streams[k] = static_cast<T*>(stream_ptrs[k]);
+  constexpr int kPointers = Op::kStreams + (std::is_void_v<typename S::Copy> ? 0 : 1);
+  void* streams[kPointers];
+  for (int k = 0; k < kPointers; ++k) streams[k] = stream_ptrs[k];
 
   // Single elements until the first stream (params) is vector-aligned: a SIMD load that straddles
   // two cache lines costs about 12% of a memory-bound update. NumPy's large arrays sit 16 bytes past
   // a 64-byte boundary, and all of a call's arrays usually share that offset.
+  using P = typename S::Param;
   constexpr int64_t W = Vec<T>::kLanes;
-  constexpr uintptr_t kVectorBytes = W * sizeof(T);
-  const uintptr_t misalignment = reinterpret_cast<uintptr_t>(streams[0] + begin) % kVectorBytes;
-  const int64_t peel = misalignment ? int64_t((kVectorBytes - misalignment) / sizeof(T)) : 0;
+  constexpr uintptr_t kVectorBytes = W * sizeof(P);
+  const uintptr_t misalignment = reinterpret_cast<uintptr_t>(static_cast<P*>(streams[0]) + begin) % kVectorBytes;
+  const int64_t peel = misalignment ? int64_t((kVectorBytes - misalignment) / sizeof(P)) : 0;
   int64_t i = begin;
   for (const int64_t head = begin + peel < end ? begin + peel : end; i < head; ++i)
-    update_at<Op, Lane<T>>(step, streams, i);
-  for (; i + W <= end; i += W) update_at<Op, Vec<T>>(step, streams, i);
-  for (; i < end; ++i) update_at<Op, Lane<T>>(step, streams, i);
+    update_at<Op, Lane<T>, S>(step, streams, i);
+  for (; i + W <= end; i += W) update_at<Op, Vec<T>, S>(step, streams, i);
+  for (; i < end; ++i) update_at<Op, Lane<T>, S>(step, streams, i);
+}
+
+template <class Op, int... L>
+void fill_layouts(SweepFn* row, std::integer_sequence<int, L...>) {
+  ((row[L] = &sweep<Op, typename StorageOf<Layout(L)>::type>), ...);
+}
+
+template <class Op>
+void fill_row(SweepFn* row) {
+  if constexpr (TakesEveryLayout<Op>::value)
+    fill_layouts<Op>(row, std::make_integer_sequence<int, int(Layout::kCount)>{});
+  else
+    fill_layouts<Op>(row, std::integer_sequence<int, int(Layout::kFloat32), int(Layout::kFloat64)>{});
 }
 
 template <class... Ops>
 SweepTable make_table(OpList<Ops...>) {
   SweepTable table{};
-  ((table.fn[kOpIndex<Ops>][int(Dtype::kFloat32)] = &sweep<Ops, float>,
-    table.fn[kOpIndex<Ops>][int(Dtype::kFloat64)] = &sweep<Ops, double>),
-   ...);
+  (fill_row<Ops>(table.fn[kOpIndex<Ops>]), ...);
   return table;
 }
