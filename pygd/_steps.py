@@ -111,6 +111,9 @@ OPTION_TYPES = {"non_negative": "float", "not_nan": "float", "unit_interval": "f
                 "step_sizes": "tuple[float, float]", "flag": "bool"}
 _ARRAYS, _OPTIONAL_ARRAYS = "Arrays[F]", "Arrays[F] | None"
 _BACKEND = Parameter("backend", "Backend", '"auto"', "auto")
+# Mode (C) of the low-precision layouts (docs/low-precision.md): float32 master params, and a
+# bfloat16/float16 copy of them written in the same pass (write-only; the native backend).
+_PARAM_COPY = Parameter("param_copy", "Arrays[Any] | None", "None", None)
 
 
 def _option(o: Option) -> Parameter:
@@ -141,7 +144,7 @@ def functional_parameters(spec: OptimizerSpec) -> _Parameters:
             keywords.append(_option(o))
         keywords += [_optional_stream(s) for s in spec.streams
                      if s.needed_if and not s.positional and s.option == o.name]
-    return positional, keywords + [_BACKEND]
+    return positional, keywords + [_PARAM_COPY, _BACKEND]
 
 
 def render_parameters(positional: list[Parameter], keywords: list[Parameter],
@@ -178,6 +181,8 @@ def functional_step(spec: OptimizerSpec) -> Callable[..., None]:
                      f"        {s.name} = None"]
     streams = "(" + "".join(f"{s.name}, " for s in spec.streams) + ")"
     body += [f"    streams = {streams}",
+             "    if param_copy is not None:",
+             "        streams = _v.with_param_copy(streams, param_copy, _for_call(backend, params))",
              f"    hparams = {_kernel_tuple(spec)}",
              f'    problem = _for_call(backend, params).steps["{spec.kernel}"](',
              f"        streams, {'step' if spec.takes_step else 1}, hparams)",

@@ -44,7 +44,9 @@ bool native_float(PyArray_Proxy* a, cpu::Dtype* dtype) {
 
 bool is_narrow(cpu::Dtype d) { return d == cpu::Dtype::kBFloat16 || d == cpu::Dtype::kFloat16; }
 
-// The dtypes a layout gives the params, grads, states and copy.
+// The dtypes a layout gives the params, grads, states and copy (kNone: no copy in the layout, so
+// a copy stream fits none).
+constexpr cpu::Dtype kNone = static_cast<cpu::Dtype>(-1);
 struct LayoutDtypes {
   cpu::Dtype param, grad, state, copy;
 };
@@ -53,16 +55,16 @@ LayoutDtypes dtypes_of(cpu::Layout l) {
   using D = cpu::Dtype;
   using L = cpu::Layout;
   switch (l) {
-    case L::kFloat64: return {D::kFloat64, D::kFloat64, D::kFloat64, D::kFloat64};
-    case L::kBFloat16: return {D::kBFloat16, D::kBFloat16, D::kBFloat16, D::kBFloat16};
-    case L::kFloat16: return {D::kFloat16, D::kFloat16, D::kFloat16, D::kFloat16};
-    case L::kBFloat16Params: return {D::kBFloat16, D::kBFloat16, D::kFloat32, D::kFloat32};
-    case L::kFloat16Params: return {D::kFloat16, D::kFloat16, D::kFloat32, D::kFloat32};
+    case L::kFloat64: return {D::kFloat64, D::kFloat64, D::kFloat64, kNone};
+    case L::kBFloat16: return {D::kBFloat16, D::kBFloat16, D::kBFloat16, kNone};
+    case L::kFloat16: return {D::kFloat16, D::kFloat16, D::kFloat16, kNone};
+    case L::kBFloat16Params: return {D::kBFloat16, D::kBFloat16, D::kFloat32, kNone};
+    case L::kFloat16Params: return {D::kFloat16, D::kFloat16, D::kFloat32, kNone};
     case L::kBFloat16Copy: return {D::kFloat32, D::kFloat32, D::kFloat32, D::kBFloat16};
     case L::kFloat16Copy: return {D::kFloat32, D::kFloat32, D::kFloat32, D::kFloat16};
     case L::kBFloat16CopyGrads: return {D::kFloat32, D::kBFloat16, D::kFloat32, D::kBFloat16};
     case L::kFloat16CopyGrads: return {D::kFloat32, D::kFloat16, D::kFloat32, D::kFloat16};
-    default: return {D::kFloat32, D::kFloat32, D::kFloat32, D::kFloat32};
+    default: return {D::kFloat32, D::kFloat32, D::kFloat32, kNone};
   }
 }
 
