@@ -144,8 +144,14 @@ def required(name: str, value: object, because: str) -> object:
 
 # ----------------------------------------------------------------------------- arrays
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-# The name of each dtype the CPU kernels take (a byte-swapped one is another dtype: absent). A dict,
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
+try:
+    import ml_dtypes
+except ImportError:  # pragma: no cover - the bf16 extra is not installed
+    pass
+else:
+    _FLOATS += (np.dtype(ml_dtypes.bfloat16),)
+# The name of each float dtype pygd knows (a byte-swapped one is another dtype: absent). A dict,
 # as dtype.name costs microseconds.
 _FLOAT_NAMES = {dtype: dtype.name for dtype in _FLOATS}
 
@@ -198,9 +204,12 @@ Span = tuple[int, int, int, int, bool]
 
 
 class HostArrays:
-    """The adapter for NumPy arrays (the only kind a host call takes)."""
+    """The adapter for NumPy arrays (the only kind a host call takes). `layouts`: the optimizers'
+    streams are checked against the layout table (LAYOUTS), as the native gather does, although
+    these backends run float32 and float64 only."""
 
     dtypes = ("float32", "float64")
+    layouts = True
 
     @staticmethod
     def is_array(obj: object) -> bool:
@@ -248,6 +257,8 @@ def check_arrays(optimizer: str, streams: tuple[Any, ...], arrays: Any = HOST
             return (BufferProblem.LENGTH, k, -1, -1, -1), None
 
     accepted, facts_of = arrays.dtypes, arrays.facts
+    expected = (_expected_dtypes(optimizer, lists, facts_of)
+                if getattr(arrays, "layouts", False) and optimizer in _EVERY_LAYOUT else None)
     dtype: Optional[str] = None
     shapes: list[tuple[int, ...]] = []
     spans: list[Span] = []
@@ -266,6 +277,11 @@ def check_arrays(optimizer: str, streams: tuple[Any, ...], arrays: Any = HOST
             f = facts_of(a)
             if f is None:
                 return arrays.foreign(names[k] if bare else f"{names[k]}[{i}]", a, k, where), None
+            if expected is not None:  # the native gather's order: unknown, misfit, then untaken
+                if f.dtype is None:
+                    return (BufferProblem.DTYPE, k, where, -1, -1), None
+                if f.dtype != expected[k]:
+                    return (BufferProblem.DTYPE_MISMATCH, k, where, -1, -1), None
             if f.dtype not in accepted:
                 return (BufferProblem.DTYPE, k, where, -1, -1), None
             dtype = f.dtype if dtype is None else dtype
@@ -293,6 +309,31 @@ def check_arrays(optimizer: str, streams: tuple[Any, ...], arrays: Any = HOST
         return problem, None
     first: list[ArrayFacts] = facts[0]  # type: ignore[assignment]  # params: never absent
     return None, CheckedCall(dtype, [f.size for f in first], addresses, facts)
+
+
+def _expected_dtypes(optimizer: str, lists: list[Any], facts_of: Any) -> list[Optional[str]]:
+    """Each stream's dtype in the layout its first arrays ask for (the native gather's
+    choose_layout, csrc/bindings/gather.cpp): where they fit none, the layout of the params (and
+    the copy), against which the arrays then fail."""
+    op_streams = len(STREAMS[optimizer])
+    first: list[Optional[str]] = []
+    for stream in lists:
+        f = facts_of(stream[0]) if stream else None
+        first.append(f.dtype if f is not None else None)
+    p = first[0]
+    copy = first[op_streams] if len(lists) > op_streams else None
+    if copy in _NARROW:
+        grad = copy if len(first) > 1 and first[1] == copy else "float32"
+        param, state = "float32", "float32"
+    elif p is None or p not in _NARROW:
+        param = grad = state = p or "float32"
+        copy = "(bfloat16 or float16)"  # fits nothing: a copy needs a narrow dtype
+    else:
+        param = grad = state = p
+        state = next((d for d in first[2:op_streams] if d is not None), p)
+        state = "float32" if state == "float32" else p
+        copy = "(bfloat16 or float16)"
+    return [param, grad, *[state] * (op_streams - 2), copy][:max(len(lists), 2)]
 
 
 def check_streams(optimizer: str, streams: tuple[Any, ...]) -> Optional[Problem]:
