@@ -113,7 +113,7 @@ _ARRAYS, _OPTIONAL_ARRAYS = "Arrays[F]", "Arrays[F] | None"
 _BACKEND = Parameter("backend", "Backend", '"auto"', "auto")
 # Mode (C) of the low-precision layouts (docs/low-precision.md): float32 master params, and a
 # bfloat16/float16 copy of them written in the same pass (write-only; the native backend).
-_PARAM_COPY = Parameter("param_copy", "Arrays[Any] | None", "None", None)
+_PARAM_COPY = Parameter("param_copy", "CopyArrays | None", "None", None)
 
 
 def _option(o: Option) -> Parameter:

@@ -21,6 +21,11 @@ F = TypeVar("F", np.float32, np.float64)
 # One call's arrays: an array, or a list/tuple of arrays of one dtype.
 Arrays = Union[NDArray[F], List[NDArray[F]], Tuple[NDArray[F], ...]]
 
+# Mode C's param copy (docs/low-precision.md): float16 or ml_dtypes.bfloat16 arrays, which NumPy's
+# typing cannot name (the native gather checks the dtype). The steps also take float16 and bfloat16
+# params, grads and states, in the layouts of that page, which `F` does not say.
+CopyArrays = Union[NDArray[Any], List[NDArray[Any]], Tuple[NDArray[Any], ...]]
+
 A = TypeVar("A", bound=FloatArray)
 # An array, or a list/tuple of arrays that may mix float32 and float64.
 MixedArrays = Union[A, List[A], Tuple[A, ...]]
@@ -35,5 +40,5 @@ Backend = Literal["auto", "native", "numba", "cuda", "reference"]
 # A param group of pygd.optim: "params" and hyperparameters by torch.optim's names.
 ParamGroup = Dict[str, Any]
 
-__all__ = ["FloatArray", "F", "Arrays", "A", "MixedArrays", "G", "OptionalArrays", "Backend",
+__all__ = ["FloatArray", "F", "Arrays", "CopyArrays", "A", "MixedArrays", "G", "OptionalArrays", "Backend",
            "ParamGroup"]

@@ -144,7 +144,7 @@ def required(name: str, value: object, because: str) -> object:
 
 # ----------------------------------------------------------------------------- arrays
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
+_FLOATS: tuple[np.dtype[Any], ...] = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
 try:
     import ml_dtypes
 except ImportError:  # pragma: no cover - the bf16 extra is not installed
@@ -333,7 +333,8 @@ def _expected_dtypes(optimizer: str, lists: list[Any], facts_of: Any) -> list[Op
         state = next((d for d in first[2:op_streams] if d is not None), p)
         state = "float32" if state == "float32" else p
         copy = "(bfloat16 or float16)"
-    return [param, grad, *[state] * (op_streams - 2), copy][:max(len(lists), 2)]
+    expected: list[Optional[str]] = [param, grad, *[state] * (op_streams - 2), copy]
+    return expected[:max(len(lists), 2)]
 
 
 def check_streams(optimizer: str, streams: tuple[Any, ...]) -> Optional[Problem]:

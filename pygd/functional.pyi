@@ -15,7 +15,7 @@ The functions are compiled from the optimizers' specs (_specs.py, _steps.py): th
 defaults and checks are declared there, once.
 """
 
-from ._typing import Arrays, Backend, F
+from ._typing import Arrays, Backend, CopyArrays, F
 
 __all__ = [
     "sgd_",
@@ -47,6 +47,7 @@ def sgd_(
     weight_decay: float = 0.0,
     nesterov: bool = False,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """SGD, with optional momentum, dampening, Nesterov momentum and (coupled) weight decay.
@@ -70,6 +71,7 @@ def adam_(
     amsgrad: bool = False,
     max_exp_avg_sqs: Arrays[F] | None = None,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """Adam, with coupled (L2) weight decay and optional AMSGrad.
@@ -92,6 +94,7 @@ def adamw_(
     amsgrad: bool = False,
     max_exp_avg_sqs: Arrays[F] | None = None,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """AdamW: Adam with decoupled weight decay, param *= 1 - lr * weight_decay before the update.
@@ -112,6 +115,7 @@ def rmsprop_(
     centered: bool = False,
     grad_avgs: Arrays[F] | None = None,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """RMSprop, optionally centered and with momentum.
@@ -132,6 +136,7 @@ def adagrad_(
     weight_decay: float = 0.0,
     eps: float = 1e-10,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """Adagrad with learning-rate decay lr / (1 + (step - 1) * lr_decay).
@@ -152,6 +157,7 @@ def adamax_(
     eps: float = 1e-08,
     weight_decay: float = 0.0,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """Adamax: Adam's bias-corrected first moment over an exponentially weighted infinity norm,
@@ -174,6 +180,7 @@ def radam_(
     weight_decay: float = 0.0,
     decoupled_weight_decay: bool = False,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """RAdam: Adam with its adaptive step rectified by the variance of the second moment's
@@ -196,6 +203,7 @@ def adadelta_(
     eps: float = 1e-06,
     weight_decay: float = 0.0,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """Adadelta: delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * grad, both running
@@ -216,6 +224,7 @@ def rprop_(
     step_size_min: float = 1e-06,
     step_size_max: float = 50.0,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """Rprop (resilient backpropagation): each element's step size grows by etaplus while its
@@ -241,6 +250,7 @@ def nadam_(
     decoupled_weight_decay: bool = False,
     maximize: bool = False,
     mu_product: float,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """NAdam: Adam with Nesterov momentum, through the momentum schedule
@@ -263,6 +273,7 @@ def asgd_(
     maximize: bool = False,
     eta: float,
     mu: float,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """ASGD (averaged SGD): param = param * (1 - lambd * eta) - eta * grad, and ax, the running
@@ -283,6 +294,7 @@ def lion_(
     betas: tuple[float, float] = (0.9, 0.99),
     weight_decay: float = 0.0,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """Lion (Chen et al. 2023): param -= lr * sign(beta1 * exp_avg + (1 - beta1) * grad), then
@@ -306,6 +318,7 @@ def lamb_(
     weight_decay: float = 0.0,
     trust_ratio: bool = True,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """LAMB (You et al. 2019), as optax.lamb: Adam's bias-corrected direction
@@ -333,6 +346,7 @@ def lars_(
     nesterov: bool = False,
     trust_ratio: bool = True,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """LARS (You et al. 2017), as optax.lars: u = grad + weight_decay * param, scaled per

@@ -16,9 +16,9 @@ import warnings
 import numpy as np
 import pytest
 
+import float64_reference
 import pygd
 from cases import CASES, OPTIMIZERS, rtol
-import float64_reference
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 

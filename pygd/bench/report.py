@@ -8,8 +8,6 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional, TextIO
 
-import numpy as np
-
 from . import contenders, machine
 from .probe import PROBE_CACHE_MULTIPLE
 from .results import Document

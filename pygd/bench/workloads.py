@@ -96,8 +96,10 @@ def numpy_dtype(dtype: Any) -> np.dtype[Any]:
             import ml_dtypes
         except ImportError:
             raise RuntimeError("bfloat16 needs ml_dtypes (pip install 'pygd[bf16]')") from None
-        return np.dtype(ml_dtypes.bfloat16)
-    return np.dtype(dtype)
+        bfloat16: np.dtype[Any] = np.dtype(ml_dtypes.bfloat16)
+        return bfloat16
+    named: np.dtype[Any] = np.dtype(dtype)
+    return named
 
 
 def standard_normal(rng: np.random.Generator, n: Any, dtype: Any) -> Any:
