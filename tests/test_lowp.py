@@ -285,3 +285,24 @@ def test_pygd_torch_equals_torch_fused(name, options, sizes, dtype):
         for key, value in b.state[y].items():
             if value.dim() > 0:
                 assert value.dtype == dtype and torch.equal(a.state[x][key], value), key
+
+
+@pytest.mark.parametrize("dtype", NARROW, ids=str)
+def test_pygd_optim_steps_narrow_params_in_mode_a(dtype):
+    """pygd.optim's classes take bfloat16/float16 params: states made in the param's dtype, the
+    functional step's bits."""
+    import pygd.optim
+
+    rng = np.random.default_rng(2)
+    params = [rng.standard_normal(n).astype(dtype) for n in SIZES]
+    grads = [rng.standard_normal(n).astype(dtype) for n in SIZES]
+    mine = [p.copy() for p in params]
+    m, v = [np.zeros_like(p) for p in params], [np.zeros_like(p) for p in params]
+    opt = pygd.optim.AdamW(params, lr=0.01)
+    for t in (1, 2, 3):
+        opt.step(grads)
+        pygd.adamw_(mine, grads, m, v, step=t, lr=0.01)
+    for i, (a, b) in enumerate(zip(params, mine)):
+        assert np.array_equal(a.view(np.uint16), b.view(np.uint16))
+        assert opt.state[i]["exp_avg"].dtype == dtype
+        assert np.array_equal(opt.state[i]["exp_avg_sq"].view(np.uint16), v[i].view(np.uint16))
