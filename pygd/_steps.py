@@ -113,6 +113,8 @@ _ARRAYS, _OPTIONAL_ARRAYS = "Arrays[F]", "Arrays[F] | None"
 _BACKEND = Parameter("backend", "Backend", '"auto"', "auto")
 # Mode (C) of the low-precision layouts (docs/low-precision.md): float32 master params, and a
 # bfloat16/float16 copy of them written in the same pass (write-only; the native backend).
+# pygd.optim's extension (docs/low-precision.md, mode B): float32 states for bfloat16/float16 params.
+_STATE_DTYPE = Parameter("state_dtype", "str | None", "None", None)
 _PARAM_COPY = Parameter("param_copy", "CopyArrays | None", "None", None)
 
 
@@ -245,7 +247,7 @@ def constructor_parameters(spec: OptimizerSpec) -> _Parameters:
     positional = [Parameter("self", ""), params]
     positional += [_option(o) for o in spec.options if o.constructor and not o.keyword_only]
     keywords = [_option(o) for o in spec.options if o.constructor and o.keyword_only]
-    return positional, keywords + [_BACKEND]
+    return positional, keywords + [_BACKEND, _STATE_DTYPE]
 
 
 def optimizer_constructor(spec: OptimizerSpec, base: type) -> Callable[..., None]:
@@ -256,7 +258,7 @@ def optimizer_constructor(spec: OptimizerSpec, base: type) -> Callable[..., None
                          for o in spec.options if o.state is None)
     source = "\n".join([
         f"def __init__({render_parameters(*constructor_parameters(spec))}):",
-        f"    _base.__init__(self, params, {{{defaults}}}, backend)", ""])
+        f"    _base.__init__(self, params, {{{defaults}}}, backend, state_dtype)", ""])
     return _compile(source, "__init__", {**_namespace(spec), "_base": base})
 
 

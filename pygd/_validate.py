@@ -441,7 +441,7 @@ def buffer_error(problem: Problem, optimizer: str, streams: Sequence[Any]) -> Ex
         return TypeError(f"{what} has dtype {dtype.str} ({dtype}); "
                          "pygd updates native-endian float32 and float64 arrays"
                          + (", and bfloat16 (ml_dtypes) and float16 ones in the optimizer steps"
-                            if optimizer in _EVERY_LAYOUT else ""))
+                            if optimizer in _EVERY_LAYOUT or optimizer == "params" else ""))
     if code is BufferProblem.DTYPE_MISMATCH and optimizer in _EVERY_LAYOUT and (
             len(streams) > len(STREAMS[optimizer]) or _is_lowp_call(streams)):
         copied = len(streams) > len(STREAMS[optimizer])

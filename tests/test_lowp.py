@@ -306,3 +306,24 @@ def test_pygd_optim_steps_narrow_params_in_mode_a(dtype):
         assert np.array_equal(a.view(np.uint16), b.view(np.uint16))
         assert opt.state[i]["exp_avg"].dtype == dtype
         assert np.array_equal(opt.state[i]["exp_avg_sq"].view(np.uint16), v[i].view(np.uint16))
+
+
+@pytest.mark.parametrize("dtype", NARROW, ids=str)
+def test_pygd_optim_state_dtype_float32_is_mode_b(dtype):
+    """state_dtype="float32": float32 states for narrow params, the functional mode B step's bits."""
+    import pygd.optim
+
+    rng = np.random.default_rng(3)
+    params = [rng.standard_normal(n).astype(dtype) for n in SIZES]
+    grads = [rng.standard_normal(n).astype(dtype) for n in SIZES]
+    mine = [p.copy() for p in params]
+    m, v = [np.zeros(p.shape, np.float32) for p in params], [np.zeros(p.shape, np.float32) for p in params]
+    opt = pygd.optim.Adam(params, lr=0.01, weight_decay=0.1, state_dtype="float32")
+    for t in (1, 2, 3):
+        opt.step(grads)
+        pygd.adam_(mine, grads, m, v, step=t, lr=0.01, weight_decay=0.1)
+    for i, (a, b) in enumerate(zip(params, mine)):
+        assert np.array_equal(a.view(np.uint16), b.view(np.uint16))
+        assert np.array_equal(opt.state[i]["exp_avg"].view(np.uint32), m[i].view(np.uint32))
+    with pytest.raises(ValueError, match="state_dtype must be None or 'float32'"):
+        pygd.optim.SGD(params, lr=0.1, state_dtype="float16")
