@@ -183,7 +183,9 @@ class Optimizer:
         option = self._initial_options.get(name)
         narrow = param.dtype.name in ("bfloat16", "float16")
         dtype = self.state_dtype if narrow and self.state_dtype is not None else param.dtype
-        return np.zeros_like(param, dtype) if option is None else np.full_like(param, group[option], dtype)
+        state: FloatArray = (np.zeros_like(param, dtype) if option is None  # type: ignore[assignment]
+                             else np.full_like(param, group[option], dtype))
+        return state
 
     def _update(self, params: list[FloatArray], grads: Sequence[Any], states: dict[str, list[FloatArray]],
                 step: int, group: ParamGroup, scalars: dict[str, float]) -> None:
