@@ -151,6 +151,12 @@ class OptimizerSpec:
         return frozenset(s.name for s in self.streams if s.needed_if or s.shape)
 
     @property
+    def elementwise(self) -> bool:
+        """Whether its kernel is an element-wise sweep, which takes every storage layout (and so a
+        param copy, docs/low-precision.md): not the trust-ratio or the factored driver."""
+        return not self.trust_ratio and not self.factored
+
+    @property
     def factored(self) -> bool:
         """Whether some of its streams are shaped otherwise than the params (Stream.shape)."""
         return any(s.shape for s in self.streams)

@@ -116,6 +116,11 @@ OPTION_TYPES = {"non_negative": "float", "non_positive": "float", "at_least_one"
                 "flag": "bool"}
 _ARRAYS, _OPTIONAL_ARRAYS, _FACTOR_ARRAYS = "Arrays[F]", "Arrays[F] | None", "FactorArrays[F]"
 _BACKEND = Parameter("backend", "Backend", '"auto"', "auto")
+# Mode (C) of the low-precision layouts (docs/low-precision.md): float32 master params, and a
+# bfloat16/float16 copy of them written in the same pass (write-only; the native backend).
+# pygd.optim's extension (docs/low-precision.md, mode B): float32 states for bfloat16/float16 params.
+_STATE_DTYPE = Parameter("state_dtype", "str | None", "None", None)
+_PARAM_COPY = Parameter("param_copy", "CopyArrays | None", "None", None)
 
 
 def _option(o: Option) -> Parameter:
@@ -146,7 +151,7 @@ def functional_parameters(spec: OptimizerSpec) -> _Parameters:
             keywords.append(_option(o))
         keywords += [_optional_stream(s) for s in spec.streams
                      if s.needed_if and not s.positional and s.option == o.name]
-    return positional, keywords + [_BACKEND]
+    return positional, keywords + ([_PARAM_COPY] if spec.elementwise else []) + [_BACKEND]
 
 
 def render_parameters(positional: list[Parameter], keywords: list[Parameter],
@@ -182,8 +187,11 @@ def functional_step(spec: OptimizerSpec) -> Callable[..., None]:
                      "    else:",
                      f"        {s.name} = None"]
     streams = "(" + "".join(f"{s.name}, " for s in spec.streams) + ")"
-    body += [f"    streams = {streams}",
-             f"    hparams = {_kernel_tuple(spec)}",
+    body += [f"    streams = {streams}"]
+    if spec.elementwise:
+        body += ["    if param_copy is not None:",
+                 "        streams = _v.with_param_copy(streams, param_copy, _for_call(backend, params))"]
+    body += [f"    hparams = {_kernel_tuple(spec)}",
              f'    problem = _for_call(backend, params).steps["{spec.kernel}"](',
              f"        streams, {'step' if spec.takes_step else 1}, hparams)",
              "    if problem is not None:",
@@ -247,7 +255,7 @@ def constructor_parameters(spec: OptimizerSpec) -> _Parameters:
     positional = [Parameter("self", ""), params]
     positional += [_option(o) for o in spec.options if o.constructor and not o.keyword_only]
     keywords = [_option(o) for o in spec.options if o.constructor and o.keyword_only]
-    return positional, keywords + [_BACKEND]
+    return positional, keywords + [_BACKEND, _STATE_DTYPE]
 
 
 def optimizer_constructor(spec: OptimizerSpec, base: type) -> Callable[..., None]:
@@ -258,7 +266,7 @@ def optimizer_constructor(spec: OptimizerSpec, base: type) -> Callable[..., None
                          for o in spec.options if o.state is None)
     source = "\n".join([
         f"def __init__({render_parameters(*constructor_parameters(spec))}):",
-        f"    _base.__init__(self, params, {{{defaults}}}, backend)", ""])
+        f"    _base.__init__(self, params, {{{defaults}}}, backend, state_dtype)", ""])
     return _compile(source, "__init__", {**_namespace(spec), "_base": base})
 
 

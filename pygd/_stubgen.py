@@ -30,7 +30,7 @@ def functional_stub() -> str:
     """pygd/functional.pyi: every functional step, with its docstring, and __all__."""
     names = "".join(f'\n    "{name}_",' for name in SPECS)  # one a line: the list keeps growing
     parts = [_HEADER, '"""' + _module_doc("functional") + '"""\n\n',
-             "from ._typing import Arrays, Backend, F, FactorArrays\n\n",
+             "from ._typing import Arrays, Backend, CopyArrays, F, FactorArrays\n\n",
              f"__all__ = [{names}\n]\n"]
     parts += ["\n\n" + _steps.functional_stub(spec) for spec in SPECS.values()]
     return "".join(parts)

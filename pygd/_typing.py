@@ -24,6 +24,10 @@ Arrays = Union[NDArray[F], List[NDArray[F]], Tuple[NDArray[F], ...]]
 # A factored optimizer's state of one form (_specs.Stream.shape: Adafactor's row_vars, col_vars,
 # variances): aligned with the params, None for a param of the other form (or for a whole bare call's).
 FactorArrays = Union[NDArray[F], None, List[Optional[NDArray[F]]], Tuple[Optional[NDArray[F]], ...]]
+# Mode C's param copy (docs/low-precision.md): float16 or ml_dtypes.bfloat16 arrays, which NumPy's
+# typing cannot name (the native gather checks the dtype). The steps also take float16 and bfloat16
+# params, grads and states, in the layouts of that page, which `F` does not say.
+CopyArrays = Union[NDArray[Any], List[NDArray[Any]], Tuple[NDArray[Any], ...]]
 
 A = TypeVar("A", bound=FloatArray)
 # An array, or a list/tuple of arrays that may mix float32 and float64.
@@ -39,5 +43,5 @@ Backend = Literal["auto", "native", "numba", "cuda", "reference"]
 # A param group of pygd.optim: "params" and hyperparameters by torch.optim's names.
 ParamGroup = Dict[str, Any]
 
-__all__ = ["FloatArray", "F", "Arrays", "FactorArrays", "A", "MixedArrays", "G", "OptionalArrays", "Backend",
-           "ParamGroup"]
+__all__ = ["FloatArray", "F", "Arrays", "CopyArrays", "FactorArrays", "A", "MixedArrays", "G", "OptionalArrays",
+           "Backend", "ParamGroup"]

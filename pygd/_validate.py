@@ -170,8 +170,14 @@ def required(name: str, value: object, because: str) -> object:
 
 # ----------------------------------------------------------------------------- arrays
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-# The name of each dtype the CPU kernels take (a byte-swapped one is another dtype: absent). A dict,
+_FLOATS: tuple[np.dtype[Any], ...] = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
+try:
+    import ml_dtypes
+except ImportError:  # pragma: no cover - the bf16 extra is not installed
+    pass
+else:
+    _FLOATS += (np.dtype(ml_dtypes.bfloat16),)
+# The name of each float dtype pygd knows (a byte-swapped one is another dtype: absent). A dict,
 # as dtype.name costs microseconds.
 _FLOAT_NAMES = {dtype: dtype.name for dtype in _FLOATS}
 
@@ -224,9 +230,12 @@ Span = tuple[int, int, int, int, bool]
 
 
 class HostArrays:
-    """The adapter for NumPy arrays (the only kind a host call takes)."""
+    """The adapter for NumPy arrays (the only kind a host call takes). `layouts`: the optimizers'
+    streams are checked against the layout table (LAYOUTS), as the native gather does, although
+    these backends run float32 and float64 only."""
 
     dtypes = ("float32", "float64")
+    layouts = True
 
     @staticmethod
     def is_array(obj: object) -> bool:
@@ -274,6 +283,12 @@ def check_arrays(optimizer: str, streams: tuple[Any, ...], arrays: Any = HOST
             return (BufferProblem.LENGTH, k, -1, -1, -1), None
 
     accepted, facts_of = arrays.dtypes, arrays.facts
+    if optimizer == "params" and getattr(arrays, "layouts", False):
+        # pygd.optim's params: bfloat16/float16 ones step in mode A (states made in their dtype) on
+        # the native backend; another backend refuses them at the step.
+        accepted = (*accepted, *_NARROW)
+    expected = (_expected_dtypes(optimizer, lists, facts_of)
+                if getattr(arrays, "layouts", False) and optimizer in _EVERY_LAYOUT else None)
     dtype: Optional[str] = None
     shapes: list[tuple[int, ...]] = []
     spans: list[Span] = []
@@ -292,6 +307,11 @@ def check_arrays(optimizer: str, streams: tuple[Any, ...], arrays: Any = HOST
             f = facts_of(a)
             if f is None:
                 return arrays.foreign(names[k] if bare else f"{names[k]}[{i}]", a, k, where), None
+            if expected is not None:  # the native gather's order: unknown, misfit, then untaken
+                if f.dtype is None:
+                    return (BufferProblem.DTYPE, k, where, -1, -1), None
+                if f.dtype != expected[k]:
+                    return (BufferProblem.DTYPE_MISMATCH, k, where, -1, -1), None
             if f.dtype not in accepted:
                 return (BufferProblem.DTYPE, k, where, -1, -1), None
             dtype = f.dtype if dtype is None else dtype
@@ -319,6 +339,32 @@ def check_arrays(optimizer: str, streams: tuple[Any, ...], arrays: Any = HOST
         return problem, None
     first: list[ArrayFacts] = facts[0]  # type: ignore[assignment]  # params: never absent
     return None, CheckedCall(dtype, [f.size for f in first], addresses, facts)
+
+
+def _expected_dtypes(optimizer: str, lists: list[Any], facts_of: Any) -> list[Optional[str]]:
+    """Each stream's dtype in the layout its first arrays ask for (the native gather's
+    choose_layout, csrc/bindings/gather.cpp): where they fit none, the layout of the params (and
+    the copy), against which the arrays then fail."""
+    op_streams = len(STREAMS[optimizer])
+    first: list[Optional[str]] = []
+    for stream in lists:
+        f = facts_of(stream[0]) if stream else None
+        first.append(f.dtype if f is not None else None)
+    p = first[0]
+    copy = first[op_streams] if len(lists) > op_streams else None
+    if copy in _NARROW:
+        grad = copy if len(first) > 1 and first[1] == copy else "float32"
+        param, state = "float32", "float32"
+    elif p is None or p not in _NARROW:
+        param = grad = state = p or "float32"
+        copy = "(bfloat16 or float16)"  # fits nothing: a copy needs a narrow dtype
+    else:
+        param = grad = state = p
+        state = next((d for d in first[2:op_streams] if d is not None), p)
+        state = "float32" if state == "float32" else p
+        copy = "(bfloat16 or float16)"
+    expected: list[Optional[str]] = [param, grad, *[state] * (op_streams - 2), copy]
+    return expected[:max(len(lists), 2)]
 
 
 def check_streams(optimizer: str, streams: tuple[Any, ...]) -> Optional[Problem]:
@@ -418,9 +464,56 @@ def _find_overlap(spans: list[Span]) -> Optional[Problem]:
     return None
 
 
+# The low-precision layouts (csrc/cpu/sweeps.h, Layout; docs/low-precision.md): the dtypes of the
+# params, grads, states and param copy that an optimizer step takes, and what each is for.
+LAYOUTS = (
+    ("float32", "float32", "float32", None, "float32"),
+    ("float64", "float64", "float64", None, "float64"),
+    ("bfloat16", "bfloat16", "bfloat16", None, "(A) torch's fused bfloat16"),
+    ("float16", "float16", "float16", None, "(A) torch's fused float16"),
+    ("bfloat16", "bfloat16", "float32", None, "(B) narrow params, float32 states"),
+    ("float16", "float16", "float32", None, "(B) narrow params, float32 states"),
+    ("float32", "float32", "float32", "bfloat16", "(C) float32 master, bfloat16 copy"),
+    ("float32", "float32", "float32", "float16", "(C) float32 master, float16 copy"),
+    ("float32", "bfloat16", "float32", "bfloat16", "(C) float32 master, bfloat16 grads and copy"),
+    ("float32", "float16", "float32", "float16", "(C) float32 master, float16 grads and copy"),
+)
+_NARROW = ("bfloat16", "float16")
+# The kernels that take every layout (the optimizers and the probe); the others take one dtype.
+_EVERY_LAYOUT = frozenset((*KERNELS, "probe"))
+
+
+def layout_table() -> str:
+    """The LAYOUTS as the error messages list them."""
+    rows = []
+    for param, grad, state, copy, what in LAYOUTS:
+        text = f"params {param}, grads {grad}, states {state}"
+        rows.append(f"{text}, param_copy {copy}" if copy else text)
+    return "; ".join(rows)
+
+
+def with_param_copy(streams: tuple[Any, ...], param_copy: Any, backend: Any) -> tuple[Any, ...]:
+    """The streams with mode (C)'s param copy after them; ValueError where the backend has none."""
+    if getattr(backend, "name", None) != "native":
+        raise ValueError(f"param_copy needs the native backend (backend {backend.name!r} was chosen)")
+    return (*streams, param_copy)
+
+
+def _is_lowp_call(streams: Sequence[Any]) -> bool:
+    """Whether a call's arrays include a narrow one, or it has a param copy (the layout table then
+    explains a dtype mismatch better than "one dtype")."""
+    for stream in streams:
+        for a in _as_list(stream) if stream is not None else ():
+            if isinstance(a, np.ndarray) and a.dtype.name in _NARROW:
+                return True
+    return False
+
+
 def buffer_error(problem: Problem, optimizer: str, streams: Sequence[Any]) -> Exception:
     """The exception for a problem tuple from check_streams() or the native gather()."""
     names = STREAMS[optimizer]
+    if len(streams) > len(names):  # mode (C): the param copy follows the optimizer's own streams
+        names = (*names, "param_copy")
     code, k, i, k2, i2 = problem
     code = BufferProblem(code)
 
@@ -443,8 +536,39 @@ def buffer_error(problem: Problem, optimizer: str, streams: Sequence[Any]) -> Ex
                          f"{why_not_viewed(array(k, i))}")
     if code is BufferProblem.DTYPE:
         dtype = _dtype_and_shape(array(k, i))[0]
+        if dtype.name in _NARROW:
+            return TypeError(f"{what} has dtype {dtype.name}; this call takes float32 and float64 arrays "
+                             "(bfloat16 and float16 ones are taken by the native backend's optimizer steps)")
         return TypeError(f"{what} has dtype {dtype.str} ({dtype}); "
-                         "pygd updates native-endian float32 and float64 arrays")
+                         "pygd updates native-endian float32 and float64 arrays"
+                         + (", and bfloat16 (ml_dtypes) and float16 ones in the optimizer steps"
+                            if optimizer in _EVERY_LAYOUT or optimizer == "params" else ""))
+    if code is BufferProblem.DTYPE_MISMATCH and optimizer in _EVERY_LAYOUT and (
+            len(streams) > len(STREAMS[optimizer]) or _is_lowp_call(streams)):
+        copied = len(streams) > len(STREAMS[optimizer])
+        dtype = _dtype_and_shape(array(k, i))[0]
+        if copied and k == len(names) - 1:
+            return TypeError(f"{what} has dtype {dtype}; param_copy must be bfloat16 or float16 (the "
+                             "narrow copy of float32 params)")
+        if copied and k == 0:
+            return TypeError(f"{what} has dtype {dtype}; with param_copy the params must be the "
+                             "float32 master params")
+
+        def first(stream: int) -> tuple[int, int]:
+            return (stream, 0 if isinstance(streams[stream], (list, tuple)) else -1)
+        # Set against the first array of its own stream, or of the stream that decided the layout:
+        # the params for the grads and the first state, the first state for the others.
+        states = [s for s in range(2, len(STREAMS[optimizer])) if streams[s] is not None]
+        if i > 0:
+            other = first(k)
+        elif k in states[1:]:
+            other = first(states[0])
+        else:
+            other = first(0)
+        return TypeError(f"{what} has dtype {dtype} but {label(*other)} has "
+                         f"{_dtype_and_shape(array(*other))[0]}: these dtypes are none of the "
+                         f"combinations pygd's optimizers take ({layout_table()}; every array of a "
+                         "stream has one dtype)")
     if code is BufferProblem.DTYPE_MISMATCH:
         # params are checked first, so a later stream's array differs from its own param's dtype
         other = (0, i) if k > 0 and i >= 0 else (0, 0 if isinstance(streams[0], (list, tuple)) else -1)

@@ -15,7 +15,7 @@ The functions are compiled from the optimizers' specs (_specs.py, _steps.py): th
 defaults and checks are declared there, once.
 """
 
-from ._typing import Arrays, Backend, F, FactorArrays
+from ._typing import Arrays, Backend, CopyArrays, F, FactorArrays
 
 __all__ = [
     "sgd_",
@@ -48,6 +48,7 @@ def sgd_(
     weight_decay: float = 0.0,
     nesterov: bool = False,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """SGD, with optional momentum, dampening, Nesterov momentum and (coupled) weight decay.
@@ -71,6 +72,7 @@ def adam_(
     amsgrad: bool = False,
     max_exp_avg_sqs: Arrays[F] | None = None,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """Adam, with coupled (L2) weight decay and optional AMSGrad.
@@ -93,6 +95,7 @@ def adamw_(
     amsgrad: bool = False,
     max_exp_avg_sqs: Arrays[F] | None = None,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """AdamW: Adam with decoupled weight decay, param *= 1 - lr * weight_decay before the update.
@@ -113,6 +116,7 @@ def rmsprop_(
     centered: bool = False,
     grad_avgs: Arrays[F] | None = None,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """RMSprop, optionally centered and with momentum.
@@ -133,6 +137,7 @@ def adagrad_(
     weight_decay: float = 0.0,
     eps: float = 1e-10,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """Adagrad with learning-rate decay lr / (1 + (step - 1) * lr_decay).
@@ -153,6 +158,7 @@ def adamax_(
     eps: float = 1e-08,
     weight_decay: float = 0.0,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """Adamax: Adam's bias-corrected first moment over an exponentially weighted infinity norm,
@@ -175,6 +181,7 @@ def radam_(
     weight_decay: float = 0.0,
     decoupled_weight_decay: bool = False,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """RAdam: Adam with its adaptive step rectified by the variance of the second moment's
@@ -197,6 +204,7 @@ def adadelta_(
     eps: float = 1e-06,
     weight_decay: float = 0.0,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """Adadelta: delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * grad, both running
@@ -217,6 +225,7 @@ def rprop_(
     step_size_min: float = 1e-06,
     step_size_max: float = 50.0,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """Rprop (resilient backpropagation): each element's step size grows by etaplus while its
@@ -242,6 +251,7 @@ def nadam_(
     decoupled_weight_decay: bool = False,
     maximize: bool = False,
     mu_product: float,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """NAdam: Adam with Nesterov momentum, through the momentum schedule
@@ -264,6 +274,7 @@ def asgd_(
     maximize: bool = False,
     eta: float,
     mu: float,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """ASGD (averaged SGD): param = param * (1 - lambd * eta) - eta * grad, and ax, the running
@@ -284,6 +295,7 @@ def lion_(
     betas: tuple[float, float] = (0.9, 0.99),
     weight_decay: float = 0.0,
     maximize: bool = False,
+    param_copy: CopyArrays | None = None,
     backend: Backend = "auto",
 ) -> None:
     """Lion (Chen et al. 2023): param -= lr * sign(beta1 * exp_avg + (1 - beta1) * grad), then

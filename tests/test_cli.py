@@ -59,7 +59,7 @@ def test_bench_lists_are_parsed():
     (["--optimizers", ","], "no optimizers given"),
     (["--sizes", "3Q"], "'3Q' is not a size"),
     (["--sizes", "0x4096"], "has no elements"),
-    (["--dtypes", "float16"], "unknown dtype 'float16'"),
+    (["--dtypes", "int8"], "unknown dtype 'int8'"),
     (["--contenders", "jax"], "unknown contender 'jax'"),
     (["--repeat", "0"], "must be at least 1"),
     (["--threads", "two"], "'two' is not an integer"),

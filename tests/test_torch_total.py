@@ -65,15 +65,23 @@ LOW_PRECISION = [torch.float16, torch.bfloat16]
 
 @pytest.mark.parametrize("dtype", LOW_PRECISION, ids=str)
 @pytest.mark.parametrize("name", NAMES)
-def test_half_precision_cpu_params_run_through_torch(name, dtype):
+def test_half_precision_cpu_params_run_natively(name, dtype):
+    """float16/bfloat16 CPU params run natively (float32 math, states in the param's dtype, rounded
+    once per stored value: the layouts of docs/low-precision.md), with no fallback warning. torch's
+    for-loop rounds after every operation, so it is only close; tests/test_lowp.py holds the bits to
+    torch's fused kernels."""
     def make():
         return dense() + [torch.nn.Parameter(torch.randn(9, generator=torch.Generator().manual_seed(3)).to(dtype))]
     got, want = run(pygd_torch, name, make), run(torch.optim, name, make)
-    assert_equal_runs(got, want, bitwise=[False, False, True])
-    opt, _, caught = got
-    assert opt.pygd_routes.native == (0, 1) and list(opt.pygd_routes.torch) == [2]
-    assert "float16" in opt.pygd_routes.torch[2] or "bfloat16" in opt.pygd_routes.torch[2]
-    assert len(caught) == 1 and "params[2]" in str(caught[0].message)  # once, not per step
+    opt, params, caught = got
+    assert opt.pygd_routes.native == (0, 1, 2) and not opt.pygd_routes.torch and not caught
+    assert params[2].dtype == dtype and all(v.dtype == dtype for v in opt.state[params[2]].values()
+                                            if isinstance(v, torch.Tensor) and v.dim() > 0)
+    (gopt, gp, _), (wopt, wp, _) = got, want
+    assert_equal_runs((gopt, gp[:2], []), (wopt, wp[:2], []), bitwise=[False, False])
+    # Loosely: a few of the narrow type's units in the last place, as the two round differently.
+    eps = torch.finfo(dtype).eps
+    torch.testing.assert_close(gp[2].detach().float(), wp[2].detach().float(), rtol=8 * eps, atol=8 * eps)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -150,7 +158,11 @@ def test_complex_params_run_natively_like_torch(name, dtype):
         g = torch.Generator().manual_seed(5)
         return dense() + [torch.nn.Parameter(torch.randn(7, 2, generator=g, dtype=dtype))]
     got, want = run(pygd_torch, name, make), run(torch.optim, name, make)
-    assert_equal_runs(got, want, bitwise=[False, False, False])
+    (gopt, gp, _), (wopt, wp, _) = got, want
+    assert_equal_runs((gopt, gp[:2], []), (wopt, wp[:2], []), bitwise=[False, False])
+    # Loosely: a few of the narrow type's units in the last place, as the two round differently.
+    eps = torch.finfo(dtype).eps
+    torch.testing.assert_close(gp[2].detach().float(), wp[2].detach().float(), rtol=8 * eps, atol=8 * eps)
     assert got[0].pygd_routes.native == (0, 1, 2) and not got[2]
 
 

@@ -103,7 +103,7 @@ BAD_ARRAYS = [
     P(variant(put("params", 0, as_dtype(np.int32))), TypeError, r"params\[0\] has dtype <i4", id="int-param"),
     P(variant(put("exp_avgs", 1, as_dtype(np.int64))), TypeError, r"exp_avgs\[1\] has dtype <i8",
       id="int-state"),
-    P(variant(put("grads", 0, as_dtype(np.float16))), TypeError, r"grads\[0\] has dtype <f2",
+    P(variant(put("grads", 0, as_dtype(np.float16))), TypeError, r"grads\[0\] has dtype float16",
       id="float16-grad"),
     P(variant(put("params", 1, as_dtype(np.float64))), TypeError,
       r"params\[1\] has dtype float64 but params\[0\] has float32", id="mixed-params"),

@@ -16,12 +16,25 @@ namespace pygd::bindings {
 constexpr int64_t kReleaseGilFrom = 16384;
 
 template <class Op>
-void run_list(const typename Op::Config& config, int64_t step, cpu::Dtype dtype, const cpu::TensorList& list) {
+void run_list(const typename Op::Config& config, int64_t step, cpu::Layout layout, const cpu::TensorList& list) {
   if (list.elements() >= kReleaseGilFrom) {
     py::gil_scoped_release release;
-    cpu::run<Op>(config, step, dtype, list);
+    cpu::run<Op>(config, step, layout, list);
   } else if (list.elements() > 0) {
-    cpu::run<Op>(config, step, dtype, list);
+    cpu::run<Op>(config, step, layout, list);
+  }
+}
+
+// gather(), or for an Op that takes every layout (cpu/sweeps.h) gather_layout(), into `layout`.
+template <class Op>
+py::object gather_for(py::tuple streams, cpu::TensorList& list, cpu::Layout& layout, ArrayRefs& refs) {
+  if constexpr (cpu::TakesEveryLayout<Op>::value) {
+    return gather_layout(streams, Op::kWritten, Op::kOptional, Op::kStreams, list, layout, refs);
+  } else {
+    cpu::Dtype dtype = cpu::Dtype::kFloat32;
+    py::object problem = gather(streams, Op::kWritten, Op::kOptional, list, dtype, refs);
+    layout = cpu::plain_layout(dtype);
+    return problem;
   }
 }
 
@@ -29,11 +42,11 @@ void run_list(const typename Op::Config& config, int64_t step, cpu::Dtype dtype,
 template <class Op>
 py::object checked_run(py::tuple streams, int64_t step, const typename Op::Config& config) {
   thread_local cpu::TensorList list;
-  cpu::Dtype dtype = cpu::Dtype::kFloat32;
+  cpu::Layout layout = cpu::Layout::kFloat32;
   ArrayRefs refs;
-  py::object problem = gather(streams, Op::kWritten, Op::kOptional, list, dtype, refs);
+  py::object problem = gather_for<Op>(streams, list, layout, refs);
   if (!problem.is_none()) return problem;
-  run_list<Op>(config, step, dtype, list);
+  run_list<Op>(config, step, layout, list);
   return py::none();
 }
 
@@ -43,7 +56,7 @@ template <class Op>
 py::object table_run(PointerTable& table, int64_t step, const typename Op::Config& config) {
   py::object problem = table.check(Op::kWritten, Op::kOptional);
   if (!problem.is_none()) return problem;
-  run_list<Op>(config, step, table.dtype(), table.list());
+  run_list<Op>(config, step, table.layout(), table.list());
   return py::none();
 }
 
@@ -68,9 +81,9 @@ py::object optimizer_run(py::handle streams, int64_t step, const typename Op::Co
 template <class Op>
 py::object check(py::tuple streams) {
   thread_local cpu::TensorList list;
-  cpu::Dtype dtype = cpu::Dtype::kFloat32;
+  cpu::Layout layout = cpu::Layout::kFloat32;
   ArrayRefs refs;
-  return gather(streams, Op::kWritten, Op::kOptional, list, dtype, refs);
+  return gather_for<Op>(streams, list, layout, refs);
 }
 
 }  // namespace pygd::bindings

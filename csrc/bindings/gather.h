@@ -79,8 +79,20 @@ class ArrayRefs {
 // `streams` is a tuple with one item per Op stream: an ndarray, a list/tuple of ndarrays, or None
 // for an absent optional stream. `written` and `optional` are the Op's kWritten and kOptional. On success fills `list`,
 // `dtype` and `refs`, and returns None; otherwise returns (problem, stream, index, other_stream,
-// other_index), index -1 meaning the stream was a bare array.
+// other_index), index -1 meaning the stream was a bare array. Every array is float32, or every one
+// float64 (a narrow dtype is a kDtype problem here).
 py::object gather(py::handle streams, unsigned written, unsigned optional, cpu::TensorList& list,
                   cpu::Dtype& dtype, ArrayRefs& refs);
+
+// The same for an Op that takes every Layout (cpu/sweeps.h: the optimizers and the probe), whose
+// `op_streams` streams may be followed by one more, the param copy of a (C) layout (written). The
+// streams' dtypes must form one of the layouts: the first array whose dtype does not is a
+// kDtypeMismatch problem (kDtype where it is no float pygd knows).
+py::object gather_layout(py::handle streams, unsigned written, unsigned optional, int op_streams,
+                         cpu::TensorList& list, cpu::Layout& layout, ArrayRefs& refs);
+
+// The numpy type number of ml_dtypes.bfloat16 (registered by pygd/_backends/native.py when
+// ml_dtypes is installed; -1: none).
+void set_bfloat16_type(int type_num);
 
 }  // namespace pygd::bindings

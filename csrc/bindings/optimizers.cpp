@@ -65,6 +65,8 @@ void register_optimizers(py::module_& m) {
   Optimizers::for_each([&m](auto op) { register_optimizer<decltype(op)>(m); });
   TrustRatioOptimizers::for_each([&m](auto op) { register_trust_optimizer<decltype(op)>(m); });
   register_factored(m);  // Adafactor (factored.cpp)
+  m.def("set_bfloat16_type", &set_bfloat16_type,
+        "The numpy type number of ml_dtypes.bfloat16, whose arrays the optimizers then take (-1: none).");
   m.def("probe", [](py::tuple streams, double scale) {
     return checked_run<Probe>(streams, 1, {scale});
   }, "The bandwidth probe: target += scale * source (and extra1, extra2 likewise), in place.");

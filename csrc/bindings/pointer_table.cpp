@@ -10,7 +10,9 @@ namespace pygd::bindings {
 PointerTable::PointerTable(const std::string& dtype, const std::vector<int64_t>& sizes, int streams) {
   if (dtype == "float32") dtype_ = cpu::Dtype::kFloat32;
   else if (dtype == "float64") dtype_ = cpu::Dtype::kFloat64;
-  else throw py::value_error("dtype must be 'float32' or 'float64', got '" + dtype + "'");
+  else if (dtype == "bfloat16") dtype_ = cpu::Dtype::kBFloat16;
+  else if (dtype == "float16") dtype_ = cpu::Dtype::kFloat16;
+  else throw py::value_error("dtype must be 'float32', 'float64', 'bfloat16' or 'float16', got '" + dtype + "'");
   if (streams < 1 || streams > 8) throw py::value_error("streams must be in [1, 8]");
   list_.reset(streams);
   list_.pointers.assign(sizes.size() * size_t(streams), nullptr);
@@ -66,7 +68,7 @@ void PointerTable::set_one(int stream, int64_t j, uintptr_t address) {
 }
 
 int64_t PointerTable::bytes(int64_t j) const {
-  const int64_t itemsize = dtype_ == cpu::Dtype::kFloat32 ? 4 : 8;
+  const int64_t itemsize = cpu::dtype_size(dtype_);
   return (list_.offsets[size_t(j) + 1] - list_.offsets[size_t(j)]) * itemsize;
 }
 
@@ -367,7 +369,7 @@ py::object PointerTable::check(unsigned written, unsigned optional) {
   if (written == checked_written_) return py::none();
   for (int k = 0; k < list_.streams; ++k)
     if (!set_[size_t(k)] && !(optional >> k & 1u)) throw py::value_error("a required stream is not set");
-  const int64_t itemsize = dtype_ == cpu::Dtype::kFloat32 ? 4 : 8;
+  const int64_t itemsize = cpu::dtype_size(dtype_);
   thread_local std::vector<Span> spans;
   spans.clear();
   for (int k = 0; k < list_.streams; ++k) {

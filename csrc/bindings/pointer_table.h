@@ -21,8 +21,9 @@ namespace py = pybind11;
 
 class PointerTable {
  public:
-  // `dtype` is the element type the kernel runs on ("float32" or "float64"); `sizes` are in those
-  // elements (a complex64 tensor of n elements is 2n float32 elements).
+  // `dtype` is the element type of every stream ("float32", "float64", "bfloat16" or "float16":
+  // the narrow ones stored narrow and updated in float32); `sizes` are in those elements (a
+  // complex64 tensor of n elements is 2n float32 elements).
   PointerTable(const std::string& dtype, const std::vector<int64_t>& sizes, int streams);
 
   // Sets stream `stream` to one address per tensor, or clears it (None: an absent optional stream).
@@ -69,7 +70,7 @@ class PointerTable {
   py::object check(unsigned written, unsigned optional);
 
   const cpu::TensorList& list() const { return list_; }
-  cpu::Dtype dtype() const { return dtype_; }
+  cpu::Layout layout() const { return cpu::plain_layout(dtype_); }
   int64_t tensors() const { return list_.tensors(); }
 
  private:

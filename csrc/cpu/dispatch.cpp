@@ -12,7 +12,8 @@ bool cpu_has(Isa isa) {
 #if defined(PYGD_BUILD_AVX2)
     case Isa::kAvx2:
       // __builtin_cpu_supports also checks that the OS saves the wide registers (XCR0).
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+      // F16C: the float16 loads and stores (every AVX2 CPU has it).
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 #endif
 #if defined(PYGD_BUILD_AVX512)
     case Isa::kAvx512:

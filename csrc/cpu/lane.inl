@@ -28,6 +28,11 @@ struct Lane {
   static PYGD_INLINE Lane load_widened(const U* p) { return Lane(T(*p)); }
   PYGD_INLINE void store(T* p) const { *p = v; }
   PYGD_INLINE void stream(T* p) const { *p = v; }  // the sweep streams only whole vectors
+  // Narrow storage (float lanes only): widened exactly, narrowed to nearest even (storage.h).
+  static PYGD_INLINE Lane load(const BFloat16* p) { return Lane(T(widen(*p))); }
+  static PYGD_INLINE Lane load(const Float16* p) { return Lane(T(widen(*p))); }
+  PYGD_INLINE void store(BFloat16* p) const { *p = narrow_bfloat16(float(v)); }
+  PYGD_INLINE void store(Float16* p) const { *p = narrow_float16(float(v)); }
 
   friend PYGD_INLINE Lane operator+(Lane a, Lane b) { return a.v + b.v; }
   friend PYGD_INLINE Lane operator-(Lane a, Lane b) { return a.v - b.v; }

@@ -47,17 +47,27 @@ void set_grain(int64_t elements);
 // at most one per grain.
 int threads_for(int64_t elements);
 
-// Narrows the config's scalars for the dtype, picks the active ISA's sweep, and runs it.
+// Narrows the config's scalars for the layout's math type, picks the active ISA's sweep, and runs
+// it. Every stream of `list` is stored as `layout` says (a (C) layout's list has one stream more).
+template <class Op>
+void run(const typename Op::Config& config, int64_t step, Layout layout, const TensorList& list) {
+  const SweepTable& table = active_tables().sweeps;
+  // The streaming-store decision goes by the states' elements (an unread stream is a state).
+  const int64_t state_bytes = layout == Layout::kFloat64 ? 8
+                              : (layout == Layout::kBFloat16 || layout == Layout::kFloat16) ? 2 : 4;
+  if (layout == Layout::kFloat64) {
+    const auto s = make_step<double>(config, step);
+    parallel_sweep(table.get<Op>(layout), &s, list, state_bytes);
+  } else {
+    const auto s = make_step<float>(config, step);
+    parallel_sweep(table.get<Op>(layout), &s, list, state_bytes);
+  }
+}
+
+// Every stream of one dtype.
 template <class Op>
 void run(const typename Op::Config& config, int64_t step, Dtype dtype, const TensorList& list) {
-  const SweepTable& table = active_tables().sweeps;
-  if (dtype == Dtype::kFloat32) {
-    const auto s = make_step<float>(config, step);
-    parallel_sweep(table.get<Op>(dtype), &s, list, sizeof(float));
-  } else {
-    const auto s = make_step<double>(config, step);
-    parallel_sweep(table.get<Op>(dtype), &s, list, sizeof(double));
-  }
+  run<Op>(config, step, plain_layout(dtype), list);
 }
 
 }  // namespace pygd::cpu

@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "pygd/config.h"
+#include "pygd/storage.h"
 
 #define PYGD_SIMD_OPS(T, REG, MM, SUF, LANES)                                                        \
   static constexpr int kLanes = LANES;                                                               \

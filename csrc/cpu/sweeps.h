@@ -5,8 +5,10 @@
 #pragma once
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 #include "pygd/optimizers.h"
+#include "pygd/storage.h"
 
 namespace pygd::cpu {
 
@@ -20,7 +22,57 @@ enum class Isa : int { kScalar, kAvx2, kAvx512, kNeon };
 #if defined(__aarch64__) && defined(__ARM_NEON)
 #define PYGD_BUILD_NEON 1
 #endif
-enum class Dtype : int { kFloat32, kFloat64 };
+// Element types in memory. The reductions and the trust-ratio driver take float32 and float64;
+// the element-wise sweeps also take the narrow ones in the combinations Layout lists.
+enum class Dtype : int { kFloat32, kFloat64, kBFloat16, kFloat16 };
+
+// The combinations of per-stream dtypes a sweep runs (docs/low-precision.md has the table): the
+// params (stream 0), the grads (stream 1), every state stream (2 and on), and an optional param
+// copy, a write-only stream after the Op's own that receives the updated params, narrowed. Math is
+// float64 for kFloat64, float32 for every other layout.
+enum class Layout : int {
+  kFloat32,           // every stream float32
+  kFloat64,           // every stream float64
+  kBFloat16,          // (A) every stream bfloat16: torch's fused CPU kernels on bfloat16 params
+  kFloat16,           // (A) every stream float16
+  kBFloat16Params,    // (B) params and grads bfloat16, states float32 (DeepSpeed's CPU Adam)
+  kFloat16Params,     // (B) params and grads float16, states float32
+  kBFloat16Copy,      // (C) float32 master params, grads and states; a bfloat16 copy written
+  kFloat16Copy,       // (C) the same with a float16 copy
+  kBFloat16CopyGrads, // (C) float32 master params and states, bfloat16 grads and copy
+  kFloat16CopyGrads,  // (C) the same in float16
+  kCount
+};
+constexpr Layout plain_layout(Dtype d) {
+  return d == Dtype::kFloat64 ? Layout::kFloat64
+         : d == Dtype::kBFloat16 ? Layout::kBFloat16
+         : d == Dtype::kFloat16 ? Layout::kFloat16 : Layout::kFloat32;
+}
+// Whether a layout has the param copy stream (one stream after the Op's own).
+constexpr bool has_copy(Layout l) { return int(l) >= int(Layout::kBFloat16Copy) && l != Layout::kCount; }
+constexpr int dtype_size(Dtype d) { return d == Dtype::kFloat64 ? 8 : d == Dtype::kFloat32 ? 4 : 2; }
+
+// A layout's types: Math, what the update computes in; Param, Grad and State, how streams 0, 1 and
+// 2.. are stored; Copy, the param copy's (void: none).
+template <class M, class P, class G, class S, class C = void>
+struct Storage {
+  using Math = M;
+  using Param = P;
+  using Grad = G;
+  using State = S;
+  using Copy = C;
+};
+template <Layout L> struct StorageOf;
+template <> struct StorageOf<Layout::kFloat32> { using type = Storage<float, float, float, float>; };
+template <> struct StorageOf<Layout::kFloat64> { using type = Storage<double, double, double, double>; };
+template <> struct StorageOf<Layout::kBFloat16> { using type = Storage<float, BFloat16, BFloat16, BFloat16>; };
+template <> struct StorageOf<Layout::kFloat16> { using type = Storage<float, Float16, Float16, Float16>; };
+template <> struct StorageOf<Layout::kBFloat16Params> { using type = Storage<float, BFloat16, BFloat16, float>; };
+template <> struct StorageOf<Layout::kFloat16Params> { using type = Storage<float, Float16, Float16, float>; };
+template <> struct StorageOf<Layout::kBFloat16Copy> { using type = Storage<float, float, float, float, BFloat16>; };
+template <> struct StorageOf<Layout::kFloat16Copy> { using type = Storage<float, float, float, float, Float16>; };
+template <> struct StorageOf<Layout::kBFloat16CopyGrads> { using type = Storage<float, float, BFloat16, float, BFloat16>; };
+template <> struct StorageOf<Layout::kFloat16CopyGrads> { using type = Storage<float, float, Float16, float, Float16>; };
 
 // Every sweep starts at an index that is a multiple of kSweepAlign within its tensor, so threads
 // rarely write the same cache line. (Results do not depend on the split: each element's update is
@@ -54,12 +106,24 @@ using AllOps =
 template <class Op>
 inline constexpr int kOpIndex = AllOps::index_of<Op>();
 
+// The Ops that take every Layout: the element-wise optimizers (with GradScaler's unscaling too)
+// and the probe, whose stream 1 is the read-only grads (source). The tools and the trust-ratio
+// optimizers take kFloat32 and kFloat64 only.
+template <class Op, class... Ts>
+constexpr bool in_list(TypeList<Ts...>) {
+  return (std::is_same_v<Op, Ts> || ...);
+}
+template <class Op>
+struct TakesEveryLayout : std::bool_constant<in_list<Op>(Optimizers{}) || std::is_same_v<Op, Probe>> {};
+template <class Op>
+struct TakesEveryLayout<Unscaled<Op>> : TakesEveryLayout<Op> {};
+
 struct SweepTable {
-  SweepFn fn[AllOps::size][2];
+  SweepFn fn[AllOps::size][int(Layout::kCount)];
 
   template <class Op>
-  SweepFn get(Dtype dtype) const {
-    return fn[kOpIndex<Op>][int(dtype)];
+  SweepFn get(Layout layout) const {
+    return fn[kOpIndex<Op>][int(layout)];
   }
 };
 

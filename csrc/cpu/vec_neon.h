@@ -10,6 +10,7 @@
 #include <arm_neon.h>
 
 #include "pygd/config.h"
+#include "pygd/storage.h"
 
 namespace pygd::cpu::neon {
 
@@ -58,6 +59,26 @@ struct Vec;
 template <>
 struct Vec<float> {
   PYGD_NEON_OPS(float, float32x4_t, f32, u32, 4)
+  // Narrow storage. float16: FCVTL / FCVTN (round to nearest even under the default FPCR, subnormals
+  // kept). bfloat16: storage.h's integer rounding, 4 lanes at a time (the BF16 extension is not
+  // baseline).
+  static PYGD_INLINE Vec load(const Float16* p) {
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p))));
+  }
+  PYGD_INLINE void store(Float16* p) const {
+    vst1_u16(reinterpret_cast<uint16_t*>(p), vreinterpret_u16_f16(vcvt_f16_f32(r)));
+  }
+  static PYGD_INLINE Vec load(const BFloat16* p) {
+    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p)), 16));
+  }
+  PYGD_INLINE void store(BFloat16* p) const {
+    const uint32x4_t u = vreinterpretq_u32_f32(r);
+    const uint32x4_t lsb = vandq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(1));
+    const uint16x4_t rounded = vshrn_n_u32(vaddq_u32(u, vaddq_u32(lsb, vdupq_n_u32(0x7fff))), 16);
+    const uint16x4_t quiet = vorr_u16(vshrn_n_u32(u, 16), vdup_n_u16(0x40));
+    const uint16x4_t ordered = vmovn_u32(vceqq_f32(r, r));
+    vst1_u16(reinterpret_cast<uint16_t*>(p), vbsl_u16(ordered, rounded, quiet));
+  }
 };
 
 template <>

@@ -83,3 +83,16 @@ def _apply_isa_cap() -> None:
 
 
 _apply_isa_cap()
+
+
+def _register_bfloat16() -> None:
+    """Lets the optimizers take ml_dtypes.bfloat16 arrays (NumPy has no bfloat16 of its own)."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        return
+    import numpy as np
+    _native.set_bfloat16_type(np.dtype(ml_dtypes.bfloat16).num)
+
+
+_register_bfloat16()

@@ -21,7 +21,7 @@ from .. import _backends
 from .._specs import SPECS
 from .._state_scalars import kernel_values
 from . import probe
-from .workloads import Workload
+from .workloads import NARROW_DTYPES, Workload
 
 Step = Callable[[], object]  # one optimizer step per call
 
@@ -62,6 +62,8 @@ def _numpy_copies(work: Workload) -> tuple[list[Any], list[Any], list[list[Any]]
 def _pygd(backend: str) -> Callable[[Workload], Step]:
     def make(work: Workload) -> Step:
         opt = work.optimizer
+        if work.dtype.name in NARROW_DTYPES and backend != "auto":
+            raise Unsupported(f"backend={backend!r} updates float32 and float64 arrays only")
 
         def one_set() -> Step:
             params, grads, states = _numpy_copies(work)
@@ -107,6 +109,8 @@ def _make_probe(work: Workload) -> Step:
 
 def _make_numpy(work: Workload) -> Step:
     opt = work.optimizer
+    if work.dtype.name in NARROW_DTYPES:
+        raise Unsupported("the NumPy steps are written for float32 and float64")
 
     def one_set() -> Step:
         params, grads, states = _numpy_copies(work)
@@ -135,11 +139,19 @@ def import_module(module: str) -> Union[tuple[ModuleType, None], tuple[None, str
         return None, f"{module} does not import: {type(error).__name__}: {error}"
 
 
+def _torch_tensor(torch: Any, a: Any) -> Any:
+    """A torch tensor of NumPy array `a`'s values and dtype (bfloat16 through its bits: torch
+    cannot read ml_dtypes' arrays)."""
+    if a.dtype.name == "bfloat16":
+        return torch.from_numpy(a.view(np.int16).copy()).view(torch.bfloat16)
+    return torch.from_numpy(a.copy())
+
+
 def _torch_tensors(torch: Any, work: Workload) -> list[Any]:
-    """Leaf tensors sharing memory with own NumPy copies, each with its .grad set."""
-    params = [torch.from_numpy(a.copy()).requires_grad_() for a in work.params]
+    """Leaf tensors of own copies of the params, each with its .grad set."""
+    params = [_torch_tensor(torch, a).requires_grad_() for a in work.params]
     for param, grad in zip(params, work.grads):
-        param.grad = torch.from_numpy(grad.copy())
+        param.grad = _torch_tensor(torch, grad)
     return params
 
 

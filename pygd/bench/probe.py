@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from .. import _backends
 from . import timing
-from .workloads import update_bytes_per_param
+from .workloads import NARROW_DTYPES, numpy_dtype, update_bytes_per_param
 
 # The probe's arrays together span this many times the last-level cache, so nearly every byte
 # comes from memory.
@@ -40,6 +40,9 @@ def unavailable() -> Optional[str]:
 
 def random_array(rng: np.random.Generator, elements: int, dtype: Any) -> NDArray[Any]:
     """Random values in [0.5, 1.5): never zero, never near the denormals."""
+    dtype = numpy_dtype(dtype)
+    if dtype.name in NARROW_DTYPES:  # bfloat16, float16: stored narrow, the probe's math in float32
+        return (rng.random(elements, dtype=np.float32) + np.float32(0.5)).astype(dtype)
     a = rng.random(elements, dtype=dtype)
     a += 0.5
     return a
@@ -59,7 +62,7 @@ def probe_elements(streams: int, dtype: Any, cache_bytes: Optional[int],
     span = PROBE_CACHE_MULTIPLE * (cache_bytes or ASSUMED_CACHE_BYTES)
     if cap_bytes:
         span = min(span, cap_bytes)
-    itemsize: int = np.dtype(dtype).itemsize
+    itemsize: int = numpy_dtype(dtype).itemsize
     return math.ceil(span / (streams * itemsize))
 
 
@@ -69,7 +72,7 @@ def measure(states: int, dtype: Any, plan: timing.Plan, cache_bytes: Optional[in
     """The probe over 2 + `states` streams of `dtype`: its samples, their summary and GB/s."""
     if not 1 <= states <= MAX_STATES:
         raise ValueError(f"the probe carries 1 to {MAX_STATES} states, not {states}")
-    dtype = np.dtype(dtype)
+    dtype = numpy_dtype(dtype)
     streams = 2 + states
     elements = probe_elements(streams, dtype, cache_bytes, plan.probe_cap_bytes)
     arrays = [random_array(rng, elements, dtype) for _ in range(streams)]

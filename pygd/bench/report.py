@@ -8,11 +8,10 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional, TextIO
 
-import numpy as np
-
 from . import contenders, machine
 from .probe import PROBE_CACHE_MULTIPLE
 from .results import Document
+from .workloads import numpy_dtype
 
 # The share of the CPUs used by other processes above which a group's times are flagged as disturbed.
 NOISY_LOAD = 0.1
@@ -157,7 +156,7 @@ class Report:
             return
         parts = [f"{dtype_label(p['dtype'])} {2 + p['states']} streams {p['gbps']:.1f} GB/s "
                  f"(±{100 * (p['q3_ns'] - p['q1_ns']) / 2 / p['median_ns']:.0f}%)" for p in probes]
-        size = mib(max(p["elements"] * (2 + p["states"]) * np.dtype(p["dtype"]).itemsize
+        size = mib(max(p["elements"] * (2 + p["states"]) * numpy_dtype(p["dtype"]).itemsize
                        for p in probes))
         self.print(f"# this machine's in-place streaming bandwidth (native probe over {size}): "
                    + ", ".join(parts))

@@ -92,7 +92,31 @@ OPTIMIZERS = {o.key: o for o in (
               dict(lr=1e-2), passes_traffic=8),
 )}
 
-DTYPES = ("float32", "float64")
+# bfloat16 and float16: params, grads and states stored narrow (the (A) layout of
+# docs/low-precision.md), beside torch's fused kernels on bfloat16/float16 tensors.
+DTYPES = ("float32", "float64", "bfloat16", "float16")
+NARROW_DTYPES = ("bfloat16", "float16")
+
+
+def numpy_dtype(dtype: Any) -> np.dtype[Any]:
+    """The NumPy dtype of a name in DTYPES (bfloat16: ml_dtypes', the bf16 extra)."""
+    if str(dtype) == "bfloat16":
+        try:
+            import ml_dtypes
+        except ImportError:
+            raise RuntimeError("bfloat16 needs ml_dtypes (pip install 'pygd[bf16]')") from None
+        bfloat16: np.dtype[Any] = np.dtype(ml_dtypes.bfloat16)
+        return bfloat16
+    named: np.dtype[Any] = np.dtype(dtype)
+    return named
+
+
+def standard_normal(rng: np.random.Generator, n: Any, dtype: Any) -> Any:
+    """N(0, 1) values in `dtype` (narrow ones drawn in float32 and rounded)."""
+    dtype = numpy_dtype(dtype)
+    if dtype.name in NARROW_DTYPES:
+        return rng.standard_normal(n, dtype=np.float32).astype(dtype)
+    return rng.standard_normal(n, dtype=dtype)
 
 # The default run: one tensor in and beyond the last-level cache, and a model-like list of many
 # small tensors. --quick keeps the two that tell most (cache-sized single tensor, multi-tensor list).
@@ -176,9 +200,9 @@ def make_workload(optimizer: Optimizer, size: Size, dtype: Any, rng: np.random.G
                   cache_bytes: Optional[int], cap_bytes: Optional[int] = None) -> Workload:
     """Params and grads ~ N(0, 1) in `dtype`: fresh random values, never zeros, so no contender
     meets the fast paths (or denormals) that constant data can take."""
-    dtype = np.dtype(dtype)
-    params = [rng.standard_normal(n, dtype=dtype) for n in size.shapes]
-    grads = [rng.standard_normal(n, dtype=dtype) for n in size.shapes]
+    dtype = numpy_dtype(dtype)
+    params = [standard_normal(rng, n, dtype) for n in size.shapes]
+    grads = [standard_normal(rng, n, dtype) for n in size.shapes]
     working_set = (2 + optimizer.states) * dtype.itemsize * size.elements
     return Workload(optimizer, size, dtype, params, grads,
                     buffer_sets(working_set, cache_bytes, cap_bytes))

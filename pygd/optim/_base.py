@@ -59,11 +59,16 @@ class Optimizer:
         cls.__init__.__module__ = cls.__module__
 
     def __init__(self, params: Union[Iterable[FloatArray], Iterable[ParamGroup]],
-                 defaults: dict[str, Any], backend: Backend = "auto") -> None:
+                 defaults: dict[str, Any], backend: Backend = "auto", state_dtype: Optional[str] = None) -> None:
         """Param groups from `params` (arrays, or param-group dicts), each completed from
         `defaults` (every hyperparameter the optimizer takes); a subclass's constructor passes its
-        arguments as the defaults."""
+        arguments as the defaults. `state_dtype`: None, states in each param's dtype; "float32",
+        the states of bfloat16/float16 params in float32 (mode B of docs/low-precision.md; pygd's
+        extension, not torch's)."""
         _backends.get(backend)  # an unknown or unavailable backend fails here, not at the first step
+        if state_dtype is not None and str(np.dtype(state_dtype)) != "float32":
+            raise ValueError(f"state_dtype must be None or 'float32', got {state_dtype!r}")
+        self.state_dtype = None if state_dtype is None else np.dtype(np.float32)
         self.backend = backend
         self.defaults = defaults
         self._check_group(dict(defaults), where="")
@@ -183,9 +188,13 @@ class Optimizer:
         if shape is None:
             return None
         option = self._initial_options.get(name)
-        if shape != param.shape:
-            return np.zeros(shape, dtype=param.dtype)
-        return np.zeros_like(param) if option is None else np.full_like(param, group[option])
+        narrow = param.dtype.name in ("bfloat16", "float16")
+        dtype = self.state_dtype if narrow and self.state_dtype is not None else param.dtype
+        if shape != param.shape:  # a factored optimizer's row or column state
+            return np.zeros(shape, dtype=dtype)
+        state: FloatArray = (np.zeros_like(param, dtype) if option is None  # type: ignore[assignment]
+                             else np.full_like(param, group[option], dtype))
+        return state
 
     def _update(self, params: list[FloatArray], grads: Sequence[Any], states: dict[str, list[FloatArray]],
                 step: int, group: ParamGroup, scalars: dict[str, float]) -> None:

@@ -22,6 +22,7 @@ class SGD(Optimizer):
         *,
         maximize: bool = False,
         backend: Backend = "auto",
+        state_dtype: str | None = None,
     ) -> None: ...
 
 
@@ -41,6 +42,7 @@ class Adam(Optimizer):
         maximize: bool = False,
         decoupled_weight_decay: bool = False,
         backend: Backend = "auto",
+        state_dtype: str | None = None,
     ) -> None: ...
 
 
@@ -58,6 +60,7 @@ class AdamW(Adam):
         *,
         maximize: bool = False,
         backend: Backend = "auto",
+        state_dtype: str | None = None,
     ) -> None: ...
 
 
@@ -76,6 +79,7 @@ class RMSprop(Optimizer):
         *,
         maximize: bool = False,
         backend: Backend = "auto",
+        state_dtype: str | None = None,
     ) -> None: ...
 
 
@@ -93,6 +97,7 @@ class Adagrad(Optimizer):
         *,
         maximize: bool = False,
         backend: Backend = "auto",
+        state_dtype: str | None = None,
     ) -> None: ...
 
 
@@ -110,6 +115,7 @@ class Adamax(Optimizer):
         *,
         maximize: bool = False,
         backend: Backend = "auto",
+        state_dtype: str | None = None,
     ) -> None: ...
 
 
@@ -128,6 +134,7 @@ class RAdam(Optimizer):
         *,
         maximize: bool = False,
         backend: Backend = "auto",
+        state_dtype: str | None = None,
     ) -> None: ...
 
 
@@ -145,6 +152,7 @@ class Adadelta(Optimizer):
         *,
         maximize: bool = False,
         backend: Backend = "auto",
+        state_dtype: str | None = None,
     ) -> None: ...
 
 
@@ -161,6 +169,7 @@ class Rprop(Optimizer):
         *,
         maximize: bool = False,
         backend: Backend = "auto",
+        state_dtype: str | None = None,
     ) -> None: ...
 
 
@@ -181,6 +190,7 @@ class NAdam(Optimizer):
         *,
         maximize: bool = False,
         backend: Backend = "auto",
+        state_dtype: str | None = None,
     ) -> None: ...
 
 
@@ -200,6 +210,7 @@ class ASGD(Optimizer):
         maximize: bool = False,
         *,
         backend: Backend = "auto",
+        state_dtype: str | None = None,
     ) -> None: ...
 
 
@@ -216,6 +227,7 @@ class Lion(Optimizer):
         *,
         maximize: bool = False,
         backend: Backend = "auto",
+        state_dtype: str | None = None,
     ) -> None: ...
 
 
@@ -236,6 +248,7 @@ class Adafactor(Optimizer):
         *,
         maximize: bool = False,
         backend: Backend = "auto",
+        state_dtype: str | None = None,
     ) -> None: ...
 
 
@@ -256,6 +269,7 @@ class LAMB(Optimizer):
         *,
         maximize: bool = False,
         backend: Backend = "auto",
+        state_dtype: str | None = None,
     ) -> None: ...
 
 
@@ -278,4 +292,5 @@ class LARS(Optimizer):
         *,
         maximize: bool = False,
         backend: Backend = "auto",
+        state_dtype: str | None = None,
     ) -> None: ...

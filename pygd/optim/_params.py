@@ -12,7 +12,7 @@ from .._validate import Span
 
 def check_params(params: list[Any]) -> None:
     """TypeError/ValueError for the first unfit param of `params` (every param of the optimizer,
-    in index order): not an array, not float32/float64, not C-contiguous or aligned, read-only, or
+    in index order): not an array, not float32/float64/bfloat16/float16, not C-contiguous or aligned, read-only, or
     sharing memory with another."""
     streams = (params,)
     for i, p in enumerate(params):

@@ -16,8 +16,11 @@ from typing import Any, Optional
 
 import torch
 
-CPU_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
-CUDA_DTYPES = CPU_DTYPES + (torch.float16, torch.bfloat16)  # low precision: fp32 math
+# float16 and bfloat16 are stored narrow (params and states in the param's dtype, as torch's fused
+# CPU kernels keep them) and updated in float32, on the CPU (csrc/cpu/sweeps.h's (A) layouts) as on
+# CUDA.
+CPU_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128, torch.float16, torch.bfloat16)
+CUDA_DTYPES = CPU_DTYPES
 # The dtype the kernel runs on: complex tensors are updated as their real view (as torch.optim does
 # through torch.view_as_real), each complex element two real ones.
 KERNEL_DTYPE = {torch.complex64: torch.float32, torch.complex128: torch.float64}
@@ -66,8 +69,6 @@ def param_reason(param: torch.Tensor) -> Optional[str]:
     elif device != "cpu":
         return f"is on {param.device}; pygd's kernels update CPU and CUDA tensors"
     if param.dtype not in (CUDA_DTYPES if device == "cuda" else CPU_DTYPES):
-        if param.dtype in (torch.float16, torch.bfloat16):
-            return f"is {param.dtype} on the CPU: pygd has no float16/bfloat16 CPU kernels yet"
         return f"is {param.dtype}"
     if param.is_conj() or param.is_neg():
         return "is a lazily conjugated or negated view"

@@ -338,6 +338,157 @@ std::string op_names(OpList<Ops...>) {
   return out;
 }
 
+// ----------------------------------------------------------------------------- narrow layouts
+
+// The low-precision layouts (cpu/sweeps.h, Layout; docs/low-precision.md) of every Op that takes
+// them: each stream stored as the layout says (bfloat16, float16 or float32; a (C) layout's copy
+// after the Op's own), values drawn as float32 (specials included) and stored in that type.
+template <class E>
+E stored(float x) {
+  if constexpr (std::is_same_v<E, BFloat16>) return narrow_bfloat16(x);
+  else if constexpr (std::is_same_v<E, Float16>) return narrow_float16(x);
+  else return x;
+}
+template <class E>
+float widened(E x) {
+  if constexpr (std::is_same_v<E, float>) return x;
+  else return widen(x);
+}
+template <class E>
+uint32_t element_bits(E x) {
+  if constexpr (std::is_same_v<E, float>) return uint32_t(bits(x));
+  else return x.bits;
+}
+
+template <class Op, class S>
+struct LayoutBuffers {
+  static constexpr bool kCopy = !std::is_void_v<typename S::Copy>;
+  static constexpr int kCount = Op::kStreams + (kCopy ? 1 : 0);
+  std::vector<std::vector<float>> storage;  // [tensor * kCount + stream], room for any element type
+  std::vector<int64_t> shift;
+
+  static int size_of(int k) {
+    return k == 0 ? int(sizeof(typename S::Param)) : k == 1 ? int(sizeof(typename S::Grad))
+           : k < Op::kStreams ? int(sizeof(typename S::State)) : 2;
+  }
+  template <class F>
+  static void with_type(int k, F&& f) {  // f(E{}) with stream k's element type
+    if (k == 0) f(typename S::Param{});
+    else if (k == 1) f(typename S::Grad{});
+    else if (k < Op::kStreams) f(typename S::State{});
+    else if constexpr (kCopy) f(typename S::Copy{});
+  }
+
+  LayoutBuffers(uint64_t seed) {
+    for (size_t j = 0; j < kSizes.size(); ++j) {
+      for (int k = 0; k < kCount; ++k) storage.emplace_back(size_t(kSizes[j]) + 32);
+      shift.push_back(int64_t(j % 16));
+    }
+    std::mt19937_64 rng(seed);
+    for (size_t j = 0; j < kSizes.size(); ++j)
+      for (int k = 0; k < kCount; ++k)
+        with_type(k, [&](auto e) {
+          using E = decltype(e);
+          E* d = static_cast<E*>(data(j, k));
+          for (int64_t i = 0; i < kSizes[j]; ++i) d[i] = stored<E>(draw<float>(rng, true));
+        });
+  }
+  void* data(size_t j, int k) {
+    auto* base = reinterpret_cast<unsigned char*>(storage[j * kCount + size_t(k)].data());
+    const uintptr_t to_boundary = (64 - reinterpret_cast<uintptr_t>(base) % 64) % 64;
+    return base + to_boundary + shift[j] * size_of(k);
+  }
+  TensorList list(unsigned absent) {
+    TensorList out;
+    out.reset(kCount);
+    for (size_t j = 0; j < kSizes.size(); ++j) {
+      for (int k = 0; k < kCount; ++k)
+        out.pointers.push_back(k < Op::kStreams && (absent >> k & 1u) ? nullptr : data(j, k));
+      out.offsets.push_back(out.offsets.back() + kSizes[j]);
+    }
+    return out;
+  }
+};
+
+// Two configs each (every optional stream present, then absent), threads 1 and 3: the math is the
+// float32 layout's, checked above with every config; this holds the conversions to the scalar
+// level's bits (and keeps the NEON run under qemu short).
+const int kNarrowThreadCounts[] = {1, 3};
+
+template <class Op, Layout L>
+void check_layout(const std::vector<Isa>& isas, std::vector<Tally>& tallies, uint64_t& seed) {
+  using S = typename StorageOf<L>::type;
+  auto configs = configs_of<Op>();
+  if (configs.size() > 2) configs.resize(2);
+  auto run_steps = [&](size_t c, unsigned absent) {
+    LayoutBuffers<Op, S> b(seed);
+    const TensorList list = b.list(absent);
+    for (int64_t step = 1; step <= 2; ++step) run<Op>(configs[c], step, L, list);
+    return b;
+  };
+  for (size_t c = 0; c < configs.size(); ++c) {
+    ++seed;
+    const unsigned absent = (c % 2) ? Op::kOptional : 0u;
+    select_isa(Isa::kScalar);
+    set_threads(1);
+    auto expected = run_steps(c, absent);
+    for (size_t i = 0; i < isas.size(); ++i) {
+      for (int threads : kNarrowThreadCounts) {
+        select_isa(isas[i]);
+        set_threads(threads);
+        auto got = run_steps(c, absent);
+        ++tallies[i].runs;
+        for (size_t j = 0; j < kSizes.size(); ++j) {
+          for (int k = 0; k < LayoutBuffers<Op, S>::kCount; ++k) {
+            LayoutBuffers<Op, S>::with_type(k, [&](auto e) {
+              using E = decltype(e);
+              const E* want = static_cast<const E*>(expected.data(j, k));
+              const E* have = static_cast<const E*>(got.data(j, k));
+              for (int64_t n = 0; n < kSizes[j]; ++n) {
+                ++g_checks;
+                if (element_bits(want[n]) != element_bits(have[n])) {
+                  const float w = widened(want[n]), h = widened(have[n]);
+                  char line[300];
+                  std::snprintf(line, sizeof line,
+                                "%s layout %d config %zu isa %s threads %d: tensor %zu stream %d element %" PRId64
+                                ": scalar %a (bits %x), got %a (bits %x)",
+                                name_of<Op>().c_str(), int(L), c, isa_name(isas[i]), threads, j, k, n, double(w),
+                                unsigned(element_bits(want[n])), double(h), unsigned(element_bits(have[n])));
+                  mismatch(line, w != w && h != h);
+                  n = kSizes[j];
+                }
+              }
+            });
+          }
+        }
+      }
+    }
+  }
+}
+
+template <class Op, int... L>
+void check_layouts(std::integer_sequence<int, L...>, const std::vector<Isa>& isas, std::vector<Tally>& tallies,
+                   uint64_t& seed) {
+  (check_layout<Op, Layout(L)>(isas, tallies, seed), ...);
+}
+
+// Every narrow layout (those after kFloat64) of every optimizer and the probe (GradScaler's
+// unscaled forms share their loads and stores).
+template <class... Ops>
+int check_narrow_layouts(OpList<Ops...>, const std::vector<Isa>& isas, std::vector<Tally>& tallies) {
+  uint64_t seed = 1u << 24;
+  int ops = 0;
+  auto one = [&](auto op) {
+    using Op = decltype(op);
+    if constexpr (in_list<Op>(Optimizers{}) || std::is_same_v<Op, Probe>) {
+      ++ops;
+      check_layouts<Op>(std::integer_sequence<int, 2, 3, 4, 5, 6, 7, 8, 9>{}, isas, tallies, seed);
+    }
+  };
+  (one(Ops{}), ...);
+  return ops;
+}
+
 // ----------------------------------------------------------------------------- norms
 
 template <class T>
@@ -412,11 +563,13 @@ int main(int argc, char** argv) {
   int ops = 0;
   check_all_ops(AllOps{}, isas, tallies, ops);
   check_all_ops(TrustOps{}, isas, tallies, ops, 1u << 20);
+  const int narrow_ops = check_narrow_layouts(AllOps{}, isas, tallies);
   const int norm_checks = check_norms<float>(isas) + check_norms<double>(isas);
 
   for (size_t i = 0; i < isas.size(); ++i)
     std::printf("isa %-7s %" PRId64 " runs (op x config x dtype x threads) against scalar\n", isa_name(isas[i]),
                 tallies[i].runs);
+  std::printf("narrow layouts (bfloat16, float16: modes A, B, C): %d ops\n", narrow_ops);
   std::printf("ops: %d (%s; trust-ratio: %s)\n", ops, op_names(AllOps{}).c_str(), op_names(TrustOps{}).c_str());
   std::printf("%" PRId64 " elements compared, %d norms compared, %d mismatches, %d NaN-bit differences%s\n",
               g_checks, norm_checks, g_failures, g_nan_differences,
