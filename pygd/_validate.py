@@ -538,7 +538,8 @@ def buffer_error(problem: Problem, optimizer: str, streams: Sequence[Any]) -> Ex
         dtype = _dtype_and_shape(array(k, i))[0]
         if dtype.name in _NARROW:
             return TypeError(f"{what} has dtype {dtype.name}; this call takes float32 and float64 arrays "
-                             "(bfloat16 and float16 ones are taken by the native backend's optimizer steps)")
+                             "(bfloat16 and float16 ones are taken by the native backend's element-wise "
+                             "optimizer steps; not by LAMB, LARS or Adafactor, nor the gradient tools)")
         return TypeError(f"{what} has dtype {dtype.str} ({dtype}); "
                          "pygd updates native-endian float32 and float64 arrays"
                          + (", and bfloat16 (ml_dtypes) and float16 ones in the optimizer steps"

@@ -61,10 +61,28 @@ def assert_equal_runs(got, want, bitwise, steps=4):
 
 
 LOW_PRECISION = [torch.float16, torch.bfloat16]
+# The factored driver stores float32 and float64 only: its half-precision params go to torch.
+NARROW_ROUTED = ("Adafactor",)
 
 
 @pytest.mark.parametrize("dtype", LOW_PRECISION, ids=str)
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NARROW_ROUTED)
+def test_half_precision_params_of_a_float_only_kernel_run_through_torch(name, dtype):
+    """A regression: pygd.torch.Adafactor once handed float16/bfloat16 params to its float32
+    kernel, which wrote 4 bytes per 2-byte element (heap corruption). They now run torch's step,
+    visibly, with torch's bits, beside the float32 params that stay native."""
+    def make():
+        return dense() + [torch.nn.Parameter(torch.randn(9, 4, generator=torch.Generator().manual_seed(3)).to(dtype))]
+    got, want = run(pygd_torch, name, make), run(torch.optim, name, make)
+    opt, params, caught = got
+    assert opt.pygd_routes.native == (0, 1) and list(opt.pygd_routes.torch) == [2] and caught
+    assert "float32 and float64" in opt.pygd_routes.torch[2]
+    (gopt, gp, _), (wopt, wp, _) = got, want
+    assert_equal_runs((gopt, gp[2:], []), (wopt, wp[2:], []), bitwise=[True])
+
+
+@pytest.mark.parametrize("dtype", LOW_PRECISION, ids=str)
+@pytest.mark.parametrize("name", [n for n in NAMES if n not in NARROW_ROUTED])
 def test_half_precision_cpu_params_run_natively(name, dtype):
     """float16/bfloat16 CPU params run natively (float32 math, states in the param's dtype, rounded
     once per stored value: the layouts of docs/low-precision.md), with no fallback warning. torch's

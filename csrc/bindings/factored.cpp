@@ -65,7 +65,10 @@ py::object gather_factored(py::tuple streams, std::vector<cpu::FactoredTensor>& 
     if (!is_array(obj)) return *out = problem(Problem::kNotArray, k, index), nullptr;
     auto* a = py::detail::array_proxy(obj);
     cpu::Dtype this_dtype;
-    if (!native_float(a, &this_dtype)) return *out = problem(Problem::kDtype, k, index), nullptr;
+    // The factored driver stores float32 and float64 only (no narrow layouts: its tables have two
+    // columns), so a bfloat16 or float16 array is refused here, before any pointer is taken.
+    if (!native_float(a, &this_dtype) || (this_dtype != cpu::Dtype::kFloat32 && this_dtype != cpu::Dtype::kFloat64))
+      return *out = problem(Problem::kDtype, k, index), nullptr;
     if (k == 0 && i == 0) dtype = this_dtype;
     if (this_dtype != dtype) return *out = problem(Problem::kDtypeMismatch, k, index), nullptr;
     if (k > 0 && !(factor_dim ? factor_shape(a, p, factor_dim) : same_shape(a, p)))

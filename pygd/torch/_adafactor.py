@@ -49,6 +49,8 @@ def param_reason(param: torch.Tensor) -> Optional[str]:
         return "is complex; pygd's Adafactor kernel updates real params"
     if param.device.type != "cpu":
         return f"is on {param.device}; pygd's Adafactor kernel runs on the CPU only (no CUDA kernel yet)"
+    if param.dtype not in (torch.float32, torch.float64):
+        return f"is {param.dtype}; pygd's Adafactor kernel updates float32 and float64 params"
     why = _checks.param_reason(param)
     if why is not None:
         return why
