@@ -293,8 +293,8 @@ if __name__ == "__main__":
     run_rank(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
     # The results are saved and the group destroyed. Leave without the interpreter's teardown:
     # gloo's worker threads can still hold tensors there, and a rank then aborts ("terminate
-    # called without an active exception", seen once in a CI run of this session);
-    # pygd's own pool threads are detached and never joined at exit).
+    # called without an active exception", seen once in a CI run). pygd's own pool threads are
+    # detached and never joined at exit.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
